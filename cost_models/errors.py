@@ -1,0 +1,53 @@
+"""User-facing error types shared by every package (the bottom of the data chain).
+
+An :class:`InputError` is a user mistake (bad file, field or value): the CLI prints its
+one-line message and exits with code 2.  A :class:`RunError` is a runtime failure
+(unreachable storage, corrupt file): one line, exit code 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class InputError(ValueError):
+    """A user mistake in a file, a field or a command-line value.
+
+    ``str(err)`` is one line: ``"<source>: <field>: <message> (allowed: <allowed>)"``.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None,
+                 allowed: str | Iterable | None = None):
+        self.source = source
+        self.field = field
+        self.allowed = allowed if (allowed is None or isinstance(allowed, str)) else ", ".join(
+            str(a) for a in allowed)
+        self.message = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [p for p in (self.source, self.field) if p]
+        text = ": ".join([*parts, self.message])
+        if self.allowed:
+            text += f" (allowed: {self.allowed})"
+        return text.replace("\n", " ")
+
+
+class RunError(RuntimeError):
+    """A runtime failure that is not a user typo (storage unreachable, corrupt file)."""
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest option, or ``""``."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_keys(table: dict, allowed: Iterable[str], *, source: str, prefix: str = "") -> None:
+    """Raise :class:`InputError` for the first key of ``table`` not in ``allowed``."""
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            raise InputError(f"unknown key '{key}'{did_you_mean(key, allowed)}",
+                             source=source, field=f"{prefix}{key}", allowed=allowed)

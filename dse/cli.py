@@ -1,0 +1,82 @@
+"""The ``dse`` command: one entry point, one module per subcommand group.
+
+Each ``dse/_cli_*.py`` module exposes ``register(subparsers)``, which adds its
+subcommands and sets ``func`` (``args -> int`` exit code) on each parser.  User mistakes
+(:class:`InputError`) print one line and exit 2; runtime failures (:class:`RunError`)
+print one line and exit 1; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from cost_models.errors import InputError, RunError
+
+# Adding a command group is one module and one line here.
+_COMMAND_MODULES = (
+    "dse._cli_cost",       # dse cost
+    "dse._cli_workloads",  # dse workloads [show NAME]
+    "dse._cli_sim",        # dse simulate, dse policies, dse compare
+    "dse._cli_study",      # dse run, dse worker, dse status
+    "dse._cli_report",     # dse dashboard, dse export, dse evaluate
+    "dse._cli_bench",      # dse bench
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise InputError(message, source=self.prog)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dse", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command group not built yet
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.version:
+            from dse import __version__
+
+            print(__version__)
+            return 0
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        if debug:
+            raise
+        print(f"dse: error: {exc}", file=sys.stderr)
+        return 2
+    except RunError as exc:
+        if debug:
+            raise
+        print(f"dse: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

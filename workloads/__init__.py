@@ -1,0 +1,1 @@
+"""Early-exit model zoo, exit profiles, arrival processes and scenarios."""
