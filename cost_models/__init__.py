@@ -1,5 +1,12 @@
 """Numba-jitted latency, traffic, energy and area models of a fluid-batching NPU."""
 
+from cost_models.area import area_breakdown
+from cost_models.design import BATCHING, PE_STYLES, NpuDesign, load_npu
 from cost_models.errors import InputError, RunError
+from cost_models.latency import LatencyTable, latency_table
+from cost_models.layers import Layer, conv, fc, layer_array, matmul
 
-__all__ = ["InputError", "RunError"]
+__all__ = [
+    "BATCHING", "PE_STYLES", "InputError", "Layer", "LatencyTable", "NpuDesign", "RunError",
+    "area_breakdown", "conv", "fc", "latency_table", "layer_array", "load_npu", "matmul",
+]

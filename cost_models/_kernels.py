@@ -1,0 +1,190 @@
+"""Numba kernels of the latency / traffic / energy model (see docs/cost_model.md).
+
+Plain functions over numpy arrays and scalars; no Python objects.  Units: cycles,
+bytes, pJ.  Batching codes: 0 none, 1 r, 2 p, 3 fluid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+BATCH_NONE, BATCH_R, BATCH_P, BATCH_FLUID = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _cdiv(a, b):
+    return (a + b - 1) // b
+
+
+@njit(cache=True)
+def _clog2(x):
+    n = 0
+    v = 1
+    while v < x:
+        v *= 2
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
+    """Compute cycles of one array pass over ``rows`` stacked rows (all G groups).
+
+    adder_tree: k-stacked array of T_C/k PEs, each a k*T_P-wide dot product; loop
+    row tiles (T_R) > column tiles > reduction tiles; each tile costs max(rows in tile,
+    T_P) cycles (weight registers double-buffered, refilled at T_C weights/cycle), plus
+    one exposed weight load and the adder-tree + accumulator pipeline depth.
+    systolic: SCALE-Sim weight-stationary timing on a (k*T_P) x (T_C/k) array: each
+    fold costs 2*H + W + rows - 2 (weight load H, skewed stream, drain W - 1).
+    With b_p > 1 the b_p samples sit side by side in one dot product (segmented
+    reduction; requires b_p * p <= k*T_P), so there is one reduction tile.
+    """
+    width = k * t_p
+    n_pe = t_c // k
+    if b_p > 1:
+        p_tiles = 1
+    else:
+        p_tiles = _cdiv(p, width)
+    c_tiles = _cdiv(c, n_pe)
+    if systolic:
+        per_fold = 2 * width + n_pe + rows - 2
+        return g * p_tiles * c_tiles * per_fold
+    r_full = rows // t_r
+    r_last = rows - r_full * t_r
+    per_tile = r_full * max(t_r, t_p)
+    if r_last > 0:
+        per_tile += max(r_last, t_p)
+    return g * c_tiles * p_tiles * per_tile + t_p + _clog2(width) + 1
+
+
+@njit(cache=True)
+def _row_tiles(rows, t_r, systolic):
+    if systolic:
+        return 1
+    return _cdiv(rows, t_r)
+
+
+@njit(cache=True)
+def mode_cost(L, b, k, b_p, batching, t_c, t_p, t_r, systolic, bpe, w_sram, act_half,
+              bytes_per_cycle):
+    """(b_r, passes, compute cycles, DRAM bytes, memory cycles) of layer row ``L``.
+
+    L: int64[8] = R, P, C, G, in_elems, weight_elems, weights_shared, out_elems.
+    """
+    r = L[0]
+    p = L[1]
+    c = L[2]
+    g = L[3]
+    shared = L[6] != 0
+    if (batching == BATCH_R or batching == BATCH_FLUID) and shared:
+        b_r = _cdiv(b, b_p)
+    else:
+        b_r = 1
+    passes = _cdiv(b, b_r * b_p)
+    comp = passes * pass_compute_cycles(b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic)
+    w_bytes = L[5] * bpe
+    in_bytes = L[4] * bpe
+    out_bytes = L[7] * bpe
+    chunks = 1
+    if shared:
+        if w_bytes <= w_sram:
+            w_dram = w_bytes
+        else:
+            w_dram = w_bytes * passes
+            chunks = _cdiv(w_bytes, w_sram)
+    else:
+        w_dram = 0
+        in_bytes += w_bytes
+    dram = w_dram
+    if b * in_bytes > act_half:
+        dram += b * in_bytes * chunks
+    if b * out_bytes > act_half:
+        dram += b * out_bytes
+    mem = np.int64(np.ceil(dram / bytes_per_cycle))
+    return b_r, passes, comp, dram, mem
+
+
+@njit(cache=True)
+def _energy_pj(L, b, k, b_p, b_r, passes, dram, t_c, t_p, t_r, systolic, bpe, acc_bytes,
+               e_mac, e_w, e_a, e_o, e_dram):
+    r = L[0]
+    p = L[1]
+    c = L[2]
+    g = L[3]
+    width = k * t_p
+    n_pe = t_c // k
+    rows = b_r * r
+    p_tiles = 1 if b_p > 1 else _cdiv(p, width)
+    c_tiles = _cdiv(c, n_pe)
+    # Bytes moved per pass: weights once per row tile, inputs once per column tile,
+    # partial sums written once and read back for every reduction tile but the first.
+    w_reads = L[5] * bpe * _row_tiles(rows, t_r, systolic) * b_p
+    in_reads = rows * p * g * c_tiles * bpe * b_p
+    acc_rw = rows * c * g * (2 * p_tiles - 1) * acc_bytes * b_p
+    out_writes = rows * c * g * bpe * b_p
+    if L[6] != 0:
+        sram_pj = passes * (w_reads * e_w + (in_reads + out_writes) * e_a + acc_rw * e_o)
+    else:  # the per-sample second operand lives in the activation SRAM
+        sram_pj = passes * ((w_reads + in_reads + out_writes) * e_a + acc_rw * e_o)
+    sram_pj += dram * e_a  # DRAM fills land in on-chip SRAM
+    macs = r * p * c * g
+    return b * macs * e_mac + sram_pj + dram * e_dram
+
+
+@njit(cache=True)
+def build_table(layers, max_batch, ks, batching, t_c, t_p, t_r, systolic, bpe, acc_bytes,
+                w_sram, act_half, bytes_per_cycle, overhead, e_mac, e_w, e_a, e_o, e_dram):
+    """Latency / mode / traffic / energy tables ``[layer, b]`` for b = 0..max_batch.
+
+    For every (layer, b) the Fluid Batching Engine entry is the mode <b_r, b_p, k> of
+    least total cycles (ties: smallest k, then smallest b_p).  Returns cycles, compute,
+    dram bytes, modes [n, B+1, 3], energy (pJ).
+    """
+    n = layers.shape[0]
+    nb = max_batch + 1
+    cycles = np.zeros((n, nb), dtype=np.int64)
+    compute = np.zeros((n, nb), dtype=np.int64)
+    dram_t = np.zeros((n, nb), dtype=np.int64)
+    modes = np.zeros((n, nb, 3), dtype=np.int32)
+    energy = np.zeros((n, nb), dtype=np.float64)
+    p_batching = batching == BATCH_P or batching == BATCH_FLUID
+    for i in range(n):
+        L = layers[i]
+        p = L[1]
+        for b in range(1, nb):
+            best_total = np.int64(-1)
+            best_comp = np.int64(0)
+            best_dram = np.int64(0)
+            best_k = 1
+            best_bp = 1
+            best_br = 1
+            best_passes = 1
+            for ki in range(ks.shape[0]):
+                k = ks[ki]
+                max_bp = 1
+                if p_batching:
+                    max_bp = min(b, max(1, (k * t_p) // p))
+                for b_p in range(1, max_bp + 1):
+                    b_r, passes, comp, dram, mem = mode_cost(
+                        L, b, k, b_p, batching, t_c, t_p, t_r, systolic, bpe, w_sram,
+                        act_half, bytes_per_cycle)
+                    total = max(comp, mem) + overhead
+                    if best_total < 0 or total < best_total:
+                        best_total = total
+                        best_comp = comp
+                        best_dram = dram
+                        best_k = k
+                        best_bp = b_p
+                        best_br = b_r
+                        best_passes = passes
+            cycles[i, b] = best_total
+            compute[i, b] = best_comp
+            dram_t[i, b] = best_dram
+            modes[i, b, 0] = best_br
+            modes[i, b, 1] = best_bp
+            modes[i, b, 2] = best_k
+            energy[i, b] = _energy_pj(L, b, best_k, best_bp, best_br, best_passes, best_dram,
+                                      t_c, t_p, t_r, systolic, bpe, acc_bytes, e_mac, e_w,
+                                      e_a, e_o, e_dram)
+    return cycles, compute, dram_t, modes, energy

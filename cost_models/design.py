@@ -1,0 +1,174 @@
+"""The NPU design point: a typed, validated ``[npu]`` TOML table.
+
+Field names are fixed by ``docs/architecture.md``; units are in the names (``_mhz``,
+``_gbps`` = 1e9 bytes/s, ``_kib`` = 1024 bytes, ``_nm``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from cost_models.errors import InputError, check_keys
+
+BATCHING = ("none", "r", "p", "fluid")
+PE_STYLES = ("adder_tree", "systolic")
+
+_INT_FIELDS = ("pe_count", "pe_width", "tile_rows", "max_batch", "precision_bits")
+_FLOAT_FIELDS = ("clock_mhz", "dram_gbps", "act_sram_kib", "weight_sram_kib",
+                 "out_sram_kib", "tech_nm")
+# Largest value accepted per field: keeps every derived quantity inside int64 and
+# catches unit mistakes (e.g. a clock given in Hz).
+_MAX = {"pe_count": 1 << 16, "pe_width": 1 << 14, "tile_rows": 1 << 20, "max_batch": 4096,
+        "precision_bits": 64, "clock_mhz": 1e5, "dram_gbps": 1e5, "act_sram_kib": 1 << 22,
+        "weight_sram_kib": 1 << 22, "out_sram_kib": 1 << 22, "tech_nm": 1000.0}
+
+
+@dataclass(frozen=True)
+class NpuDesign:
+    """One fluid-batching NPU design.
+
+    pe_count: T_C, number of PEs; pe_width: T_P, multipliers per PE (dot-product width);
+    tile_rows: T_R, rows of the input/output tile buffers; stack_factors: allowed PE
+    stacking factors k (each divides pe_count); batching: "none" | "r" | "p" | "fluid";
+    pe_style: "adder_tree" | "systolic"; max_batch: largest batch the FBE table covers;
+    clock_mhz (MHz); dram_gbps (GB/s, 1e9 bytes/s); act/weight/out_sram_kib (KiB);
+    precision_bits (operand width, bits); tech_nm (process node, nm).
+    """
+
+    pe_count: int = 64
+    pe_width: int = 16
+    tile_rows: int = 64
+    stack_factors: tuple[int, ...] = (1,)
+    batching: str = "fluid"
+    pe_style: str = "adder_tree"
+    max_batch: int = 32
+    clock_mhz: float = 800.0
+    dram_gbps: float = 12.8
+    act_sram_kib: float = 512.0
+    weight_sram_kib: float = 512.0
+    out_sram_kib: float = 64.0
+    precision_bits: int = 8
+    tech_nm: float = 28.0
+
+    @classmethod
+    def from_dict(cls, table: dict, source: str = "<npu>", prefix: str = "npu.") -> NpuDesign:
+        """Validate a ``[npu]`` table (missing fields take the defaults above)."""
+        if not isinstance(table, dict):
+            raise InputError("expected a table", source=source, field=prefix.rstrip("."))
+        names = [f.name for f in fields(cls)]
+        check_keys(table, names, source=source, prefix=prefix)
+        values = {}
+        for name in _INT_FIELDS:
+            if name in table:
+                v = table[name]
+                if isinstance(v, bool) or not isinstance(v, int):
+                    raise InputError(f"expected an integer, got {v!r}", source=source,
+                                     field=prefix + name)
+                values[name] = v
+        for name in _FLOAT_FIELDS:
+            if name in table:
+                v = table[name]
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    raise InputError(f"expected a number, got {v!r}", source=source,
+                                     field=prefix + name)
+                values[name] = float(v)
+        for name in ("batching", "pe_style"):
+            if name in table:
+                v = table[name]
+                allowed = BATCHING if name == "batching" else PE_STYLES
+                if v not in allowed:
+                    hint = ""
+                    if isinstance(v, str):
+                        from cost_models.errors import did_you_mean
+                        hint = did_you_mean(v, allowed)
+                    raise InputError(f"unknown value {v!r}{hint}", source=source,
+                                     field=prefix + name, allowed=allowed)
+                values[name] = v
+        if "stack_factors" in table:
+            v = table["stack_factors"]
+            if isinstance(v, int) and not isinstance(v, bool):
+                v = [v]
+            if (not isinstance(v, list | tuple) or not v
+                    or any(isinstance(k, bool) or not isinstance(k, int) for k in v)):
+                raise InputError(f"expected a non-empty list of integers, got {v!r}",
+                                 source=source, field=prefix + "stack_factors")
+            values["stack_factors"] = tuple(sorted(set(v)))
+        design = replace(cls(), **values)
+        design._validate(source, prefix)
+        return design
+
+    def _validate(self, source: str, prefix: str) -> None:
+        for name in (*_INT_FIELDS, *_FLOAT_FIELDS):
+            v = getattr(self, name)
+            if not v > 0:
+                raise InputError(f"must be > 0, got {v!r}", source=source, field=prefix + name)
+            if v > _MAX[name]:
+                raise InputError(f"must be <= {_MAX[name]}, got {v!r}", source=source,
+                                 field=prefix + name)
+        if self.precision_bits % 8:
+            raise InputError(f"must be a multiple of 8, got {self.precision_bits}",
+                             source=source, field=prefix + "precision_bits",
+                             allowed="8, 16, 32")
+        for k in self.stack_factors:
+            if k < 1 or self.pe_count % k:
+                divisors = [d for d in range(1, min(self.pe_count, 64) + 1)
+                            if self.pe_count % d == 0]
+                raise InputError(f"stack factor {k} does not divide pe_count={self.pe_count}",
+                                 source=source, field=prefix + "stack_factors",
+                                 allowed=divisors)
+        if self.batching not in BATCHING:
+            raise InputError(f"unknown value {self.batching!r}", source=source,
+                             field=prefix + "batching", allowed=BATCHING)
+        if self.pe_style not in PE_STYLES:
+            raise InputError(f"unknown value {self.pe_style!r}", source=source,
+                             field=prefix + "pe_style", allowed=PE_STYLES)
+
+    def __post_init__(self):
+        object.__setattr__(self, "stack_factors", tuple(int(k) for k in self.stack_factors))
+
+    def validated(self, source: str = "<npu>") -> NpuDesign:
+        """Return self after checking every field (for designs built in code)."""
+        self._validate(source, "npu.")
+        return self
+
+    def to_dict(self) -> dict:
+        """TOML-ready dict of all fields (``from_dict(to_dict())`` round-trips)."""
+        d = asdict(self)
+        d["stack_factors"] = list(self.stack_factors)
+        return d
+
+    def sliced(self, n: int) -> NpuDesign:
+        """Design of one of ``n`` equal slices of the PE array (a BCEdge instance).
+
+        The slice gets ``pe_count // n`` PEs, 1/n of every SRAM and of the DRAM bandwidth;
+        stack factors that no longer divide the slice are dropped (k=1 always stays).
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1 or self.pe_count % n:
+            raise InputError(f"cannot split {self.pe_count} PEs into {n} equal slices",
+                             field="instances")
+        pes = self.pe_count // n
+        ks = tuple(k for k in self.stack_factors if pes % k == 0) or (1,)
+        return replace(self, pe_count=pes, stack_factors=ks,
+                       dram_gbps=self.dram_gbps / n, act_sram_kib=self.act_sram_kib / n,
+                       weight_sram_kib=self.weight_sram_kib / n,
+                       out_sram_kib=self.out_sram_kib / n)
+
+
+def load_npu(path: str | Path) -> NpuDesign:
+    """Read and validate the ``[npu]`` table of a TOML file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a TOML file", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", source=source) from None
+    if "npu" not in doc:
+        raise InputError("missing table [npu]", source=source, field="npu")
+    return NpuDesign.from_dict(doc["npu"], source=source)

@@ -1,0 +1,99 @@
+"""Per-design latency table: the Fluid Batching Engine's lookup table plus timings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from cost_models import _kernels
+from cost_models.design import BATCHING, NpuDesign
+from cost_models.errors import InputError
+from cost_models.layers import layer_array
+from cost_models.tech import scaled, value
+
+_BATCH_CODE = {name: i for i, name in enumerate(BATCHING)}
+
+
+@dataclass(frozen=True)
+class LatencyTable:
+    """Arrays indexed ``[layer, b]`` for ``b = 0..max_batch`` (column 0 is zero).
+
+    cycles: total cycles of the layer step for a batch of b (int64);
+    compute_cycles: array busy cycles (int64); ms: cycles at clock_mhz (float64);
+    modes: ``[layer, b, 3]`` = b_r, b_p, k chosen by the FBE (int32);
+    utilisation: useful MACs / (pe_count * pe_width * cycles) (float64, 0..1);
+    dram_bytes: off-chip traffic (int64); energy_uj: energy of the batch pass (float64).
+    """
+
+    cycles: np.ndarray
+    compute_cycles: np.ndarray
+    ms: np.ndarray
+    modes: np.ndarray
+    utilisation: np.ndarray
+    dram_bytes: np.ndarray
+    energy_uj: np.ndarray
+
+
+def sram_energy_per_byte_pj(size_kib: float, tech_nm: float) -> float:
+    """Read energy per byte (pJ) of an SRAM of ``size_kib`` KiB at ``tech_nm``.
+
+    Power law through Horowitz's 8 KB / 1 MB points (10 and 100 pJ per 64-bit read):
+    ``e = e8k/8 * (size/8 KiB)^a`` with ``a = log(10)/log(128)``; the 32 KB point
+    (20 pJ) is reproduced within 4%.  Sizes below 1 KiB are clamped to 1 KiB.
+    """
+    e8 = scaled("e_sram8k_64b_pj", tech_nm) / 8.0
+    e1m = scaled("e_sram1m_64b_pj", tech_nm) / 8.0
+    alpha = math.log(e1m / e8) / math.log(1024.0 / 8.0)
+    return e8 * (max(size_kib, 1.0) / 8.0) ** alpha
+
+
+def mac_energy_pj(design: NpuDesign) -> float:
+    """Energy of one MAC (pJ): a precision_bits multiply (~ bits^2, from the 8-bit point)
+    plus an acc_bits add (~ bits, from the 32-bit point)."""
+    bits = design.precision_bits
+    mult = scaled("e_mult8_pj", design.tech_nm) * (bits / 8.0) ** 2
+    add = scaled("e_add32_pj", design.tech_nm) * value("acc_bits") / 32.0
+    return mult + add
+
+
+def effective_tile_rows(design: NpuDesign) -> int:
+    """T_R actually usable: the output SRAM must hold T_R x pe_count accumulators."""
+    acc_bytes = int(value("acc_bits")) // 8
+    fit = int(design.out_sram_kib * 1024) // (design.pe_count * acc_bytes)
+    return max(1, min(design.tile_rows, fit))
+
+
+def latency_table(design: NpuDesign, layers) -> LatencyTable:
+    """Build the latency / FBE-mode table of ``layers`` on ``design`` (Numba kernel)."""
+    if not isinstance(design, NpuDesign):
+        raise InputError(f"expected an NpuDesign, got {type(design).__name__}",
+                         field="design")
+    arr = layers if isinstance(layers, np.ndarray) else layer_array(layers)
+    if arr.ndim != 2 or arr.shape[1] != 8 or arr.dtype != np.int64:
+        raise InputError("expected a layer_array() int64 array of shape [n, 8]",
+                         field="layers")
+    d = design
+    bpe = d.precision_bits // 8
+    acc_bytes = int(value("acc_bits")) // 8
+    bytes_per_cycle = d.dram_gbps * 1e9 / (d.clock_mhz * 1e6)
+    ks = np.asarray(d.stack_factors, dtype=np.int64)
+    cycles, compute, dram, modes, energy_pj = _kernels.build_table(
+        arr, int(d.max_batch), ks, _BATCH_CODE[d.batching], int(d.pe_count),
+        int(d.pe_width), effective_tile_rows(d), d.pe_style == "systolic", bpe, acc_bytes,
+        int(d.weight_sram_kib * 1024), int(d.act_sram_kib * 1024) // 2, bytes_per_cycle,
+        int(value("layer_overhead_cycles")), mac_energy_pj(d),
+        sram_energy_per_byte_pj(d.weight_sram_kib, d.tech_nm),
+        sram_energy_per_byte_pj(d.act_sram_kib, d.tech_nm),
+        sram_energy_per_byte_pj(d.out_sram_kib, d.tech_nm),
+        scaled("e_dram_64b_pj", d.tech_nm) / 8.0)
+    ms = cycles / (d.clock_mhz * 1e3)
+    macs = (arr[:, 0] * arr[:, 1] * arr[:, 2] * arr[:, 3]).astype(np.float64)
+    batch = np.arange(cycles.shape[1], dtype=np.float64)
+    util = np.zeros(cycles.shape, dtype=np.float64)
+    nz = cycles > 0
+    util[nz] = (macs[:, None] * batch[None, :])[nz] / (
+        cycles[nz].astype(np.float64) * d.pe_count * d.pe_width)
+    return LatencyTable(cycles=cycles, compute_cycles=compute, ms=ms, modes=modes,
+                        utilisation=util, dram_bytes=dram, energy_uj=energy_pj * 1e-6)
