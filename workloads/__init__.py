@@ -1,1 +1,12 @@
 """Early-exit model zoo, exit profiles, arrival processes and scenarios."""
+
+from workloads.arrivals import ARRIVALS, ArrivalParam, ArrivalProcess
+from workloads.model import EarlyExitModel
+from workloads.registry import get_model, list_models
+from workloads.scenario import Scenario, Stream, load_scenario
+from workloads.trace import Trace
+
+__all__ = [
+    "ARRIVALS", "ArrivalParam", "ArrivalProcess", "EarlyExitModel", "Scenario", "Stream",
+    "Trace", "get_model", "list_models", "load_scenario",
+]

@@ -1,0 +1,102 @@
+"""Arrival-process plumbing: declared parameters and the process record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cost_models.errors import InputError
+
+_KINDS = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+
+
+@dataclass(frozen=True)
+class ArrivalParam:
+    """One declared parameter of an arrival process (validated, documented)."""
+
+    name: str
+    kind: str                 # "float" | "int" | "bool" | "str"
+    default: object           # None = required
+    doc: str
+    low: float | None = None  # inclusive bounds for numbers
+    high: float | None = None
+    low_open: bool = False    # True: value must be > low
+    choices: tuple = ()
+
+    def check(self, value, *, source: str | None, field: str):
+        ok_types = _KINDS[self.kind]
+        if (isinstance(value, bool) and self.kind != "bool") or not isinstance(value, ok_types):
+            raise InputError(f"expected {self.kind}, got {value!r}", source=source, field=field)
+        if self.kind == "float":
+            value = float(value)
+            if not np.isfinite(value):
+                raise InputError(f"must be finite, got {value!r}", source=source, field=field)
+        if self.kind in ("float", "int"):
+            lo_bad = self.low is not None and (value <= self.low if self.low_open
+                                               else value < self.low)
+            if lo_bad or (self.high is not None and value > self.high):
+                raise InputError(f"{value!r} is out of range", source=source, field=field,
+                                 allowed=self.range_text())
+        if self.choices and value not in self.choices:
+            raise InputError(f"{value!r} is not allowed", source=source, field=field,
+                             allowed=self.choices)
+        return value
+
+    def range_text(self) -> str:
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        return f"{'(' if self.low_open else '['}{lo}, {hi}]"
+
+
+@dataclass(frozen=True)
+class ArrivalProcess:
+    """A named arrival process.
+
+    ``sample(rng, rate_per_ms, horizon_ms, params) -> float64[n]``: sorted arrival times
+    in ms within ``[0, horizon_ms)`` of one stream whose long-run mean rate is
+    ``rate_per_ms``.  ``native_rate_rps(params)`` (trace replay only) gives the rate of
+    the process when the stream sets no ``rate_rps``.
+    """
+
+    name: str
+    doc: str
+    params: dict[str, ArrivalParam]
+    sample: Callable[..., np.ndarray]
+    native_rate_rps: Callable[[dict], float] | None = None
+    resolve: Callable[[dict, str | None, str], dict] | None = field(default=None)
+
+    def validate(self, table: dict, *, source: str | None, prefix: str,
+                 base_dir: str | None = None) -> dict:
+        """Typed parameters with defaults filled in (``table`` holds only param keys)."""
+        out = {}
+        for name, p in self.params.items():
+            if name in table:
+                out[name] = p.check(table[name], source=source, field=f"{prefix}{name}")
+            elif p.default is None:
+                raise InputError(f"arrival '{self.name}' needs parameter '{name}' ({p.doc})",
+                                 source=source, field=f"{prefix}{name}")
+            else:
+                out[name] = p.default
+        if self.resolve is not None:
+            out = self.resolve(out, base_dir, source, prefix)
+        return out
+
+
+def poisson_times(rng: np.random.Generator, rate_per_ms: float, horizon_ms: float) -> np.ndarray:
+    """Homogeneous Poisson arrivals in ``[0, horizon_ms)`` (cumulated exponential gaps)."""
+    if rate_per_ms <= 0 or horizon_ms <= 0:
+        return np.empty(0)
+    mean = rate_per_ms * horizon_ms
+    chunks, t = [], 0.0
+    while True:
+        n = int(mean + 6.0 * np.sqrt(mean) + 16)
+        times = t + np.cumsum(rng.exponential(1.0 / rate_per_ms, n))
+        chunks.append(times)
+        t = times[-1]
+        if t >= horizon_ms:
+            break
+        mean = rate_per_ms * (horizon_ms - t)
+    times = np.concatenate(chunks)
+    return times[: np.searchsorted(times, horizon_ms, side="left")]

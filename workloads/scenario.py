@@ -1,0 +1,364 @@
+"""Scenarios: streams of requests from many devices, each with a model, an arrival
+process, a rate, an SLO and a priority; merged into one :class:`Trace` per seed.
+
+TOML form (see the README)::
+
+    [scenario]
+    name = "home"
+    [[scenario.streams]]
+    name = "doorbell"; model = "resnet50"; arrival = "bursty"; rate_rps = 20
+    slo_ms = 80; priority = 1; peak_to_base = 8        # arrival parameters inline
+
+Common random numbers: stream ``name`` draws its arrivals and its exits from two
+generators seeded by ``(seed, crc32(name))`` only, so they do not depend on the design,
+the policy or the other streams' parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cost_models.errors import InputError, check_keys, did_you_mean
+from workloads.arrivals import ARRIVALS
+from workloads.exits import (
+    DEFAULT_SLOPE,
+    check_thresholds,
+    default_thresholds,
+    difficulty_exits,
+    fixed_exits,
+)
+from workloads.model import EarlyExitModel, check_profile
+from workloads.registry import get_model, is_model_file
+from workloads.trace import Trace
+
+STREAM_KEYS = ("name", "model", "arrival", "rate_rps", "slo_ms", "slo_x", "priority",
+               "exit_mode", "exit_profile", "exit_thresholds", "confidence_slope")
+SCENARIO_KEYS = ("name", "description", "streams")
+EXIT_MODES = ("profile", "difficulty")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One device (or group of devices) sending requests for one model.
+
+    ``rate_rps`` mean arrival rate (requests/s; ``None`` only for trace replay at the
+    recorded rate); SLO as ``slo_ms`` (ms) or ``slo_x`` (multiple of the model's isolated
+    batch-1 latency on the design under test); ``priority`` (larger = more important);
+    ``exit_mode`` "profile" (fixed per-exit probabilities) or "difficulty" (confidence
+    thresholds, see :mod:`workloads.exits`).
+    """
+
+    name: str
+    model: str
+    arrival: str = "poisson"
+    rate_rps: float | None = None
+    slo_ms: float | None = None
+    slo_x: float | None = None
+    priority: int = 0
+    arrival_params: tuple[tuple[str, object], ...] = ()
+    exit_mode: str = "profile"
+    exit_profile: tuple[float, ...] | None = None
+    exit_thresholds: tuple[float, ...] | None = None
+    confidence_slope: float = DEFAULT_SLOPE
+
+    @property
+    def params(self) -> dict:
+        return dict(self.arrival_params)
+
+    def to_dict(self) -> dict:
+        out = {"name": self.name, "model": self.model, "arrival": self.arrival}
+        if self.rate_rps is not None:
+            out["rate_rps"] = self.rate_rps
+        if self.slo_ms is not None:
+            out["slo_ms"] = self.slo_ms
+        if self.slo_x is not None:
+            out["slo_x"] = self.slo_x
+        out["priority"] = self.priority
+        out.update(self.params)
+        out["exit_mode"] = self.exit_mode
+        if self.exit_profile is not None:
+            out["exit_profile"] = list(self.exit_profile)
+        if self.exit_thresholds is not None:
+            out["exit_thresholds"] = list(self.exit_thresholds)
+        if self.exit_mode == "difficulty":
+            out["confidence_slope"] = self.confidence_slope
+        return out
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Validated scenario: ``name``, ``streams`` (tuple of :class:`Stream`)."""
+
+    name: str
+    streams: tuple[Stream, ...]
+    description: str = ""
+    source: str | None = field(default=None, compare=False)
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, table: dict, *, source: str | None = None,
+                  base_dir: str | None = None, prefix: str = "scenario.") -> Scenario:
+        """Validate the ``[scenario]`` table; relative paths resolve against ``base_dir``
+        (default: the directory of ``source``)."""
+        if base_dir is None and source and os.path.exists(source):
+            base_dir = os.path.dirname(os.path.abspath(source))
+        if not isinstance(table, dict):
+            raise InputError("expected a table", source=source, field=prefix.rstrip("."))
+        check_keys(table, SCENARIO_KEYS, source=source, prefix=prefix)
+        name = table.get("name", "scenario")
+        desc = table.get("description", "")
+        for key, val in (("name", name), ("description", desc)):
+            if not isinstance(val, str):
+                raise InputError(f"expected a string, got {val!r}", source=source,
+                                 field=f"{prefix}{key}")
+        raw = table.get("streams")
+        if not isinstance(raw, list) or not raw:
+            raise InputError("a scenario needs at least one [[scenario.streams]] entry",
+                             source=source, field=f"{prefix}streams")
+        streams = tuple(_stream(t, i, source=source, base_dir=base_dir,
+                                prefix=f"{prefix}streams[{i}].") for i, t in enumerate(raw))
+        seen = set()
+        for i, s in enumerate(streams):
+            if s.name in seen:
+                raise InputError(f"duplicate stream name '{s.name}'", source=source,
+                                 field=f"{prefix}streams[{i}].name")
+            seen.add(s.name)
+        return cls(name=name, streams=streams, description=desc, source=source)
+
+    def to_dict(self) -> dict:
+        """The ``[scenario]`` table (round-trips through :meth:`from_dict`)."""
+        out = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["streams"] = [s.to_dict() for s in self.streams]
+        return out
+
+    # -- views -------------------------------------------------------------------------
+    @property
+    def models(self) -> list[str]:
+        """Distinct model names, in stream order (zoo names or model file paths)."""
+        return list(dict.fromkeys(s.model for s in self.streams))
+
+    def get_models(self) -> dict[str, EarlyExitModel]:
+        """Model name -> :class:`EarlyExitModel` (model defaults, no stream overrides)."""
+        return {m: get_model(m) for m in self.models}
+
+    @property
+    def stream_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.streams)
+
+    @property
+    def priorities(self) -> np.ndarray:
+        """int32[S] priority of each stream (larger = more important)."""
+        return np.array([s.priority for s in self.streams], dtype=np.int32)
+
+    def rates_rps(self) -> np.ndarray:
+        """float64[S] mean request rate of each stream (recorded rate for replays)."""
+        return np.array([_rate_rps(s) for s in self.streams])
+
+    def slo_ms(self, isolated_ms: dict[str, float] | None = None) -> np.ndarray:
+        """float64[S] SLO of each stream in ms; ``slo_x`` streams use
+        ``slo_x * isolated_ms[model]`` (isolated batch-1 latency on the design)."""
+        out = np.empty(len(self.streams))
+        for i, s in enumerate(self.streams):
+            if s.slo_ms is not None:
+                out[i] = s.slo_ms
+                continue
+            if not isolated_ms or s.model not in isolated_ms:
+                raise InputError(f"stream '{s.name}' gives its SLO as slo_x = {s.slo_x}: the "
+                                 f"isolated latency of model '{s.model}' is needed",
+                                 source=self.source, field=f"scenario.streams[{i}].slo_x")
+            out[i] = s.slo_x * float(isolated_ms[s.model])
+        return out
+
+    # -- variants ----------------------------------------------------------------------
+    def scaled(self, load_factor: float) -> Scenario:
+        """The same scenario with every stream's rate times ``load_factor``."""
+        if (isinstance(load_factor, bool) or not isinstance(load_factor, int | float)
+                or not math.isfinite(load_factor) or load_factor <= 0):
+            raise InputError(f"load factor must be a positive number, got {load_factor!r}",
+                             field="load_factor")
+        streams = tuple(dataclasses.replace(s, rate_rps=_rate_rps(s) * float(load_factor))
+                        for s in self.streams)
+        return dataclasses.replace(self, streams=streams)
+
+    def replace_stream(self, key: int | str, **changes) -> Scenario:
+        """A validated copy with stream ``key`` (index or name) changed, for example
+        ``replace_stream("cam", exit_thresholds=[0.9, 0.8])``."""
+        idx = key if isinstance(key, int) else self._index(key)
+        table = self.to_dict()
+        table["streams"][idx].update(changes)
+        return Scenario.from_dict(table, source=self.source)
+
+    def _index(self, name: str) -> int:
+        names = self.stream_names
+        if name not in names:
+            raise InputError(f"unknown stream '{name}'{did_you_mean(name, names)}",
+                             source=self.source, field="stream", allowed=names)
+        return names.index(name)
+
+    # -- the trace -----------------------------------------------------------------------
+    def trace(self, n_requests: int, seed: int) -> Trace:
+        """The first ``n_requests`` requests of the merged streams for ``seed``."""
+        for what, v, lo in (("n_requests", n_requests, 1), ("seed", seed, 0)):
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+                raise InputError(f"must be an integer >= {lo}, got {v!r}", field=what)
+        n_requests, seed = int(n_requests), int(seed)
+        seqs = [np.random.SeedSequence([seed, zlib.crc32(s.name.encode())]).spawn(2)
+                for s in self.streams]
+        rates = self.rates_rps() / 1000.0                       # per ms
+        horizon = n_requests / rates.sum() * 1.05 + 50.0 / rates.sum()
+        finite = all(s.arrival == "trace" and not s.params["loop"] for s in self.streams)
+        previous = -1
+        while True:
+            per_stream = []
+            for s, seq, r in zip(self.streams, seqs, rates, strict=True):
+                rate = None if (s.arrival == "trace" and s.rate_rps is None) else r
+                per_stream.append(ARRIVALS[s.arrival].sample(
+                    np.random.default_rng(seq[0]), rate, horizon, s.params))
+            count = sum(t.size for t in per_stream)
+            if count >= n_requests:
+                break
+            if finite and count == previous:
+                raise InputError(f"the traces of scenario '{self.name}' hold only {count} "
+                                 f"requests, {n_requests} asked for (set loop = true)",
+                                 source=self.source, field="scenario.streams")
+            previous, horizon = count, horizon * 2.0
+        times = np.concatenate(per_stream)
+        sid = np.concatenate([np.full(t.size, i, dtype=np.int32)
+                              for i, t in enumerate(per_stream)])
+        order = np.lexsort((sid, times))[:n_requests]
+        times, sid = times[order], sid[order]
+        model_names = tuple(self.models)
+        stream_model = np.array([model_names.index(s.model) for s in self.streams],
+                                dtype=np.int32)
+        exits = np.empty(n_requests, dtype=np.int32)
+        acc = np.empty(n_requests, dtype=np.float64)
+        for i, (s, seq) in enumerate(zip(self.streams, seqs, strict=True)):
+            mask = sid == i
+            u = np.random.default_rng(seq[1]).random(int(mask.sum()))
+            exits[mask], acc[mask] = stream_exits(s, u)
+        return Trace(arrival_ms=times, stream=sid, model=stream_model[sid], exit=exits,
+                     accuracy=acc, stream_names=self.stream_names, model_names=model_names,
+                     stream_model=stream_model)
+
+
+def stream_exits(s: Stream, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(exit, accuracy) of requests of stream ``s`` from their uniform draws ``u``."""
+    model = get_model(s.model)
+    profile = s.exit_profile if s.exit_profile is not None else model.exit_profile
+    if s.exit_mode == "profile":
+        return fixed_exits(u, profile, model.exit_accuracy)
+    thresholds = (s.exit_thresholds if s.exit_thresholds is not None
+                  else default_thresholds(profile, model.exit_accuracy, s.confidence_slope))
+    return difficulty_exits(u, model.exit_accuracy, thresholds, s.confidence_slope)
+
+
+def _rate_rps(s: Stream) -> float:
+    if s.rate_rps is not None:
+        return s.rate_rps
+    return ARRIVALS[s.arrival].native_rate_rps(s.params)
+
+
+def _number(table, key, *, source, field, positive=True, required=False, default=None):
+    v = table.get(key, default)
+    if v is None:
+        if required:
+            raise InputError("missing", source=source, field=field)
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise InputError(f"expected a number, got {v!r}", source=source, field=field)
+    if positive and v <= 0:
+        raise InputError(f"must be > 0, got {v!r}", source=source, field=field)
+    return float(v)
+
+
+def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:
+    if not isinstance(t, dict):
+        raise InputError("expected a table", source=source, field=prefix.rstrip("."))
+    arrival = t.get("arrival", "poisson")
+    if arrival not in ARRIVALS:
+        raise InputError(f"unknown arrival process {arrival!r}"
+                         f"{did_you_mean(str(arrival), ARRIVALS)}", source=source,
+                         field=f"{prefix}arrival", allowed=list(ARRIVALS))
+    proc = ARRIVALS[arrival]
+    check_keys(t, (*STREAM_KEYS, *proc.params), source=source, prefix=prefix)
+    name = t.get("name", f"stream{i}")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"expected a non-empty string, got {name!r}", source=source,
+                         field=f"{prefix}name")
+    if "model" not in t:
+        raise InputError("missing (a zoo model name or a model .toml file)", source=source,
+                         field=f"{prefix}model")
+    model_name = t["model"]
+    model = get_model(model_name, source=source, field=f"{prefix}model", base_dir=base_dir)
+    if is_model_file(model_name):
+        model_name = os.path.abspath(model_name if os.path.isabs(model_name) or not base_dir
+                                     else os.path.join(base_dir, model_name))
+    rate = _number(t, "rate_rps", source=source, field=f"{prefix}rate_rps",
+                   required=proc.native_rate_rps is None)
+    slo_ms = _number(t, "slo_ms", source=source, field=f"{prefix}slo_ms")
+    slo_x = _number(t, "slo_x", source=source, field=f"{prefix}slo_x")
+    if (slo_ms is None) == (slo_x is None):
+        raise InputError("give exactly one of slo_ms (ms) and slo_x (multiple of the "
+                         "isolated batch-1 latency)", source=source, field=f"{prefix}slo_ms")
+    prio = t.get("priority", 0)
+    if isinstance(prio, bool) or not isinstance(prio, int) or prio < 0:
+        raise InputError(f"expected an integer >= 0, got {prio!r}", source=source,
+                         field=f"{prefix}priority")
+    params = proc.validate({k: v for k, v in t.items() if k in proc.params}, source=source,
+                           prefix=prefix, base_dir=base_dir)
+    profile = t.get("exit_profile")
+    if profile is not None:
+        if not isinstance(profile, list | tuple):
+            raise InputError(f"expected a list of shares, got {profile!r}", source=source,
+                             field=f"{prefix}exit_profile")
+        check_profile(profile, model.n_exits, source=source, field=f"{prefix}exit_profile")
+        profile = tuple(float(p) for p in profile)
+    thresholds = t.get("exit_thresholds")
+    mode = t.get("exit_mode", "difficulty" if thresholds is not None else "profile")
+    if mode not in EXIT_MODES:
+        raise InputError(f"unknown exit mode {mode!r}", source=source,
+                         field=f"{prefix}exit_mode", allowed=EXIT_MODES)
+    if thresholds is not None:
+        if mode != "difficulty":
+            raise InputError("exit_thresholds need exit_mode = 'difficulty'", source=source,
+                             field=f"{prefix}exit_thresholds")
+        thresholds = check_thresholds(thresholds, model.n_exits, source=source,
+                                      field=f"{prefix}exit_thresholds")
+    slope = _number(t, "confidence_slope", source=source, field=f"{prefix}confidence_slope",
+                    default=DEFAULT_SLOPE)
+    return Stream(name=name, model=model_name, arrival=arrival, rate_rps=rate, slo_ms=slo_ms,
+                  slo_x=slo_x, priority=prio, arrival_params=tuple(params.items()),
+                  exit_mode=mode, exit_profile=profile, exit_thresholds=thresholds,
+                  confidence_slope=slope)
+
+
+def read_toml(path: str) -> dict:
+    """Parse a TOML file; missing file or syntax error -> :class:`InputError`."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a TOML file", source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
+
+
+def load_scenario(path: str) -> Scenario:
+    """Read the ``[scenario]`` table of a TOML file."""
+    path = str(path)
+    doc = read_toml(path)
+    if "scenario" not in doc:
+        raise InputError("no [scenario] table" + did_you_mean("scenario", doc), source=path,
+                         field="scenario")
+    return Scenario.from_dict(doc["scenario"], source=path)

@@ -1,0 +1,58 @@
+"""The model zoo: early-exit DNNs defined in code, with exit data from ``data/zoo.toml``.
+
+Adding a zoo model is one builder module exposing ``BUILDERS = {name: fn}`` (``fn()``
+returns a :class:`workloads._build.NetBuilder`), one line in ``_MODULES`` and one table
+in ``workloads/data/zoo.toml`` (exit profile, per-exit accuracy, citations).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import tomllib
+from importlib import resources
+
+from cost_models.errors import InputError, did_you_mean
+from workloads.model import EarlyExitModel
+
+_MODULES = (
+    "workloads.zoo.resnet",
+    "workloads.zoo.mobilenet",
+    "workloads.zoo.alexnet",
+    "workloads.zoo.msdnet",
+    "workloads.zoo.bert",
+)
+
+
+@functools.cache
+def _builders() -> dict:
+    out = {}
+    for mod in _MODULES:
+        out.update(importlib.import_module(mod).BUILDERS)
+    return out
+
+
+@functools.cache
+def zoo_data() -> dict:
+    """The parsed ``data/zoo.toml``: per model exit profile, accuracy and citations."""
+    text = resources.files("workloads").joinpath("data/zoo.toml").read_text()
+    return tomllib.loads(text)
+
+
+def zoo_names() -> list[str]:
+    return list(_builders())
+
+
+@functools.cache
+def zoo_model(name: str) -> EarlyExitModel:
+    """Build the zoo model ``name`` (cached; models are immutable)."""
+    builders = _builders()
+    if name not in builders:
+        raise InputError(f"unknown model '{name}'{did_you_mean(name, builders)}",
+                         field="model", allowed=list(builders))
+    b = builders[name]()
+    data = zoo_data()[name]
+    return EarlyExitModel(name=name, layers=tuple(b.layers), exit_layers=tuple(b.exits),
+                          exit_profile=tuple(float(p) for p in data["exit_profile"]),
+                          exit_accuracy=tuple(float(a) for a in data["exit_accuracy"]),
+                          source=data["source"], head=tuple(b.head))
