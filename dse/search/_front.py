@@ -1,0 +1,100 @@
+"""Pareto fronts and normalised hypervolume of a study's complete trials.
+
+Hypervolume convention (used by ``dse run``'s progress bar, ``dse status`` and the search
+benchmark): every objective is turned into minimisation and scaled to [0, 1] where 0 is the
+best and 1 the worst value of its normalisation range; the reference point is 1.1 in every
+objective (10% beyond the worst); the reported number is the dominated volume divided by
+the volume of the reference box (1.1^m), so it lies in [0, 1).  The range of a metric with
+natural bounds (SLO attainment, satisfaction, accuracy, utilisation: [0, 1]) is those
+bounds; otherwise it is the observed min..max over the complete feasible trials (or the
+bounds passed in, e.g. from the exhaustive grid in the benchmark).  Infeasible trials
+(any constraint value > 0) never enter a front.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+from optuna._hypervolume import compute_hypervolume
+from optuna.trial import TrialState
+
+from dse.spec import METRICS
+
+REF = 1.1
+
+
+def minimised(values: np.ndarray, directions) -> np.ndarray:
+    """Objective values (n, m) turned into minimisation (maximised ones negated)."""
+    sign = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return np.asarray(values, dtype=np.float64).reshape(-1, len(sign)) * sign
+
+
+def pareto_mask(points: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of ``points`` (minimisation); duplicates all stay."""
+    n = len(points)
+    mask = np.ones(n, dtype=bool)
+    for i in range(n):
+        if not mask[i]:
+            continue
+        dom = np.all(points <= points[i], axis=1) & np.any(points < points[i], axis=1)
+        if dom.any():
+            mask[i] = False
+    return mask
+
+
+def feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    return all(v <= 0.0 for v in trial.constraints.values())
+
+
+def bounds_for(metrics, directions, points_min: np.ndarray):
+    """(lower, upper) in minimisation space for each objective (see module doc)."""
+    m = len(metrics)
+    lower = np.zeros(m)
+    upper = np.ones(m)
+    for i, (name, d) in enumerate(zip(metrics, directions, strict=True)):
+        nat = METRICS[name].bounds if name in METRICS else None
+        if nat is not None:
+            lo, hi = nat
+            lower[i], upper[i] = (-hi, -lo) if d == "maximize" else (lo, hi)
+        elif len(points_min):
+            col = points_min[:, i]
+            col = col[np.isfinite(col)]
+            if len(col):
+                lower[i], upper[i] = col.min(), col.max()
+        if not upper[i] > lower[i]:
+            upper[i] = lower[i] + max(abs(lower[i]), 1.0)
+    return lower, upper
+
+
+def hypervolume(points_min: np.ndarray, lower, upper) -> float:
+    """Normalised hypervolume of minimisation points (see module doc), in [0, 1)."""
+    pts = np.asarray(points_min, dtype=np.float64)
+    if pts.size == 0:
+        return 0.0
+    m = pts.shape[1]
+    norm = (pts - lower) / (np.asarray(upper) - np.asarray(lower))
+    norm = norm[np.all(np.isfinite(norm), axis=1) & np.all(norm < REF, axis=1)]
+    if len(norm) == 0:
+        return 0.0
+    norm = norm[pareto_mask(norm)]
+    ref = np.full(m, REF)
+    if m == 1:
+        return float((REF - norm.min()) / REF)
+    return float(compute_hypervolume(norm, ref, assume_pareto=False) / REF ** m)
+
+
+def complete_feasible(study: optuna.Study):
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if feasible(t)]
+    return trials
+
+
+def front_summary(study: optuna.Study, metrics, directions):
+    """(pareto trials, hypervolume) of a study's complete feasible trials."""
+    trials = complete_feasible(study)
+    if not trials:
+        return [], 0.0
+    pts = minimised(np.array([t.values for t in trials]), directions)
+    lower, upper = bounds_for(metrics, directions, pts)
+    mask = pareto_mask(pts)
+    return [t for t, k in zip(trials, mask, strict=True) if k], hypervolume(pts, lower, upper)

@@ -1,0 +1,291 @@
+"""The study objective: sampled parameters -> NpuDesign + policy -> simulation -> values.
+
+Every trial of a study simulates the same request traces (common random numbers): the
+trace of replication ``r`` is ``scenario.trace(requests, seed + r)``, built once per
+process.  Per-stream SLOs and the design's latency tables come from ``dse.evaluate``.
+
+Multi-fidelity rule (``fidelity.short_requests > 0``): once the study holds
+``prune_after`` complete feasible trials, a trial is first simulated on the first
+``short_requests`` requests of the same trace(s).  Its short-trace objective vector is made
+optimistic by ``prune_margin`` times each objective's observed range (objectives that do
+not depend on the trace, i.e. area, are exact and get no margin).  If a complete feasible
+trial still dominates that optimistic vector, the design cannot reach the current front and
+the trial is PRUNED; otherwise it runs the full trace and completes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import fields
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from cost_models.errors import InputError
+from dse.search._front import minimised, pareto_mask
+from dse.search._storage import worker_id
+from dse.spec import METRICS, Dim, StudySpec, decode_choice, encode_choice
+
+
+class InvalidDesign(Exception):
+    """A sampled point is not a valid NpuDesign (the trial is recorded as FAIL)."""
+
+
+class Surplus(Exception):
+    """The study reached n_trials while this trial was starting (recorded as FAIL)."""
+
+
+# --------------------------------------------------------------------------- sampling
+def _suggest(trial, name: str, dim: Dim):
+    if dim.kind == "fixed":
+        v = dim.values[0]
+        return list(v) if isinstance(v, tuple) else v
+    if dim.kind == "choice":
+        return decode_choice(trial.suggest_categorical(name, [encode_choice(v)
+                                                              for v in dim.values]))
+    if dim.kind == "int":
+        return trial.suggest_int(name, int(dim.low), int(dim.high), step=int(dim.step or 1),
+                                 log=dim.log)
+    return trial.suggest_float(name, dim.low, dim.high, step=dim.step, log=dim.log)
+
+
+def suggest_point(trial, spec: StudySpec) -> tuple[dict, str, dict]:
+    """(npu table, policy name, full policy parameters) for a trial.
+
+    Optuna parameter names: the NpuDesign field name, ``policy``, and
+    ``<policy>.<parameter>`` for policy parameters (conditional on the policy).
+    """
+    from dse.sim import POLICIES
+
+    npu = {name: _suggest(trial, name, dim) for name, dim in spec.space.npu.items()}
+    policy = _suggest(trial, "policy", spec.space.policy)
+    declared = POLICIES[policy].params
+    params = {name: p.default for name, p in declared.items()}
+    for name, dim in spec.space.params.get(policy, {}).items():
+        params[name] = _suggest(trial, f"{policy}.{name}", dim)
+    return npu, policy, params
+
+
+# --------------------------------------------------------------------------- metrics
+def _mean_tree(trees: list):
+    """Average numeric leaves of equally shaped nested dicts (bools: any)."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {k: _mean_tree([t[k] for t in trees]) for k in first}
+    if isinstance(first, bool):
+        return any(trees)
+    if isinstance(first, int | float):
+        return float(np.mean([float(t) for t in trees]))
+    return first
+
+
+def _satisfaction(design, scenario, policy, params, *, n_requests, seed, warmup, loads,
+                  slo_scales) -> dict:
+    from dse.metrics import slo_satisfaction
+
+    return slo_satisfaction(design, scenario, policy, params, loads=loads,
+                            slo_scales=slo_scales, n_requests=n_requests, seed=seed,
+                            warmup=warmup)
+
+
+def trial_metrics(design, scenario, policy, params, *, n_requests, seed, replications=1,
+                  warmup=0.1, needed=(), traces=None, loads=(), slo_scales=()) -> dict:
+    """Metrics stored on a trial: ``dse.evaluate`` metrics averaged over replications.
+
+    Replication ``r`` simulates ``scenario.trace(n_requests, seed + r)`` (or
+    ``traces[r]``).  ``overall`` gains ``avg_slo_satisfaction``/``tail_slo_satisfaction``
+    when ``needed`` asks for them (paper-style sweep over ``loads`` x ``slo_scales``).
+    """
+    from dse import evaluate
+
+    runs = []
+    for r in range(replications):
+        trace = traces[r] if traces is not None else None
+        ev = evaluate(design, scenario, policy, params, n_requests=n_requests, seed=seed + r,
+                      warmup=warmup, trace=trace)
+        runs.append(ev.metrics)
+    metrics = runs[0] if len(runs) == 1 else _mean_tree(runs)
+    if {"avg_slo_satisfaction", "tail_slo_satisfaction"} & set(needed):
+        sat = _satisfaction(design, scenario, policy, params, n_requests=n_requests,
+                            seed=seed, warmup=warmup, loads=loads, slo_scales=slo_scales)
+        metrics = dict(metrics)
+        overall = dict(metrics["overall"])
+        overall["avg_slo_satisfaction"] = float(sat["avg_slo_satisfaction"])
+        overall["tail_slo_satisfaction"] = float(sat["tail_slo_satisfaction"])
+        metrics["overall"] = overall
+    return metrics
+
+
+def jsonable(obj):
+    """Plain-JSON copy of a metrics tree (numpy scalars/arrays to Python numbers/lists)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj
+
+
+def metric_value(name: str, metrics: dict, area: dict) -> float:
+    if name == "area_mm2":
+        return float(area["total"])
+    return float(metrics["overall"][name])
+
+
+# --------------------------------------------------------------------------- objective
+class Objective:
+    """Callable Optuna objective for a spec (one instance per worker process).
+
+    Evaluations are memoised per (design, policy, parameters, trace length): the simulator
+    is deterministic on the common traces, so a re-sampled point gets identical numbers
+    without re-simulating.
+    """
+
+    def __init__(self, spec: StudySpec, n_trials: int | None = None, cache_size: int = 4096):
+        self.spec = spec
+        self.n_trials = n_trials
+        self._traces: dict[int, list] = {}
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._needed = spec.needed_metrics()
+        self.worker = worker_id()
+
+    # -- traces and evaluation --------------------------------------------------------
+    def traces(self, n_requests: int) -> list:
+        if n_requests not in self._traces:
+            f = self.spec.fidelity
+            self._traces[n_requests] = [self.spec.scenario.trace(n_requests, self.spec.seed + r)
+                                        for r in range(f.replications)]
+        return self._traces[n_requests]
+
+    def measure(self, design, policy: str, params: dict, n_requests: int):
+        """(metrics, area breakdown, objective values, constraint violations)."""
+        from cost_models import area_breakdown
+
+        key = (design, policy, tuple(sorted(params.items())), n_requests)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        f = self.spec.fidelity
+        metrics = jsonable(trial_metrics(design, self.spec.scenario, policy, params,
+                                n_requests=n_requests, seed=self.spec.seed,
+                                replications=f.replications, warmup=f.warmup,
+                                needed=self._needed, traces=self.traces(n_requests),
+                                loads=f.satisfaction_loads,
+                                slo_scales=f.satisfaction_slo_scales))
+        area = {k: float(v) for k, v in area_breakdown(design).items()}
+        values = tuple(metric_value(m, metrics, area) for m in self.spec.metric_names)
+        cons = tuple(c.violation(metric_value(c.metric, metrics, area))
+                     for c in self.spec.constraints)
+        out = (metrics, area, values, cons)
+        self._cache[key] = out
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+    # -- coordination -------------------------------------------------------------------
+    def _claim(self, trial) -> None:
+        """Make sure this trial is within n_trials (see ``docs/studies.md``).
+
+        A trial may run when (complete) + (running trials with a smaller number) is below
+        n_trials; otherwise it waits for those trials, and is surplus once the study has
+        n_trials complete trials.
+        """
+        if self.n_trials is None:
+            return
+        import time
+
+        from dse.search._storage import reap_stale_trials
+
+        study = trial.study
+        while True:
+            trials = study.get_trials(deepcopy=False,
+                                      states=(TrialState.COMPLETE, TrialState.RUNNING))
+            done = sum(t.state == TrialState.COMPLETE for t in trials)
+            ahead = sum(t.state == TrialState.RUNNING and t.number < trial.number
+                        for t in trials)
+            if done >= self.n_trials:
+                raise Surplus(f"the study already has {done} complete trials")
+            if done + ahead < self.n_trials:
+                return
+            time.sleep(0.2)
+            reap_stale_trials(study)
+
+    # -- pruning ---------------------------------------------------------------------------
+    def _should_prune(self, study, values) -> bool:
+        f = self.spec.fidelity
+        trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                  if all(v <= 0 for v in t.constraints.values())]
+        if len(trials) < f.prune_after:
+            return False
+        dirs = self.spec.directions
+        pts = minimised(np.array([t.values for t in trials]), dirs)
+        front = pts[pareto_mask(pts)]
+        span = pts.max(axis=0) - pts.min(axis=0)
+        span = np.where(span > 0, span, np.abs(pts).max(axis=0) + 1e-12)
+        exact = np.array([METRICS[m].exact for m in self.spec.metric_names])
+        opt = minimised(np.array([values]), dirs)[0] - np.where(exact, 0.0,
+                                                                f.prune_margin * span)
+        dom = np.all(front <= opt, axis=1) & np.any(front < opt, axis=1)
+        return bool(dom.any())
+
+    # -- the objective ------------------------------------------------------------------
+    def __call__(self, trial) -> tuple[float, ...]:
+        from cost_models import NpuDesign
+
+        self._claim(trial)
+        trial.set_user_attr("worker", self.worker)
+        npu, policy, params = suggest_point(trial, self.spec)
+        try:
+            design = NpuDesign.from_dict(npu, source=self.spec.source, prefix="space.npu.")
+        except InputError as exc:
+            trial.set_user_attr("invalid_design", str(exc))
+            raise InvalidDesign(str(exc)) from None
+        f = self.spec.fidelity
+        if f.short_requests and f.short_requests < f.requests:
+            study = trial.study
+            try:
+                _, _, short_values, _ = self.measure(design, policy, params, f.short_requests)
+            except InputError as exc:
+                trial.set_user_attr("invalid_design", str(exc))
+                raise InvalidDesign(str(exc)) from None
+            trial.set_user_attr("short_values", list(short_values))
+            if self._should_prune(study, short_values):
+                trial.set_user_attr("npu", design.to_dict())
+                trial.set_user_attr("policy", policy)
+                trial.set_user_attr("policy_params", params)
+                raise optuna.TrialPruned("cannot reach the Pareto front (short trace)")
+        try:
+            metrics, area, values, cons = self.measure(design, policy, params, f.requests)
+        except InputError as exc:  # e.g. bcedge instances that do not divide pe_count
+            trial.set_user_attr("invalid_design", str(exc))
+            raise InvalidDesign(str(exc)) from None
+        for i, v in enumerate(values):
+            if not math.isfinite(v):
+                trial.set_user_attr("metrics", metrics)
+                raise InvalidDesign(f"objective {self.spec.metric_names[i]} is {v}")
+        trial.set_user_attr("npu", design.to_dict())
+        trial.set_user_attr("policy", policy)
+        trial.set_user_attr("policy_params", jsonable(params))
+        trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("area_mm2", area)
+        trial.set_user_attr("requests", f.requests)
+        for c, v in zip(self.spec.constraints, cons, strict=True):
+            trial.set_constraint(c.name, v)
+        return values
+
+
+def design_fields() -> list[str]:
+    from cost_models import NpuDesign
+
+    return [f.name for f in fields(NpuDesign)]

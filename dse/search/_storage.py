@@ -1,0 +1,210 @@
+"""Optuna storages from URLs, with safe error messages and stale-trial recovery.
+
+URLs: ``sqlite:///path.db`` (default; one writer), ``journal:///path`` or a plain path
+ending in ``.journal``/``.log`` (Optuna JournalStorage on a file: many processes on one
+machine), ``postgresql://user:pw@host:port/db`` or ``mysql://...`` (Optuna RDB: many
+machines).  Passwords never appear in messages (:func:`redact_url`).
+
+Killed workers leave trials RUNNING.  RDB storages (SQLite included) use Optuna heartbeats
+(``HEARTBEAT_S``/``GRACE_S``) with :class:`RetryHeartbeatStaleTrialCallback`: a stale
+trial is set FAIL and re-queued once as a WAITING trial with the same parameters.  The
+journal backend has no heartbeat API, so every trial records ``worker = host:pid`` and a
+RUNNING trial whose process no longer exists on this host is failed and re-queued the same
+way, under a file lock so that two workers never re-queue it twice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import is_heartbeat_enabled
+from optuna.trial import TrialState
+
+from cost_models.errors import InputError
+
+HEARTBEAT_S = 5
+GRACE_S = 20
+MAX_RETRY = 3
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            host = parts.hostname or ""
+            if parts.port:
+                host += f":{parts.port}"
+            netloc = f"{parts.username}:***@{host}"
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<storage URL>"
+    return url
+
+
+def journal_path(url: str) -> str | None:
+    """The file of a journal URL (``journal:///p`` or a path ending .journal/.log)."""
+    if url.startswith("journal:///"):
+        return url[len("journal:///"):]
+    if "://" not in url and url.endswith((".journal", ".log", ".jsonl")):
+        return url
+    return None
+
+
+def sqlite_path(url: str) -> str | None:
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    return None
+
+
+def kind(url: str) -> str:
+    """``sqlite`` | ``journal`` | ``rdb`` (server database)."""
+    if sqlite_path(url) is not None:
+        return "sqlite"
+    if journal_path(url) is not None:
+        return "journal"
+    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if scheme in ("postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql"):
+        return "rdb"
+    raise InputError(f"unsupported storage URL {redact_url(url)!r}", field="study.storage",
+                     allowed="sqlite:///file.db, journal:///file.journal, "
+                             "postgresql://user@host/db, mysql://user@host/db")
+
+
+def check_workers(url: str, workers: int, *, source: str) -> None:
+    """Refuse parallel writers on SQLite (it locks and corrupts under concurrency)."""
+    if workers > 1 and kind(url) == "sqlite":
+        path = Path(sqlite_path(url))
+        raise InputError(
+            f"--workers {workers} cannot share the SQLite storage {path.name}; give "
+            f"--storage journal:///{path.with_suffix('.journal').as_posix()} (one machine) "
+            "or a postgresql:// URL (many machines)", source=source, field="--workers")
+
+
+def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``; failures become one-line :class:`InputError`.
+
+    With ``create=False`` a missing SQLite/journal file is an error instead of a new store.
+    """
+    k = kind(url)
+    safe = redact_url(url)
+    try:
+        if k == "journal":
+            path = Path(journal_path(url))
+            if not create and not path.exists():
+                raise InputError(f"no study journal at '{path}'", source=safe,
+                                 field="study.storage")
+            _check_writable_dir(path, safe, create)
+            from optuna.storages.journal import JournalFileBackend
+
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        if k == "sqlite":
+            path = Path(sqlite_path(url))
+            if not create and not path.exists():
+                raise InputError(f"no study database at '{path}' (run `dse run` first)",
+                                 source=safe, field="study.storage")
+            _check_writable_dir(path, safe, create)
+            if path.exists() and path.stat().st_size:
+                with open(path, "rb") as fh:
+                    if fh.read(16) != b"SQLite format 3\x00":
+                        raise InputError(f"'{path}' is not a SQLite database (corrupt or "
+                                         "another file); nothing was changed",
+                                         source=safe, field="study.storage")
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                max_retry=MAX_RETRY),
+            engine_kwargs={"pool_pre_ping": True} if k == "rdb" else None)
+    except InputError:
+        raise
+    except Exception as exc:  # unreachable server, bad credentials, corrupt schema
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot open storage: {type(exc).__name__}: "
+                         f"{_scrub(msg, url)}", source=safe, field="study.storage") from None
+
+
+def _scrub(text: str, url: str) -> str:
+    try:
+        pw = urlsplit(url).password
+    except ValueError:
+        pw = None
+    return text.replace(pw, "***") if pw else text
+
+
+def _check_writable_dir(path: Path, safe: str, create: bool) -> None:
+    if create:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the directory {path.parent}: {exc.strerror}",
+                             source=safe, field="study.storage") from None
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale_trials(study: optuna.Study) -> int:
+    """Fail and re-queue RUNNING trials whose worker is gone; returns how many.
+
+    RDB: Optuna's heartbeat check.  Journal: trials whose ``worker`` user attr names a
+    process of this host that no longer exists.
+    """
+    storage = study._storage
+    if is_heartbeat_enabled(storage):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+            optuna.storages.fail_stale_trials(study)
+            after = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        return max(0, after - before)
+    if not isinstance(storage, optuna.storages.JournalStorage):
+        return 0
+    host = socket.gethostname()
+    stale = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        w = t.user_attrs.get("worker")
+        if not isinstance(w, str) or ":" not in w:
+            continue
+        h, _, pid = w.rpartition(":")
+        if h == host and pid.isdigit() and not _pid_alive(int(pid)):
+            stale.append(t)
+    if not stale:
+        return 0
+    from optuna.storages.journal import JournalFileOpenLock
+
+    lock_path = getattr(getattr(storage, "_backend", None), "_file_path", None)
+    lock = JournalFileOpenLock(f"{lock_path}.stale") if lock_path else None
+    n = 0
+    if lock is not None:
+        lock.acquire()
+    try:
+        for t in stale:
+            fresh = storage.get_trial(t._trial_id)
+            if fresh.state != TrialState.RUNNING:
+                continue  # another worker got there first
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, storage.get_trial(
+                t._trial_id))
+            n += 1
+    finally:
+        if lock is not None:
+            lock.release()
+    return n
