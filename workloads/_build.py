@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from cost_models.layers import Layer
+from cost_models import Layer
 
 
 def make_layer(name, kind, rows, reduction, cols, groups, in_elems, weight_elems,

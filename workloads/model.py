@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cost_models import Layer
 from cost_models.errors import InputError
-from cost_models.layers import Layer
 
 _PROFILE_TOL = 1e-6
 
