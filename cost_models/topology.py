@@ -1,0 +1,112 @@
+"""Import SCALE-Sim topology CSV files as :class:`~cost_models.layers.Layer` lists.
+
+Conv format (one header line, then one layer per line, trailing comma allowed)::
+
+    Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,
+
+No padding, and SCALE-Sim's output size ``ceil((in - filter) / stride) + 1`` (SCALE-Sim 3.0
+``topology_utils``: a partial last window counts; PyTorch would floor).  A layer
+whose name contains ``DP`` is depthwise, as in SCALE-Sim: every one of the ``Channels``
+channels is convolved with its own ``Num Filter`` filters (groups = Channels).
+
+GEMM format (``--gemm``): ``Layer name, M, N, K,`` = an (M x K) . (K x N) product, i.e.
+rows M, reduction K, output columns N.  An optional last column ``N:M`` sparsity must be
+``1:1`` (sparsity is not modelled).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from cost_models.errors import InputError
+from cost_models.layers import Layer
+
+CONV_FIELDS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
+               "Channels", "Num Filter", "Strides")
+GEMM_FIELDS = ("Layer name", "M", "N", "K")
+
+
+def _rows(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a CSV file", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", source=str(path)) from None
+    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if lineno == 1:
+            continue  # header, as in SCALE-Sim
+        while row and not row[-1].strip():
+            row = row[:-1]
+        if not row:
+            continue
+        yield lineno, [c.strip() for c in row]
+
+
+def _ints(cells, names, src, lineno):
+    out = []
+    for cell, name in zip(cells, names, strict=True):
+        where = f"line {lineno}: {name}"
+        try:
+            v = int(cell)
+        except ValueError:
+            raise InputError(f"expected a positive integer, got {cell!r}", source=src,
+                             field=where) from None
+        if v < 1:
+            raise InputError(f"must be >= 1, got {v}", source=src, field=where)
+        out.append(v)
+    return out
+
+
+def _check_sparsity(extra, src, lineno, n_fields):
+    if not extra:
+        return
+    if len(extra) > 1 or extra[0].replace(" ", "") != "1:1":
+        raise InputError(f"unexpected extra columns {extra!r} (only a '1:1' sparsity ratio "
+                         f"is accepted; sparsity is not modelled)", source=src,
+                         field=f"line {lineno}: column {n_fields + 1}")
+
+
+def load_topology(path: str | Path, gemm: bool = False) -> list[Layer]:
+    """Read a SCALE-Sim topology CSV (conv format, or GEMM M,N,K with ``gemm=True``)."""
+    path = Path(path)
+    src = str(path)
+    fields = GEMM_FIELDS if gemm else CONV_FIELDS
+    layers: list[Layer] = []
+    seen = set()
+    for lineno, row in _rows(path):
+        if len(row) < len(fields):
+            raise InputError(f"expected {len(fields)} columns ({', '.join(fields)}), got "
+                             f"{len(row)}", source=src, field=f"line {lineno}")
+        name = row[0] or f"layer{len(layers)}"
+        if name in seen:
+            raise InputError(f"duplicate layer name {name!r}", source=src,
+                             field=f"line {lineno}: Layer name")
+        seen.add(name)
+        _check_sparsity(row[len(fields):], src, lineno, len(fields))
+        vals = _ints(row[1:len(fields)], fields[1:], src, lineno)
+        if gemm:
+            m, n, k = vals
+            layers.append(Layer(name, "matmul", rows=m, reduction=k, cols=n, in_elems=m * k,
+                                weight_elems=k * n, weights_shared=True))
+            continue
+        h, w, fh, fw, ch, nf, stride = vals
+        for fname, f, dim, dname in (("Filter Height", fh, h, "IFMAP Height"),
+                                     ("Filter Width", fw, w, "IFMAP Width")):
+            if f > dim:
+                raise InputError(f"filter larger than input ({fname} {f} > {dname} {dim})",
+                                 source=src, field=f"line {lineno}: {fname}")
+        out_h, out_w = -(-(h - fh) // stride) + 1, -(-(w - fw) // stride) + 1
+        if "DP" in name:   # depthwise: groups = channels, Num Filter filters per channel
+            layers.append(Layer(name, "conv", rows=out_h * out_w, reduction=fh * fw, cols=nf,
+                                groups=ch, in_elems=h * w * ch, weight_elems=fh * fw * nf * ch))
+        else:
+            layers.append(Layer(name, "conv", rows=out_h * out_w, reduction=fh * fw * ch,
+                                cols=nf, in_elems=h * w * ch, weight_elems=fh * fw * ch * nf))
+    if not layers:
+        raise InputError("no layers (expected a header line, then one layer per line)",
+                         source=src)
+    return layers
