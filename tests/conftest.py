@@ -1,1 +1,69 @@
 """Shared pytest fixtures."""
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+
+def _pg_bin() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which("initdb")
+    return os.path.dirname(initdb) if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throw-away PostgreSQL server on localhost; yields a URL with a password in it.
+
+    initdb + pg_ctl into a temporary directory on a free port (as root the server runs as
+    the ``postgres`` user).  Authentication is ``trust``, so the password in the URL is
+    accepted whatever it is: tests use it to check that passwords are never printed.
+    """
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed")
+    pytest.importorskip("psycopg2", reason="psycopg2 is needed for PostgreSQL storages")
+    as_root = os.geteuid() == 0
+    prefix: list[str] = []
+    if as_root:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    tmp = tempfile.mkdtemp(prefix="dse-pg-")
+    data, sock = os.path.join(tmp, "data"), os.path.join(tmp, "sock")
+    os.makedirs(sock)
+    if as_root:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(sock, "postgres")
+    port = _free_port()
+    run = dict(check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run([*prefix, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                    "--no-sync"], **run)
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
+                    os.path.join(tmp, "log"), "-w", "start"], **run)
+    try:
+        psql = [*prefix, f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U",
+                "postgres", "-v", "ON_ERROR_STOP=1", "-c"]
+        subprocess.run([*psql, "CREATE ROLE dse LOGIN PASSWORD 's3cretPW'"], **run)
+        subprocess.run([*psql, "CREATE DATABASE dse OWNER dse"], **run)
+        yield f"postgresql://dse:s3cretPW@127.0.0.1:{port}/dse"
+    finally:
+        subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        time.sleep(0.2)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -116,7 +116,7 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                                          "another file); nothing was changed",
                                          source=safe, field="study.storage")
         return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+            _driver_url(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                 max_retry=MAX_RETRY),
             engine_kwargs={"pool_pre_ping": True} if k == "rdb" else None)
@@ -126,6 +126,20 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot open storage: {type(exc).__name__}: "
                          f"{_scrub(msg, url)}", source=safe, field="study.storage") from None
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` with the installed driver: SQLAlchemy 2.1 defaults to psycopg 3,
+    while ``pip install dse[postgres]`` brings psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and \
+                importlib.util.find_spec("psycopg2") is not None:
+            return f"postgresql+psycopg2://{rest}"
+        return f"postgresql://{rest}"
+    return url
 
 
 def _scrub(text: str, url: str) -> str:
