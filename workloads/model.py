@@ -157,6 +157,9 @@ def validate_exits(name, n_layers, exit_layers, exit_profile, exit_accuracy, *,
         raise InputError(f"{len(exit_accuracy)} accuracies for {len(exit_layers)} exits",
                          source=source, field=f"{field_prefix}exit_accuracy")
     for e, a in enumerate(exit_accuracy):
+        if isinstance(a, bool) or not isinstance(a, int | float | np.floating | np.integer):
+            raise InputError(f"accuracy must be a number, got {a!r}", source=source,
+                             field=f"{field_prefix}exit_accuracy[{e}]")
         if not 0.0 <= float(a) <= 1.0:
             raise InputError(f"accuracy {a} is not a fraction in [0, 1]", source=source,
                              field=f"{field_prefix}exit_accuracy[{e}]")

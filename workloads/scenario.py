@@ -211,18 +211,16 @@ class Scenario:
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
                 raise InputError(f"must be an integer >= {lo}, got {v!r}", field=what)
         n_requests, seed = int(n_requests), int(seed)
-        seqs = [np.random.SeedSequence([seed, zlib.crc32(s.name.encode())]).spawn(2)
-                for s in self.streams]
         rates = self.rates_rps() / 1000.0                       # per ms
         horizon = n_requests / rates.sum() * 1.05 + 50.0 / rates.sum()
         finite = all(s.arrival == "trace" and not s.params["loop"] for s in self.streams)
         previous = -1
         while True:
             per_stream = []
-            for s, seq, r in zip(self.streams, seqs, rates, strict=True):
+            for s, r in zip(self.streams, rates, strict=True):
                 rate = None if (s.arrival == "trace" and s.rate_rps is None) else r
                 per_stream.append(ARRIVALS[s.arrival].sample(
-                    np.random.default_rng(seq[0]), rate, horizon, s.params))
+                    stream_rng(seed, s.name, "arrivals"), rate, horizon, s.params))
             count = sum(t.size for t in per_stream)
             if count >= n_requests:
                 break
@@ -241,13 +239,20 @@ class Scenario:
                                 dtype=np.int32)
         exits = np.empty(n_requests, dtype=np.int32)
         acc = np.empty(n_requests, dtype=np.float64)
-        for i, (s, seq) in enumerate(zip(self.streams, seqs, strict=True)):
+        for i, s in enumerate(self.streams):
             mask = sid == i
-            u = np.random.default_rng(seq[1]).random(int(mask.sum()))
+            u = stream_rng(seed, s.name, "exits").random(int(mask.sum()))
             exits[mask], acc[mask] = stream_exits(s, u)
         return Trace(arrival_ms=times, stream=sid, model=stream_model[sid], exit=exits,
                      accuracy=acc, stream_names=self.stream_names, model_names=model_names,
                      stream_model=stream_model)
+
+
+def stream_rng(seed: int, stream: str, purpose: str) -> np.random.Generator:
+    """A fresh generator for one stream's ``purpose`` ("arrivals" or "exits"), keyed only
+    by ``(seed, crc32(stream name))``: common random numbers across designs."""
+    root = np.random.SeedSequence([seed, zlib.crc32(stream.encode())])
+    return np.random.default_rng(root.spawn(2)[0 if purpose == "arrivals" else 1])
 
 
 def stream_exits(s: Stream, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,7 +56,9 @@ class ArrivalProcess:
 
     ``sample(rng, rate_per_ms, horizon_ms, params) -> float64[n]``: sorted arrival times
     in ms within ``[0, horizon_ms)`` of one stream whose long-run mean rate is
-    ``rate_per_ms``.  ``native_rate_rps(params)`` (trace replay only) gives the rate of
+    ``rate_per_ms``.  Samplers are *prefix-stable*: the arrivals before ``t`` do not depend
+    on the horizon (use one child generator, ``rng.spawn``, per kind of draw), so a longer
+    trace extends a shorter one.  ``native_rate_rps(params)`` (trace replay only) gives the rate of
     the process when the stream sets no ``rate_rps``.
     """
 
@@ -84,17 +86,26 @@ class ArrivalProcess:
         return out
 
 
+def seq_cumsum(t0: float, gaps: np.ndarray) -> np.ndarray:
+    """``t0 + gaps[0]``, ``t0 + gaps[0] + gaps[1]``, ... added left to right (so chunked
+    generation gives the same bits as one long draw)."""
+    return np.cumsum(np.concatenate(([t0], gaps)))[1:]
+
+
 def poisson_times(rng: np.random.Generator, rate_per_ms: float, horizon_ms: float) -> np.ndarray:
-    """Homogeneous Poisson arrivals in ``[0, horizon_ms)`` (cumulated exponential gaps)."""
+    """Homogeneous Poisson arrivals in ``[0, horizon_ms)`` (cumulated exponential gaps).
+
+    Prefix-stable: the arrivals before ``t`` are the same for every horizon >= ``t``.
+    """
     if rate_per_ms <= 0 or horizon_ms <= 0:
         return np.empty(0)
     mean = rate_per_ms * horizon_ms
     chunks, t = [], 0.0
     while True:
         n = int(mean + 6.0 * np.sqrt(mean) + 16)
-        times = t + np.cumsum(rng.exponential(1.0 / rate_per_ms, n))
+        times = seq_cumsum(t, rng.standard_exponential(n) / rate_per_ms)
         chunks.append(times)
-        t = times[-1]
+        t = float(times[-1])
         if t >= horizon_ms:
             break
         mean = rate_per_ms * (horizon_ms - t)

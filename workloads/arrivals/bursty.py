@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workloads.arrivals._base import ArrivalParam, ArrivalProcess
+from workloads.arrivals._base import ArrivalParam, ArrivalProcess, seq_cumsum
 
 
 def rates(rate_per_ms: float, p: dict) -> tuple[float, float]:
@@ -37,22 +37,20 @@ def idc(rate_per_ms: float, p: dict, window_ms: float) -> float:
 def _sample(rng: np.random.Generator, rate_per_ms, horizon_ms, p):
     l_on, l_off = rates(rate_per_ms, p)
     on, off = p["mean_on_ms"], p["mean_off_ms"]
-    first_on = rng.random() < on / (on + off)
+    g_state, g_dur, g_count, g_pos = rng.spawn(4)
+    first_on = g_state.random() < on / (on + off)
+    mean = np.array([on, off] if first_on else [off, on])
+    lam = np.array([l_on, l_off] if first_on else [l_off, l_on])
     pieces, t = [], 0.0
     while t < horizon_ms:
-        k = int((horizon_ms - t) / (on + off) * 1.2) + 8          # cycles in this chunk
-        dur = np.empty(2 * k)
-        dur[0::2] = rng.exponential(on if first_on else off, k)
-        dur[1::2] = rng.exponential(off if first_on else on, k)
-        lam = np.empty(2 * k)
-        lam[0::2], lam[1::2] = (l_on, l_off) if first_on else (l_off, l_on)
-        start = t + np.concatenate(([0.0], np.cumsum(dur)[:-1]))
-        counts = rng.poisson(lam * dur)
-        total = int(counts.sum())
-        offs = rng.random(total) * np.repeat(dur, counts)
-        pieces.append(np.repeat(start, counts) + offs)
-        t = start[-1] + dur[-1]
-    times = np.sort(np.concatenate(pieces)) if pieces else np.empty(0)
+        k = 2 * (int((horizon_ms - t) / (on + off) * 1.2) + 8)   # sojourns in this chunk
+        dur = g_dur.standard_exponential(k) * np.tile(mean, k // 2)
+        ends = seq_cumsum(t, dur)
+        counts = g_count.poisson(np.tile(lam, k // 2) * dur)
+        offs = g_pos.random(int(counts.sum())) * np.repeat(dur, counts)
+        pieces.append(np.repeat(ends - dur, counts) + offs)
+        t = float(ends[-1])
+    times = np.sort(np.concatenate(pieces))
     return times[: np.searchsorted(times, horizon_ms, side="left")]
 
 

@@ -21,8 +21,9 @@ def rate_at(t_ms, rate_per_ms, p):
 
 def _sample(rng: np.random.Generator, rate_per_ms, horizon_ms, p):
     peak = rate_per_ms * (1.0 + p["amplitude"])
-    cand = poisson_times(rng, peak, horizon_ms)
-    keep = rng.random(cand.size) * peak < rate_at(cand, rate_per_ms, p)
+    g_cand, g_keep = rng.spawn(2)
+    cand = poisson_times(g_cand, peak, horizon_ms)
+    keep = g_keep.random(cand.size) * peak < rate_at(cand, rate_per_ms, p)
     return cand[keep]
 
 

@@ -15,10 +15,11 @@ from workloads.arrivals._base import ArrivalParam, ArrivalProcess, poisson_times
 
 def _sample(rng: np.random.Generator, rate_per_ms, horizon_ms, p):
     share, size, width = p["spike_share"], p["spike_size"], p["spike_width_ms"]
-    base = poisson_times(rng, rate_per_ms * (1.0 - share), horizon_ms)
+    g_base, g_start, g_pos = rng.spawn(3)
+    base = poisson_times(g_base, rate_per_ms * (1.0 - share), horizon_ms)
     # spikes may start before 0 so the process is stationary at t = 0
-    starts = poisson_times(rng, rate_per_ms * share / size, horizon_ms + width) - width
-    spikes = (np.repeat(starts, size) + rng.random(starts.size * size) * width)
+    starts = poisson_times(g_start, rate_per_ms * share / size, horizon_ms + width) - width
+    spikes = np.repeat(starts, size) + g_pos.random(starts.size * size) * width
     spikes = spikes[(spikes >= 0.0) & (spikes < horizon_ms)]
     return np.sort(np.concatenate((base, spikes)))
 
