@@ -1,0 +1,251 @@
+"""``dse dashboard``, ``dse export`` and ``dse evaluate``: look at a study, take a design away."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+
+def _int(low: int):
+    def parse(text: str) -> int:
+        from cost_models.errors import InputError
+
+        try:
+            v = int(text)
+        except ValueError:
+            raise InputError(f"expected an integer, got '{text}'") from None
+        if v < low:
+            raise InputError(f"expected an integer >= {low}, got {v}")
+        return v
+    return parse
+
+
+def _mm2(text: str) -> float:
+    from cost_models.errors import InputError
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"expected an area in mm2, got '{text}'", field="--area-budget") from None
+    if not (v > 0 and math.isfinite(v)):
+        raise InputError(f"expected a positive area in mm2, got {text}", field="--area-budget")
+    return v
+
+
+def register(sub) -> None:
+    d = sub.add_parser("dashboard", help="write (or serve) a study's interactive dashboard",
+                       description="Write one self-contained HTML dashboard of the study "
+                                   "(works offline), or serve it and refresh while it runs.")
+    d.add_argument("spec", metavar="SPEC.toml")
+    d.add_argument("--storage", help="storage URL (default: the spec's)")
+    d.add_argument("--out", metavar="FILE.html",
+                   help="output file (default: <results_dir>/dashboard.html)")
+    d.add_argument("--max-designs", type=_int(1), default=12, metavar="N",
+                   help="Pareto designs with full detail (default 12)")
+    d.add_argument("--serve", action="store_true",
+                   help="serve over HTTP and rebuild while the study runs")
+    d.add_argument("--port", type=_int(0), default=8050, help="port for --serve (default 8050)")
+    d.add_argument("--host", default="127.0.0.1",
+                   help="address for --serve (default 127.0.0.1: this machine only)")
+    d.add_argument("--poll", type=float, default=5.0, metavar="S",
+                   help="seconds between storage polls with --serve (default 5)")
+    d.set_defaults(func=_dashboard)
+
+    e = sub.add_parser("export", help="export a design (or every trial) from a study",
+                       description="Pick one design of the study and write it as a TOML/JSON "
+                                   "design file, or write every trial as CSV/Parquet.")
+    e.add_argument("spec", metavar="SPEC.toml")
+    e.add_argument("--storage", help="storage URL (default: the spec's)")
+    which = e.add_mutually_exclusive_group()
+    which.add_argument("--trial", type=_int(0), metavar="N", help="trial number")
+    which.add_argument("--pick", metavar="RULE",
+                       help="knee | max-slo | min-area (feasible trials only)")
+    which.add_argument("--area-budget", type=_mm2, metavar="MM2",
+                       help="best SLO objective within this area")
+    which.add_argument("--trials", metavar="FILE.csv|FILE.parquet",
+                       help="write every trial as a table instead")
+    e.add_argument("--out", metavar="design.toml|design.json", help="design file to write")
+    e.add_argument("--json", action="store_true", help="print a JSON summary")
+    e.set_defaults(func=_export)
+
+    v = sub.add_parser("evaluate", help="re-simulate an exported design",
+                       description="Re-simulate a design file. With its stored scenario, trace "
+                                   "length and seed the metrics equal the stored ones exactly; "
+                                   "with --seeds K, prints means and 95%% t confidence "
+                                   "intervals over K traces.")
+    v.add_argument("design", metavar="design.toml")
+    v.add_argument("--scenario", metavar="FILE", help="evaluate on another scenario (TOML)")
+    v.add_argument("--requests", type=_int(1), metavar="N", help="trace length")
+    v.add_argument("--seeds", type=_int(1), default=1, metavar="K", help="number of traces")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.set_defaults(func=_evaluate)
+
+
+def _spec_and_study(args):
+    from pathlib import Path
+
+    from dse.report import open_spec_study
+    from dse.spec import load_spec, resolve_storage_path
+
+    spec = load_spec(args.spec)
+    url = resolve_storage_path(args.storage, Path.cwd()) if args.storage else None
+    return spec, open_spec_study(spec, url)
+
+
+def _dashboard(args) -> int:
+    from pathlib import Path
+
+    from dse.report import build_dashboard, write_dashboard
+    from dse.report.export import _check_out
+    from dse.report.server import DashboardServer, study_fingerprint
+
+    spec, study = _spec_and_study(args)
+    kwargs = dict(scenario=spec.scenario, fidelity=spec.fidelity, seed=spec.seed,
+                  max_designs=args.max_designs)
+    if not args.serve:
+        out = args.out or str(Path(spec.results_dir) / "dashboard.html")
+        if args.out is None:
+            Path(spec.results_dir).mkdir(parents=True, exist_ok=True)
+        _check_out(out, (".html", ".htm"), "--out")
+        write_dashboard(study, out, **kwargs)
+        print(out)
+        return 0
+
+    def build(version: str) -> str:
+        return build_dashboard(study, live_version=version, **kwargs)
+
+    try:
+        server = DashboardServer(build, lambda: study_fingerprint(study), host=args.host,
+                                 port=args.port, poll_s=max(0.5, args.poll))
+    except OSError as exc:
+        from cost_models.errors import InputError
+
+        raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
+                         field="--port") from None
+    print(f"serving {server.url} (Ctrl-C to stop)",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _export(args) -> int:
+    from cost_models.errors import InputError
+    from dse.report import PICK_RULES, design_record, pick, read_study, write_design
+    from dse.report import write_trials as _write_trials
+    from dse.report._study import trial_area
+
+    if args.trials is not None:
+        if args.out:
+            raise InputError("give either --trials FILE or --out FILE, not both", field="--out")
+        spec, study = _spec_and_study(args)
+        frame = _write_trials(study, args.trials)
+        print(f"{len(frame)} trials -> {args.trials}")
+        return 0
+    if args.trial is None and args.pick is None and args.area_budget is None:
+        raise InputError("say which design: --trial N, --pick RULE or --area-budget MM2",
+                         source="dse export", allowed=", ".join(PICK_RULES))
+    if not args.out:
+        raise InputError("missing --out design.toml|design.json", source="dse export")
+    if args.pick is not None and args.pick not in PICK_RULES:
+        from cost_models.errors import did_you_mean
+
+        raise InputError(f"unknown pick rule '{args.pick}'{did_you_mean(args.pick, PICK_RULES)}",
+                         field="--pick", allowed=PICK_RULES)
+    from dse.report.export import DESIGN_SUFFIXES, _check_out
+
+    _check_out(args.out, DESIGN_SUFFIXES, "--out")  # fail before touching the storage
+    spec, study = _spec_and_study(args)
+    data = read_study(study)
+    chosen = pick(data, trial=args.trial, rule=args.pick, area_budget=args.area_budget)
+    record = design_record(data, chosen, spec=spec)
+    write_design(record, args.out)
+    row = next(i for i, t in enumerate(data.trials) if t.number == chosen.number)
+    how = (f"trial {args.trial}" if args.trial is not None else
+           f"--pick {args.pick}" if args.pick else f"--area-budget {args.area_budget:g}")
+    summary = {"trial": chosen.number, "rule": how, "out": args.out,
+               "policy": chosen.user_attrs.get("policy"),
+               "area_mm2": float(trial_area(data)[row]),
+               "feasible": bool(data.feasible[row]), "pareto": bool(data.pareto[row]),
+               **{n: float(v) for n, v in zip(data.metric_names, chosen.values, strict=True)}}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        vals = ", ".join(f"{n} = {_fmt(float(v))}" for n, v in
+                         zip(data.metric_names, chosen.values, strict=True))
+        flags = ("Pareto" if data.pareto[row] else "dominated") + (
+            "" if data.feasible[row] else ", infeasible")
+        print(f"trial {chosen.number} ({how}; {flags}): {vals}; policy "
+              f"{summary['policy']} -> {args.out}")
+    return 0
+
+
+_KEY_METRICS = ("slo_attainment", "mean_latency_ms", "p95_latency_ms", "p99_latency_ms",
+                "throughput_rps", "goodput_rps", "utilisation", "mean_batch", "accuracy",
+                "energy_uj_per_request", "avg_slo_satisfaction", "tail_slo_satisfaction",
+                "dropped")
+
+
+def _shown(keys) -> list[str]:
+    """Overall metrics in a stable order, then per-stream SLO attainment and p95."""
+    out = [f"overall.{k}" for k in _KEY_METRICS if f"overall.{k}" in keys]
+    out += [k for k in keys if k.startswith("overall.") and k not in out
+            and k.split(".")[-1] != "unstable"]
+    out += [k for k in keys if k.startswith("streams.")
+            and k.rsplit(".", 1)[-1] in ("slo_attainment", "p95_latency_ms")]
+    return out
+
+
+def _evaluate(args) -> int:
+    from dse.report import evaluate_design, load_design
+    from dse.report.evaluate import flatten_numbers
+
+    design = load_design(args.design)
+    result = evaluate_design(design, scenario_path=args.scenario, requests=args.requests,
+                             seeds=args.seeds)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        seeds = result["seeds"]
+        print(f"{args.design}: policy {result['policy']}, {result['requests']} requests, "
+              + (f"seed {seeds[0]}" if len(seeds) == 1 else
+                 f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]})"))
+        if len(seeds) == 1:
+            now = flatten_numbers(result["runs"][0])
+            stored = flatten_numbers(design.metrics)
+            keys = _shown(list(now))
+            w = max([len(k) for k in keys] + [6])
+            print(f"{'metric':<{w}}  {'stored':>12}  {'now':>12}")
+            for k in keys:
+                s = _fmt(stored[k]) if k in stored else "-"
+                print(f"{k:<{w}}  {s:>12}  {_fmt(now[k]):>12}")
+        else:
+            summ = result["summary"]
+            keys = _shown(list(summ))
+            w = max([len(k) for k in keys] + [6])
+            print(f"{'metric':<{w}}  {'mean':>12}  {'95% CI (t)':>27}")
+            for k in keys:
+                m = summ[k]
+                ci = f"[{_fmt(m['ci95_low'])}, {_fmt(m['ci95_high'])}]"
+                print(f"{k:<{w}}  {_fmt(m['mean']):>12}  {ci:>27}")
+    rep = result["reproduced"]
+    if rep is True:
+        if not args.json:
+            print("reproduced: yes (every stored metric identical, timings excluded)")
+    elif rep is False:
+        first = result["mismatches"][0]
+        print(f"dse: warning: stored metrics NOT reproduced ({len(result['mismatches'])} "
+              f"differ, e.g. {first['metric']}: stored {first['stored']!r}, now "
+              f"{first['now']!r}); was the design stored by another dse version?",
+              file=sys.stderr)
+        return 1
+    return 0

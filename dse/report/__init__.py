@@ -1,0 +1,68 @@
+"""Reports of a study: Pareto dashboard, design export and re-evaluation.
+
+Everything reads the Optuna storage (the single source of truth); per-design detail and
+``dse evaluate`` re-simulate through ``dse.search.trial_metrics`` / ``dse.evaluate``.
+See ``docs/report.md`` for the knee rule, the hypervolume normalisation and the
+confidence intervals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dse.report._pick import PICK_RULES, pick
+from dse.report._study import StudyData, load_study, read_study
+from dse.report.dashboard import build_dashboard, write_dashboard
+from dse.report.design_file import DesignFile, load_design
+from dse.report.evaluate import evaluate_design
+from dse.report.export import (
+    SCHEMA_VERSION,
+    design_record,
+    trials_frame,
+    write_design,
+    write_trials,
+)
+from dse.report.server import DashboardServer
+
+__all__ = [
+    "PICK_RULES", "SCHEMA_VERSION", "DashboardServer", "DesignFile", "StudyData",
+    "build_dashboard", "design_record", "evaluate_design", "export_design", "load_design",
+    "load_study", "open_spec_study", "pick", "read_study", "trials_frame",
+    "write_dashboard", "write_design", "write_run_report", "write_trials",
+]
+
+
+def open_spec_study(spec, storage_url: str | None = None):
+    """The stored study of a :class:`dse.spec.StudySpec` (never creates one)."""
+    return load_study(spec.name, storage_url or spec.storage_url)
+
+
+def spec_dashboard_kwargs(spec) -> dict:
+    return dict(scenario=spec.scenario, fidelity=spec.fidelity, seed=spec.seed)
+
+
+def export_design(spec, study, path: str, *, trial: int | None = None,
+                  rule: str | None = None, area_budget: float | None = None):
+    """Pick a design of ``study`` and write it to ``path``; returns (trial, path)."""
+    data = read_study(study)
+    chosen = pick(data, trial=trial, rule=rule, area_budget=area_budget)
+    write_design(design_record(data, chosen, spec=spec), path)
+    return chosen, path
+
+
+def write_run_report(spec, study) -> tuple[str, str | None]:
+    """Write ``dashboard.html`` and the knee design ``knee_design.toml`` into the spec's
+    results directory; returns their paths (design ``None`` when no design is feasible).
+
+    Called by ``dse run`` when a study finishes or is stopped.
+    """
+    from cost_models.errors import InputError
+
+    out = Path(spec.results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dash = write_dashboard(study, str(out / "dashboard.html"), **spec_dashboard_kwargs(spec))
+    try:
+        _, design = export_design(spec, study, str(out / "knee_design.toml"), rule="knee")
+    except InputError:  # no complete feasible trial yet
+        design = None
+    return dash, design

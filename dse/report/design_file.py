@@ -1,0 +1,117 @@
+"""Read and validate an exported design file (TOML or JSON, schema version 1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+from cost_models.errors import InputError, check_keys
+from dse.report.export import DESIGN_SUFFIXES, SCHEMA_VERSION
+
+_TOP_KEYS = ("schema_version", "npu", "policy", "scenario", "metrics", "area_mm2",
+             "provenance")
+_REQUIRED = ("schema_version", "npu", "policy")
+
+
+@dataclass
+class DesignFile:
+    """A loaded design file; ``npu`` and ``scenario`` stay dicts until validated by use."""
+
+    path: str
+    schema_version: int
+    npu: dict
+    policy: str
+    params: dict
+    scenario: dict
+    metrics: dict = field(default_factory=dict)
+    area_mm2: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def seed(self):
+        return self.provenance.get("seed")
+
+    @property
+    def requests(self):
+        return self.provenance.get("requests")
+
+    @property
+    def replications(self) -> int:
+        return int(self.provenance.get("replications") or 1)
+
+    @property
+    def warmup(self) -> float:
+        w = self.provenance.get("warmup")
+        return 0.1 if w is None else float(w)
+
+
+def read_design_dict(path: str) -> dict:
+    """The raw mapping of a ``.toml`` / ``.json`` design file (errors are one line)."""
+    if not os.path.exists(path):
+        raise InputError("no such file", source=path)
+    if os.path.isdir(path):
+        raise InputError("is a directory, expected a design file", source=path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in DESIGN_SUFFIXES:
+        raise InputError("design files are TOML or JSON", source=path, field="extension",
+                         allowed=", ".join(DESIGN_SUFFIXES))
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start})", source=path) from None
+    try:
+        data = tomllib.loads(text) if ext == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        kind = "TOML" if ext == ".toml" else "JSON"
+        raise InputError(f"not valid {kind}: {exc}", source=path) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a table at the top level", source=path)
+    return data
+
+
+def load_design(path: str) -> DesignFile:
+    """Load and check a design file: schema version, required tables, field types."""
+    data = read_design_dict(path)
+    for key in _REQUIRED:
+        if key not in data:
+            raise InputError(f"missing required field '{key}'", source=path, field=key)
+    version = data["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InputError(f"schema_version must be a positive integer, got {version!r}",
+                         source=path, field="schema_version")
+    if version > SCHEMA_VERSION:
+        raise InputError(f"written by a newer dse (schema_version {version}; this version "
+                         f"reads up to {SCHEMA_VERSION}): upgrade dse", source=path,
+                         field="schema_version")
+    check_keys(data, _TOP_KEYS, source=path)
+    for key in ("npu", "policy", "scenario", "metrics", "area_mm2", "provenance"):
+        if key in data and not isinstance(data[key], dict):
+            raise InputError(f"must be a table, got {type(data[key]).__name__}", source=path,
+                             field=key)
+    policy = dict(data["policy"])
+    name = policy.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise InputError("missing policy name", source=path, field="policy.name")
+    prov = data.get("provenance", {})
+    for key in ("seed", "requests", "trial", "replications"):
+        v = prov.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise InputError(f"must be an integer, got {v!r}", source=path,
+                             field=f"provenance.{key}")
+    w = prov.get("warmup")
+    if w is not None and (not isinstance(w, (int, float)) or isinstance(w, bool)
+                          or not 0.0 <= w < 1.0):
+        raise InputError(f"must be a number in [0, 1), got {w!r}", source=path,
+                         field="provenance.warmup")
+    for key in ("needed", "satisfaction_loads", "satisfaction_slo_scales"):
+        v = prov.get(key)
+        if v is not None and not isinstance(v, list):
+            raise InputError(f"must be a list, got {v!r}", source=path, field=f"provenance.{key}")
+    return DesignFile(path=path, schema_version=version, npu=dict(data["npu"]), policy=name,
+                      params=policy, scenario=dict(data.get("scenario", {})),
+                      metrics=dict(data.get("metrics", {})),
+                      area_mm2=dict(data.get("area_mm2", {})), provenance=dict(prov))

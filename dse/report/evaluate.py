@@ -1,0 +1,139 @@
+"""Re-simulate an exported design: reproduce its stored metrics, or estimate them over seeds.
+
+With the stored scenario, trace length and seed, the re-evaluated metrics equal the stored
+ones exactly (every key except the wall-clock timings ``sim_seconds`` and
+``requests_per_second``).  With ``seeds = K > 1`` the design is simulated on the traces of
+seeds ``seed + i*R`` for ``i = 0..K-1`` (``R``: the stored replications, usually 1, so
+that no two estimates share a trace) and each
+numeric metric is summarised by its mean and two-sided 95% Student-t confidence interval,
+``mean +- t_{0.975, K-1} * s / sqrt(K)`` (``s``: sample standard deviation).
+"""
+
+from __future__ import annotations
+
+import math
+
+from cost_models.errors import InputError, did_you_mean
+from dse.report._stats import mean_ci
+from dse.report.design_file import DesignFile
+from dse.report.export import _clean, _drop_none
+
+TIMING_KEYS = ("sim_seconds", "requests_per_second")
+
+
+def build_inputs(design: DesignFile, *, scenario_path: str | None = None):
+    """(NpuDesign, Scenario, policy name, params) from a design file (validated)."""
+    from cost_models import NpuDesign
+    from dse.sim import POLICIES
+    from workloads import Scenario, load_scenario
+
+    npu = NpuDesign.from_dict(design.npu, source=design.path)
+    if scenario_path is not None:
+        scenario = load_scenario(scenario_path)
+    elif design.scenario:
+        scenario = Scenario.from_dict(design.scenario, source=design.path)
+    else:
+        raise InputError("missing [scenario] table; pass --scenario FILE", source=design.path,
+                         field="scenario")
+    if design.policy not in POLICIES:
+        raise InputError(f"unknown policy '{design.policy}'"
+                         f"{did_you_mean(design.policy, POLICIES)}", source=design.path,
+                         field="policy.name", allowed=sorted(POLICIES))
+    return npu, scenario, design.policy, dict(design.params)
+
+
+def metrics_for(npu, scenario, policy: str, params: dict, *, n_requests: int, seed: int,
+                design: DesignFile | None = None) -> dict:
+    """The metrics a study stores for this design: ``dse.search.trial_metrics`` with the
+    fidelity recorded in the design file (replications, warm-up, satisfaction sweep)."""
+    from dse.search import trial_metrics
+
+    prov = design.provenance if design is not None else {}
+    return trial_metrics(npu, scenario, policy, params, n_requests=n_requests, seed=seed,
+                         replications=int(prov.get("replications") or 1),
+                         warmup=float(prov.get("warmup", 0.1)),
+                         needed=tuple(prov.get("needed") or ()),
+                         loads=tuple(prov.get("satisfaction_loads") or ()),
+                         slo_scales=tuple(prov.get("satisfaction_slo_scales") or ()))
+
+
+def comparable(metrics: dict) -> dict:
+    """Metrics as a design file stores them, without the wall-clock timing keys."""
+    m = _drop_none(_clean(metrics))
+    return {k: v for k, v in m.items() if k not in TIMING_KEYS}
+
+
+def _diff(a, b, path: str, out: list) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if k in TIMING_KEYS and not path:
+                continue
+            _diff(a.get(k), b.get(k), f"{path}.{k}" if path else str(k), out)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _diff(x, y, f"{path}[{i}]", out)
+    else:
+        same = a == b or (isinstance(a, float) and isinstance(b, float)
+                          and math.isnan(a) and math.isnan(b))
+        if not same:
+            out.append((path, a, b))
+
+
+def flatten_numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a metrics dict keyed by dotted path (streams by name or index)."""
+    out: dict[str, float] = {}
+    if isinstance(metrics, dict):
+        items = metrics.items()
+    elif isinstance(metrics, list):
+        items = ((str(v.get("name", i)) if isinstance(v, dict) else str(i), v)
+                 for i, v in enumerate(metrics))
+    else:
+        return out
+    for k, v in items:
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, bool):
+            out[key] = float(v)
+        elif isinstance(v, (int, float)):
+            out[key] = float(v)
+        elif isinstance(v, (dict, list)):
+            out.update(flatten_numbers(v, key))
+    return out
+
+
+def evaluate_design(design: DesignFile, *, scenario_path: str | None = None,
+                    requests: int | None = None, seeds: int = 1) -> dict:
+    """Re-simulate ``design``; returns a JSON-ready result (see ``dse evaluate --json``)."""
+    if seeds < 1:
+        raise InputError(f"must be >= 1, got {seeds}", field="--seeds")
+    n_req = requests if requests is not None else design.requests
+    if n_req is None:
+        raise InputError("the design file records no trace length; pass --requests N",
+                         source=design.path, field="provenance.requests")
+    if n_req < 1:
+        raise InputError(f"must be >= 1, got {n_req}", field="--requests")
+    seed0 = design.seed if design.seed is not None else 0
+    npu, scenario, policy, params = build_inputs(design, scenario_path=scenario_path)
+    seed_list = [seed0 + i * design.replications for i in range(seeds)]
+    runs = [comparable(metrics_for(npu, scenario, policy, params, n_requests=n_req, seed=s,
+                                   design=design))
+            for s in seed_list]
+    result: dict = {"design": design.path, "policy": policy, "requests": int(n_req),
+                    "seeds": seed_list, "runs": runs}
+    same_setup = (scenario_path is None and n_req == design.requests
+                  and design.seed is not None and bool(design.metrics))
+    if same_setup:
+        diffs: list = []
+        _diff(comparable(design.metrics), runs[0], "", diffs)
+        result["reproduced"] = not diffs
+        result["mismatches"] = [{"metric": p, "stored": a, "now": b} for p, a, b in diffs]
+    else:
+        result["reproduced"] = None
+    if seeds > 1:
+        flat = [flatten_numbers(r) for r in runs]
+        keys = [k for k in flat[0] if all(k in f for f in flat)]
+        summary = {}
+        for k in keys:
+            mean, lo, hi = mean_ci([f[k] for f in flat])
+            summary[k] = {"mean": mean, "ci95_low": lo, "ci95_high": hi}
+        result["summary"] = summary
+    return result
