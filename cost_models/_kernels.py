@@ -66,28 +66,19 @@ def _row_tiles(rows, t_r, systolic):
 
 
 @njit(cache=True)
-def mode_cost(L, b, k, b_p, batching, t_c, t_p, t_r, systolic, bpe, w_sram, act_half,
-              bytes_per_cycle):
-    """(b_r, passes, compute cycles, DRAM bytes, memory cycles) of layer row ``L``.
+def dram_bytes(L, b, passes, bpe, w_sram, act_half):
+    """(DRAM bytes, weight chunks) of a layer step of batch ``b`` run in ``passes`` passes.
 
-    L: int64[8] = R, P, C, G, in_elems, weight_elems, weights_shared, out_elems.
+    Shared weights are fetched once per step if they fit the weight SRAM, else streamed
+    in weight-SRAM-sized chunks once per pass.  The batch's input (and the per-sample
+    second operand of an unshared matmul) is read from DRAM, once per weight chunk, when
+    it exceeds half the activation SRAM; its output is written out likewise.
     """
-    r = L[0]
-    p = L[1]
-    c = L[2]
-    g = L[3]
-    shared = L[6] != 0
-    if (batching == BATCH_R or batching == BATCH_FLUID) and shared:
-        b_r = _cdiv(b, b_p)
-    else:
-        b_r = 1
-    passes = _cdiv(b, b_r * b_p)
-    comp = passes * pass_compute_cycles(b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic)
     w_bytes = L[5] * bpe
     in_bytes = L[4] * bpe
     out_bytes = L[7] * bpe
     chunks = 1
-    if shared:
+    if L[6] != 0:
         if w_bytes <= w_sram:
             w_dram = w_bytes
         else:
@@ -101,8 +92,7 @@ def mode_cost(L, b, k, b_p, batching, t_c, t_p, t_r, systolic, bpe, w_sram, act_
         dram += b * in_bytes * chunks
     if b * out_bytes > act_half:
         dram += b * out_bytes
-    mem = np.int64(np.ceil(dram / bytes_per_cycle))
-    return b_r, passes, comp, dram, mem
+    return dram, chunks
 
 
 @njit(cache=True)
@@ -137,21 +127,45 @@ def build_table(layers, max_batch, ks, batching, t_c, t_p, t_r, systolic, bpe, a
                 w_sram, act_half, bytes_per_cycle, overhead, e_mac, e_w, e_a, e_o, e_dram):
     """Latency / mode / traffic / energy tables ``[layer, b]`` for b = 0..max_batch.
 
-    For every (layer, b) the Fluid Batching Engine entry is the mode <b_r, b_p, k> of
-    least total cycles (ties: smallest k, then smallest b_p).  Returns cycles, compute,
-    dram bytes, modes [n, B+1, 3], energy (pJ).
+    Mode space for batch b: stacking k in ks; b_p samples side by side in the dot
+    product (p, fluid; b_p * P <= k*T_P); b_r samples stacked along R (r, fluid; shared
+    weights only); ceil(b / (b_r * b_p)) sequential passes.  The FBE entry is the mode of
+    least total cycles (ties: less compute, then less DRAM traffic, then smaller k, b_p,
+    b_r).  Returns cycles, compute, dram bytes, modes [n, B+1, 3], energy (pJ).
     """
     n = layers.shape[0]
     nb = max_batch + 1
+    nk = ks.shape[0]
     cycles = np.zeros((n, nb), dtype=np.int64)
     compute = np.zeros((n, nb), dtype=np.int64)
     dram_t = np.zeros((n, nb), dtype=np.int64)
     modes = np.zeros((n, nb, 3), dtype=np.int32)
     energy = np.zeros((n, nb), dtype=np.float64)
-    p_batching = batching == BATCH_P or batching == BATCH_FLUID
+    p_ok = batching == BATCH_P or batching == BATCH_FLUID
+    r_ok = batching == BATCH_R or batching == BATCH_FLUID
+    # pass_cost[ki, b_p, b_r]: compute cycles of one pass (independent of b)
+    pass_cost = np.zeros((nk, nb, nb), dtype=np.int64)
+    max_bps = np.ones(nk, dtype=np.int64)
     for i in range(n):
         L = layers[i]
+        r = L[0]
         p = L[1]
+        c = L[2]
+        g = L[3]
+        shared = L[6] != 0
+        for ki in range(nk):
+            k = ks[ki]
+            mbp = 1
+            if p_ok:
+                mbp = min(max_batch, max(1, (k * t_p) // p))
+            max_bps[ki] = mbp
+            for b_p in range(1, mbp + 1):
+                mbr = 1
+                if r_ok and shared:
+                    mbr = _cdiv(max_batch, b_p)
+                for b_r in range(1, mbr + 1):
+                    pass_cost[ki, b_p, b_r] = pass_compute_cycles(
+                        b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic)
         for b in range(1, nb):
             best_total = np.int64(-1)
             best_comp = np.int64(0)
@@ -160,24 +174,28 @@ def build_table(layers, max_batch, ks, batching, t_c, t_p, t_r, systolic, bpe, a
             best_bp = 1
             best_br = 1
             best_passes = 1
-            for ki in range(ks.shape[0]):
-                k = ks[ki]
-                max_bp = 1
-                if p_batching:
-                    max_bp = min(b, max(1, (k * t_p) // p))
-                for b_p in range(1, max_bp + 1):
-                    b_r, passes, comp, dram, mem = mode_cost(
-                        L, b, k, b_p, batching, t_c, t_p, t_r, systolic, bpe, w_sram,
-                        act_half, bytes_per_cycle)
-                    total = max(comp, mem) + overhead
-                    if best_total < 0 or total < best_total:
-                        best_total = total
-                        best_comp = comp
-                        best_dram = dram
-                        best_k = k
-                        best_bp = b_p
-                        best_br = b_r
-                        best_passes = passes
+            for ki in range(nk):
+                for b_p in range(1, min(b, max_bps[ki]) + 1):
+                    m = _cdiv(b, b_p)
+                    mbr = m if (r_ok and shared) else 1
+                    for b_r in range(1, mbr + 1):
+                        passes = _cdiv(m, b_r)
+                        if b_r != _cdiv(m, passes):
+                            continue  # a smaller b_r gives the same number of passes
+                        comp = passes * pass_cost[ki, b_p, b_r]
+                        dram, chunks = dram_bytes(L, b, passes, bpe, w_sram, act_half)
+                        mem = np.int64(np.ceil(dram / bytes_per_cycle))
+                        total = max(comp, mem) + overhead
+                        if (best_total < 0 or total < best_total
+                                or (total == best_total and (comp < best_comp or (
+                                    comp == best_comp and dram < best_dram)))):
+                            best_total = total
+                            best_comp = comp
+                            best_dram = dram
+                            best_k = ks[ki]
+                            best_bp = b_p
+                            best_br = b_r
+                            best_passes = passes
             cycles[i, b] = best_total
             compute[i, b] = best_comp
             dram_t[i, b] = best_dram
