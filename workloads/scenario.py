@@ -17,6 +17,7 @@ the policy or the other streams' parameters.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import tomllib
@@ -194,6 +195,8 @@ class Scenario:
         ``replace_stream("cam", exit_thresholds=[0.9, 0.8])``."""
         idx = key if isinstance(key, int) else self._index(key)
         table = self.to_dict()
+        if changes.get("exit_thresholds") is not None and "exit_mode" not in changes:
+            changes = {**changes, "exit_mode": "difficulty"}
         table["streams"][idx].update(changes)
         return Scenario.from_dict(table, source=self.source)
 
@@ -359,11 +362,16 @@ def read_toml(path: str) -> dict:
         raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
 
 
+def _typo(wanted: str, doc: dict) -> str:
+    close = difflib.get_close_matches(wanted, list(doc), n=1, cutoff=0.6)
+    return f" (found [{close[0]}]: a typo?)" if close else ""
+
+
 def load_scenario(path: str) -> Scenario:
     """Read the ``[scenario]`` table of a TOML file."""
     path = str(path)
     doc = read_toml(path)
     if "scenario" not in doc:
-        raise InputError("no [scenario] table" + did_you_mean("scenario", doc), source=path,
+        raise InputError("no [scenario] table" + _typo("scenario", doc), source=path,
                          field="scenario")
     return Scenario.from_dict(doc["scenario"], source=path)

@@ -41,11 +41,11 @@ def load_user_model(path: str) -> EarlyExitModel:
 
 @functools.lru_cache(maxsize=64)
 def _load(path: str, mtime: float) -> EarlyExitModel:
-    from workloads.scenario import read_toml
+    from workloads.scenario import _typo, read_toml
 
     doc = read_toml(path)
     if "model" not in doc or not isinstance(doc["model"], dict):
-        raise InputError("no [model] table" + did_you_mean("model", doc), source=path,
+        raise InputError("no [model] table" + _typo("model", doc), source=path,
                          field="model")
     t = doc["model"]
     check_keys(t, MODEL_KEYS, source=path, prefix="model.")
