@@ -1,0 +1,13 @@
+"""Scheduler simulator: a Numba discrete-event loop over layer-granular batches.
+
+Public API: :data:`POLICIES` (name -> :class:`Policy`), :class:`Param`,
+:func:`get_policy`, :func:`simulate` (arrays in, :class:`SimResult` out),
+:class:`ModelTables` and :class:`Stepper` (one decision at a time).
+"""
+
+from dse.sim import policies as _policies  # noqa: F401  (registers the built-in policies)
+from dse.sim.core import ModelTables, SimResult, Stepper, simulate
+from dse.sim.registry import POLICIES, Param, Policy, get_policy, register
+
+__all__ = ["POLICIES", "ModelTables", "Param", "Policy", "SimResult", "Stepper",
+           "get_policy", "register", "simulate"]

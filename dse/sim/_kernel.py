@@ -1,0 +1,287 @@
+"""The discrete-event loop (Numba).  Semantics are written down in docs/simulator.md.
+
+Two entry points share the same code:
+
+* :func:`run` -- the all-Numba loop studies use: ``advance`` to the next decision,
+  ask the policy (integer id + float64 parameter array), ``apply`` the action, repeat.
+* :func:`advance` / :func:`apply` -- the same steps, callable one at a time from Python
+  (``dse.sim.Stepper``), for a future learned-scheduler environment.
+
+Event order at equal times: arrivals first (all arrivals with the same time are enqueued
+together, then every idle executor decides, lowest index first), then executor events,
+lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from dse.sim._policies import decide, on_batch_done
+from dse.sim._state import (
+    ACT_CATCHUP,
+    ACT_CONTINUE,
+    ACT_RESUME,
+    ACT_START,
+    ACT_WAIT,
+    FV_HORIZON,
+    FV_NOW,
+    INF,
+    IV_CATCHUPS,
+    IV_DONE,
+    IV_DROPPED,
+    IV_MAX_QLEN,
+    IV_NEXT_ARRIVAL,
+    IV_PREEMPTIONS,
+    IV_QCAP,
+    IV_QLEN_LAST,
+    IV_STEPS,
+    qpeek,
+)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _enqueue(st, i):
+    m = st.rmodel[i]
+    q = st.qtail[m] - st.qhead[m]
+    if q >= st.iv[IV_QCAP]:
+        st.dropped[i] = 1
+        st.iv[IV_DROPPED] += 1
+        return
+    st.qbuf[st.qoff[m] + st.qtail[m]] = i
+    st.qtail[m] += 1
+    if q + 1 > st.iv[IV_MAX_QLEN]:
+        st.iv[IV_MAX_QLEN] = q + 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _start_step(st, tb, x):
+    c = st.x_ctx[x]
+    m = c % tb.ms.shape[0]
+    if st.x_phase[x] == 0:
+        d = tb.ms[m, st.c_layer[c], st.c_n[c]]
+    else:
+        d = tb.ms[m, st.k_layer[c], st.k_n[c]]
+    st.x_tend[x] = st.fv[FV_NOW] + d
+    st.x_busy[x] = 1
+    st.iv[IV_STEPS] += 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _end_step(st, tb, x, pid, p):
+    """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step."""
+    now = st.fv[FV_NOW]
+    st.x_busy[x] = 0
+    c = st.x_ctx[x]
+    m = c % tb.ms.shape[0]
+    if st.x_phase[x] == 0:
+        layer = st.c_layer[c]
+        n = st.c_n[c]
+        st.c_ce[c] += tb.energy[m, layer, n] / n
+        st.c_cu[c] += tb.ms[m, layer, n] * tb.util[m, layer, n] / n
+        st.c_cb[c] += n
+        if st.c_cnt[c, layer] > 0:
+            j = 0
+            while j < n:
+                i = st.c_mem[c, j]
+                if st.rexitl[i] == layer:
+                    st.done[i] = now
+                    st.energy[i] += st.c_ce[c]
+                    st.util_ms[i] += st.c_cu[c]
+                    st.batch_sum[i] += st.c_cb[c]
+                    n -= 1
+                    st.c_mem[c, j] = st.c_mem[c, n]
+                else:
+                    j += 1
+            st.c_cnt[c, layer] = 0
+            st.c_n[c] = n
+        st.c_layer[c] = layer + 1
+        if n == 0:
+            st.c_open[c] = 0
+            st.x_ctx[x] = -1
+            on_batch_done(st, tb, pid, p, c, now)
+        st.x_pend[x] = 1
+        return
+    # catch-up phase
+    layer = st.k_layer[c]
+    n = st.k_n[c]
+    st.k_ce[c] += tb.energy[m, layer, n] / n
+    st.k_cu[c] += tb.ms[m, layer, n] * tb.util[m, layer, n] / n
+    st.k_cb[c] += n
+    if st.k_cnt[c, layer] > 0:
+        j = 0
+        while j < n:
+            i = st.k_mem[c, j]
+            if st.rexitl[i] == layer:
+                st.done[i] = now
+                st.energy[i] += st.k_ce[c]
+                st.util_ms[i] += st.k_cu[c]
+                st.batch_sum[i] += st.k_cb[c]
+                n -= 1
+                st.k_mem[c, j] = st.k_mem[c, n]
+            else:
+                j += 1
+        st.k_cnt[c, layer] = 0
+        st.k_n[c] = n
+    st.k_layer[c] = layer + 1
+    if n == 0 or layer + 1 > st.k_last[c]:
+        # merge the survivors into the paused batch; their accumulators switch over
+        b = st.c_n[c]
+        for j in range(n):
+            i = st.k_mem[c, j]
+            st.energy[i] += st.k_ce[c] - st.c_ce[c]
+            st.util_ms[i] += st.k_cu[c] - st.c_cu[c]
+            st.batch_sum[i] += st.k_cb[c] - st.c_cb[c]
+            st.c_mem[c, b] = i
+            st.c_cnt[c, st.rexitl[i]] += 1
+            st.k_cnt[c, st.rexitl[i]] = 0
+            b += 1
+        st.c_n[c] = b
+        st.k_n[c] = 0
+        st.x_phase[x] = 0
+        st.x_pend[x] = 1
+    else:
+        _start_step(st, tb, x)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _finish_at_horizon(st):
+    """Stop: every request neither completed nor dropped yet is dropped."""
+    for i in range(st.arrival.shape[0]):
+        if st.dropped[i] == 0 and st.done[i] != st.done[i]:  # done is NaN
+            st.dropped[i] = 1
+            st.iv[IV_DROPPED] += 1
+    st.iv[IV_DONE] = 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _advance(st, tb, pid, p):
+    """Process events until an executor needs a decision; return it (-1: run is over)."""
+    X = st.x_ctx.shape[0]
+    N = st.arrival.shape[0]
+    while True:
+        for x in range(X):
+            if st.x_pend[x]:
+                st.x_pend[x] = 0
+                return x
+        if st.iv[IV_DONE]:
+            return -1
+        ai = st.iv[IV_NEXT_ARRIVAL]
+        t_arr = st.arrival[ai] if ai < N else INF
+        t_ex = INF
+        xe = -1
+        for x in range(X):
+            t = st.x_tend[x] if st.x_busy[x] else st.x_wake[x]
+            if t < t_ex:
+                t_ex = t
+                xe = x
+        t_next = t_arr if t_arr <= t_ex else t_ex
+        if t_next == INF:
+            st.iv[IV_DONE] = 1
+            return -1
+        if t_next > st.fv[FV_HORIZON]:
+            _finish_at_horizon(st)
+            return -1
+        st.fv[FV_NOW] = t_next
+        if t_arr <= t_ex:
+            while ai < N and st.arrival[ai] == t_arr:
+                _enqueue(st, ai)
+                ai += 1
+            st.iv[IV_NEXT_ARRIVAL] = ai
+            if ai == N:
+                tot = 0
+                for m in range(st.qhead.shape[0]):
+                    tot += st.qtail[m] - st.qhead[m]
+                st.iv[IV_QLEN_LAST] = tot
+            for x in range(X):
+                if st.x_ctx[x] < 0 and st.x_busy[x] == 0:
+                    st.x_pend[x] = 1
+        elif st.x_busy[xe]:
+            _end_step(st, tb, xe, pid, p)
+        else:
+            st.x_wake[xe] = INF
+            st.x_pend[xe] = 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _pop_into(st, m, k, mem, cnt, c, base):
+    """Move the k oldest queued requests of model m into a (sub-)batch member list."""
+    now = st.fv[FV_NOW]
+    for j in range(k):
+        i = qpeek(st, m, j)
+        mem[c, base + j] = i
+        cnt[c, st.rexitl[i]] += 1
+        st.start[i] = now
+    st.qhead[m] += k
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _apply(st, tb, x, act, m, k, w):
+    """Carry out a policy action for executor x at the current time."""
+    M = tb.ms.shape[0]
+    st.x_wake[x] = INF
+    if act == ACT_CONTINUE:
+        _start_step(st, tb, x)
+    elif act == ACT_CATCHUP:
+        c = st.x_ctx[x]
+        _pop_into(st, c % M, k, st.k_mem, st.k_cnt, c, 0)
+        for j in range(k):  # accumulators of the new samples start at the sub-batch's 0
+            i = st.k_mem[c, j]
+            st.energy[i] = 0.0
+            st.util_ms[i] = 0.0
+            st.batch_sum[i] = 0.0
+        st.k_n[c] = k
+        st.k_layer[c] = 0
+        st.k_last[c] = st.c_layer[c] - 1
+        st.k_ce[c] = 0.0
+        st.k_cu[c] = 0.0
+        st.k_cb[c] = 0.0
+        st.x_phase[x] = 1
+        st.iv[IV_CATCHUPS] += 1
+        _start_step(st, tb, x)
+    elif act == ACT_START or act == ACT_RESUME:
+        if st.x_ctx[x] >= 0:  # pause the running batch
+            st.c_tp[st.x_ctx[x]] = st.fv[FV_NOW]
+            st.iv[IV_PREEMPTIONS] += 1
+        c = x * M + m
+        if act == ACT_START:
+            _pop_into(st, m, k, st.c_mem, st.c_cnt, c, 0)
+            for j in range(k):
+                i = st.c_mem[c, j]
+                st.energy[i] = 0.0
+                st.util_ms[i] = 0.0
+                st.batch_sum[i] = 0.0
+            st.c_open[c] = 1
+            st.c_layer[c] = 0
+            st.c_n[c] = k
+            st.c_ce[c] = 0.0
+            st.c_cu[c] = 0.0
+            st.c_cb[c] = 0.0
+            st.c_t0[c] = st.fv[FV_NOW]
+        st.x_ctx[x] = c
+        st.x_phase[x] = 0
+        _start_step(st, tb, x)
+    elif act == ACT_WAIT:
+        st.x_wake[x] = w
+
+
+@njit(cache=True, _nrt=False)
+def run(st, tb, pid, p):
+    """Simulate to the end with policy ``pid`` and parameters ``p`` (all in Numba)."""
+    while True:
+        x = _advance(st, tb, pid, p)
+        if x < 0:
+            return
+        act, m, k, w = decide(st, tb, pid, p, x)
+        _apply(st, tb, x, act, m, k, w)
+
+
+@njit(cache=True, _nrt=False)
+def advance(st, tb, pid, p):
+    """Process events until an executor needs a decision; return it (-1: run is over)."""
+    return _advance(st, tb, pid, p)
+
+
+@njit(cache=True, _nrt=False)
+def apply(st, tb, x, act, m, k, w):
+    """Carry out a policy action for executor x at the current time."""
+    _apply(st, tb, x, act, m, k, w)

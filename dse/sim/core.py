@@ -1,0 +1,217 @@
+"""Run the simulator on plain arrays: a trace plus per-model latency tables.
+
+:func:`simulate` is the all-Numba path; :class:`Stepper` advances the same state one
+scheduling decision at a time from Python (the hook for a learned-scheduler environment).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from cost_models.errors import InputError
+from dse.sim import _kernel
+from dse.sim._state import (
+    FV_NOW,
+    IV_CATCHUPS,
+    IV_DROPPED,
+    IV_MAX_QLEN,
+    IV_PREEMPTIONS,
+    IV_QLEN_LAST,
+    IV_STEPS,
+    make_state,
+    make_tables,
+    qlen,
+)
+from dse.sim.registry import get_policy
+
+DEFAULT_QUEUE_CAP = 1024
+"""Requests each model queue holds; an arrival to a full queue is dropped."""
+HORIZON_SLO_MULTIPLE = 10.0
+"""Simulated time ends at last arrival + this many times the largest SLO (ms): any request
+still unfinished then has latency > 10 x its SLO and is counted as dropped."""
+
+
+@dataclass(frozen=True)
+class ModelTables:
+    """One model's tables for the simulator: ``ms``, ``energy_uj``, ``utilisation`` shaped
+    ``[layer, b]`` for ``b = 0..max_batch`` and ``exit_layers`` (last layer of each exit)."""
+
+    ms: np.ndarray
+    energy_uj: np.ndarray
+    utilisation: np.ndarray
+    exit_layers: tuple[int, ...]
+
+
+@dataclass
+class SimResult:
+    """Per-request records (ms) and run counters of one simulation."""
+
+    arrival_ms: np.ndarray
+    start_ms: np.ndarray       # first layer started (NaN if never started)
+    completion_ms: np.ndarray  # exit reached (NaN if dropped)
+    exit: np.ndarray
+    stream: np.ndarray
+    model: np.ndarray
+    dropped: np.ndarray        # bool
+    energy_uj: np.ndarray      # share of the batch energy of every layer pass it took part in
+    util_ms: np.ndarray        # share of (pass ms x MAC utilisation) of those passes
+    batch_sum: np.ndarray      # sum of the active batch size over the layers it ran
+    exit_layer: np.ndarray     # layer index of the request's exit
+    executors: int
+    sim_seconds: float         # kernel wall time (JIT excluded)
+    counters: dict
+
+
+def _pack(tables: list[ModelTables], max_batch: int):
+    M = len(tables)
+    L = max(t.ms.shape[0] for t in tables)
+    B = max_batch
+    ms = np.zeros((M, L, B + 1))
+    en = np.zeros((M, L, B + 1))
+    ut = np.zeros((M, L, B + 1))
+    for m, t in enumerate(tables):
+        n = t.ms.shape[0]
+        ms[m, :n] = t.ms[:, :B + 1]
+        en[m, :n] = t.energy_uj[:, :B + 1]
+        ut[m, :n] = t.utilisation[:, :B + 1]
+    return ms, en, ut, np.array([t.ms.shape[0] for t in tables]), L
+
+
+def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTables],
+            policy: str, params: dict | None = None, *, queue_cap: int = DEFAULT_QUEUE_CAP,
+            horizon_ms: float | None = None):
+    """Validate inputs and build ``(state, tables, pid, pvec, policy, resolved)``."""
+    pol = get_policy(policy)
+    resolved = pol.resolve(params)
+    arrival = np.ascontiguousarray(arrival_ms, dtype=np.float64)
+    n = arrival.shape[0]
+    if n == 0:
+        raise InputError("need at least one request", field="requests")
+    if np.any(np.diff(arrival) < 0) or not np.all(np.isfinite(arrival)):
+        raise InputError("arrival times must be finite and sorted", field="arrival_ms")
+    if queue_cap < 1:
+        raise InputError("must be >= 1", field="queue_cap")
+    stream = np.asarray(stream, dtype=np.int64)
+    model = np.asarray(model, dtype=np.int64)
+    exit_ = np.asarray(exit, dtype=np.int64)
+    slo = np.asarray(stream_slo_ms, dtype=np.float64)
+    tab_b = min(t.ms.shape[1] for t in tables) - 1
+    if "max_batch" in resolved:
+        resolved["max_batch"] = min(int(resolved["max_batch"]), tab_b)
+    ms, en, ut, n_layers, L = _pack(tables, tab_b)
+    M = len(tables)
+    exl = np.full((M, max(len(t.exit_layers) for t in tables)), -1, dtype=np.int64)
+    for m, t in enumerate(tables):
+        exl[m, :len(t.exit_layers)] = t.exit_layers
+    rexitl = exl[model, exit_]
+    if np.any(rexitl < 0):
+        raise InputError("a request's exit index is beyond its model's exits", field="exit")
+    model_slo = np.full(M, np.inf)
+    for s in range(slo.shape[0]):
+        ms_ = model[stream == s]
+        if ms_.size:
+            model_slo[ms_[0]] = min(model_slo[ms_[0]], slo[s])
+    tb = make_tables(ms, en, ut, n_layers, model_slo)
+    if horizon_ms is None:
+        finite = slo[np.isfinite(slo)]
+        span = HORIZON_SLO_MULTIPLE * (finite.max() if finite.size else 1e6)
+        horizon_ms = float(arrival[-1] + span)
+    executors = pol.instances(resolved)
+    st = make_state(arrival, arrival + slo[stream], model, rexitl, M, executors, tab_b, L,
+                    queue_cap, horizon_ms)
+    return st, tb, pol.pid, pol.vector(resolved), pol, resolved
+
+
+def _result(st, stream, exit_, executors, seconds) -> SimResult:
+    return SimResult(
+        arrival_ms=st.arrival, start_ms=st.start, completion_ms=st.done,
+        exit=np.asarray(exit_), stream=np.asarray(stream), model=st.rmodel,
+        dropped=st.dropped.astype(bool), energy_uj=st.energy, util_ms=st.util_ms,
+        batch_sum=st.batch_sum, exit_layer=st.rexitl, executors=executors,
+        sim_seconds=seconds,
+        counters={"layer_steps": int(st.iv[IV_STEPS]), "catchups": int(st.iv[IV_CATCHUPS]),
+                  "preemptions": int(st.iv[IV_PREEMPTIONS]),
+                  "dropped": int(st.iv[IV_DROPPED]), "max_queue": int(st.iv[IV_MAX_QLEN]),
+                  "queue_at_last_arrival": int(st.iv[IV_QLEN_LAST]),
+                  "end_ms": float(st.fv[FV_NOW])})
+
+
+def simulate(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTables],
+             policy: str, params: dict | None = None, *, queue_cap: int = DEFAULT_QUEUE_CAP,
+             horizon_ms: float | None = None) -> SimResult:
+    """Simulate a trace (arrays of one length, sorted by arrival, ms) under ``policy``.
+
+    ``model`` indexes ``tables``; ``exit`` indexes that model's ``exit_layers``;
+    ``stream_slo_ms[stream]`` gives each request's deadline.  ``sim_seconds`` times the
+    kernel alone (the first call compiles it first, outside the timing).
+    """
+    st, tb, pid, pvec, pol, resolved = prepare(
+        arrival_ms, stream, model, exit, stream_slo_ms, tables, policy, params,
+        queue_cap=queue_cap, horizon_ms=horizon_ms)
+    _warm()
+    t0 = time.perf_counter()
+    _kernel.run(st, tb, pid, pvec)
+    seconds = time.perf_counter() - t0
+    return _result(st, stream, exit, pol.instances(resolved), seconds)
+
+
+_WARM = False
+
+
+def _warm() -> None:
+    """Compile (or load from cache) the kernel on a tiny run so timings exclude JIT."""
+    global _WARM
+    if _WARM:
+        return
+    t = ModelTables(np.array([[0.0, 1.0, 1.5], [0.0, 1.0, 1.5]]), np.ones((2, 3)),
+                    np.ones((2, 3)), (0, 1))
+    for pid in range(7):
+        st, tb, _, _, _, _ = prepare(np.array([0.0, 0.5]), [0, 0], [0, 0], [0, 1], [5.0],
+                                     [t], "fcfs")
+        _kernel.run(st, tb, pid, np.array([2.0, 1.0, 0.9, 0.5, 0.0]))
+    _WARM = True
+
+
+class Stepper:
+    """Advance a simulation one scheduling decision at a time (for learned schedulers).
+
+    ``next_decision()`` runs events until an executor must decide and returns its index
+    (``None`` at the end); ``observe()`` reads the queue and batch state; ``act(...)``
+    applies an action (``dse.sim._state.ACT_*``); ``policy_action(x)`` is what the
+    registered policy would do.  The all-Numba :func:`simulate` uses the same functions.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self.st, self.tb, self.pid, self.p, self.policy, self.params = prepare(*args, **kwargs)
+        self._stream = np.asarray(args[1])
+        self._exit = np.asarray(args[3])
+
+    @property
+    def now_ms(self) -> float:
+        return float(self.st.fv[FV_NOW])
+
+    def next_decision(self) -> int | None:
+        x = _kernel.advance(self.st, self.tb, self.pid, self.p)
+        return None if x < 0 else int(x)
+
+    def observe(self) -> dict:
+        st, M = self.st, self.tb.ms.shape[0]
+        return {"now_ms": self.now_ms,
+                "queue_len": [int(qlen(st, m)) for m in range(M)],
+                "executor_batch": [int(c) for c in st.x_ctx],
+                "batch_layer": st.c_layer.copy(), "batch_active": st.c_n.copy()}
+
+    def policy_action(self, x: int):
+        from dse.sim._policies import decide
+
+        return decide(self.st, self.tb, self.pid, self.p, x)
+
+    def act(self, x: int, action: int, model: int = -1, k: int = 0, wake_ms: float = 0.0):
+        _kernel.apply(self.st, self.tb, x, action, model, k, wake_ms)
+
+    def result(self) -> SimResult:
+        return _result(self.st, self._stream, self._exit, self.policy.instances(self.params),
+                       0.0)
