@@ -122,6 +122,10 @@ def load_onnx_layers(path: str, exits: list, *, skip_unsupported: bool = False,
         if not c:
             raise InputError(f"exit '{ex}' depends on no Conv/Gemm/MatMul layer",
                              source=src, field=f"exits[{e}]")
+        if cones and _macs(c, layer_of_node) <= _macs(cones[-1], layer_of_node):
+            raise InputError(f"exits must be listed from the shallowest to the final one: "
+                             f"exit '{ex}' needs no more MACs than exit '{exits[e - 1]}'",
+                             source=src, field=f"exits[{e}]")
         cones.append(c)
     placed: list[int] = []
     done: set[int] = set()
@@ -142,6 +146,10 @@ def load_onnx_layers(path: str, exits: list, *, skip_unsupported: bool = False,
     last = cones[-1]
     head = tuple(i not in last for i in placed)
     return [layer_of_node[i] for i in placed], exit_layers, head
+
+
+def _macs(cone: set[int], layers: dict) -> int:
+    return sum(layers[i].macs for i in cone)
 
 
 def _layer(n, idx, shapes, inits, batch, src, field) -> Layer:
