@@ -328,4 +328,4 @@ def write_report(spec: StudySpec, study: optuna.Study) -> list:
         return [str(v) for v in out.values()]
     if isinstance(out, str | Path):
         return [str(out)]
-    return [str(p) for p in out]
+    return [str(p) for p in out if p is not None]
