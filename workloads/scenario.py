@@ -235,7 +235,8 @@ class Scenario:
         times = np.concatenate(per_stream)
         sid = np.concatenate([np.full(t.size, i, dtype=np.int32)
                               for i, t in enumerate(per_stream)])
-        order = np.lexsort((sid, times))[:n_requests]
+        # streams are sorted runs: a stable timsort merges them, ties keep stream order
+        order = np.argsort(times, kind="stable")[:n_requests]
         times, sid = times[order], sid[order]
         model_names = tuple(self.models)
         stream_model = np.array([model_names.index(s.model) for s in self.streams],

@@ -18,7 +18,7 @@ def _sample(rng: np.random.Generator, rate_per_ms, horizon_ms, p):
     times = phase + np.arange(n) * period
     if p["jitter_ms"] > 0.0:
         times = times + rng.normal(0.0, p["jitter_ms"], n)
-    times = np.sort(times)
+    times = np.sort(times, kind="stable")   # nearly sorted: timsort
     return times[(times >= 0.0) & (times < horizon_ms)]
 
 
