@@ -107,9 +107,10 @@ def _energy_pj(L, b, k, b_p, b_r, passes, dram, t_c, t_p, t_r, systolic, bpe, ac
     rows = b_r * r
     p_tiles = 1 if b_p > 1 else _cdiv(p, width)
     c_tiles = _cdiv(c, n_pe)
-    # Bytes moved per pass: weights once per row tile, inputs once per column tile,
-    # partial sums written once and read back for every reduction tile but the first.
-    w_reads = L[5] * bpe * _row_tiles(rows, t_r, systolic) * b_p
+    # Bytes moved per pass: weights once per row tile (replicas for the b_p segments are
+    # wired, not re-read), inputs once per column tile, partial sums written once and read
+    # back for every reduction tile but the first.
+    w_reads = L[5] * bpe * _row_tiles(rows, t_r, systolic)
     in_reads = rows * p * g * c_tiles * bpe * b_p
     acc_rw = rows * c * g * (2 * p_tiles - 1) * acc_bytes * b_p
     out_writes = rows * c * g * bpe * b_p
