@@ -1,0 +1,121 @@
+"""Evaluate one design + scenario + policy: latency tables, trace, simulation, metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cost_models import area_breakdown, latency_table
+from cost_models.errors import InputError
+from dse.metrics import compute_metrics, slo_satisfaction
+from dse.sim import ModelTables, get_policy, simulate
+from dse.sim.core import DEFAULT_QUEUE_CAP
+from workloads import get_model
+
+
+@dataclass
+class Evaluation:
+    """``metrics``: the ``dse simulate --json`` object plus ``area_mm2``; ``requests``:
+    per-request arrays ``arrival_ms, start_ms, completion_ms, exit, stream, dropped``;
+    ``tables``: model name -> ``LatencyTable`` the executors used; ``warnings``: notes for
+    the user (for example an SLO below the isolated latency)."""
+
+    metrics: dict
+    requests: dict
+    tables: dict
+    policy: str = ""
+    params: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+
+def isolated_ms(design, models) -> dict[str, float]:
+    """Batch-1 latency (ms) of every model to its last exit on the whole ``design``."""
+    out = {}
+    for name in models:
+        out[name] = float(latency_table(design, get_model(name).layers).ms[:, 1].sum())
+    return out
+
+
+def evaluate(design, scenario, policy: str, params: dict | None = None, *,
+             n_requests: int = 10000, seed: int = 0, warmup: float = 0.1, trace=None,
+             queue_cap: int = DEFAULT_QUEUE_CAP) -> Evaluation:
+    """Simulate ``scenario`` (its trace for ``seed``, or ``trace``) on ``design`` under
+    ``policy`` with ``params`` and return its :class:`Evaluation`.
+
+    SLOs given as ``slo_x`` use the isolated batch-1 latency on the whole design.  The
+    ``bcedge`` policy runs its instances on ``design.sliced(instances)``.
+    """
+    pol = get_policy(policy)
+    resolved = pol.resolve(params)
+    if not (isinstance(warmup, int | float) and 0.0 <= warmup < 1.0):
+        raise InputError(f"must be in [0, 1), got {warmup!r}", field="warmup")
+    if trace is None:
+        trace = scenario.trace(n_requests, seed)
+    names = list(trace.model_names)
+    iso = isolated_ms(design, names)
+    slo = scenario.slo_ms(iso)
+    warnings = []
+    for s, stream in enumerate(scenario.streams):
+        if slo[s] < iso[stream.model]:
+            warnings.append(
+                f"stream '{stream.name}': SLO {slo[s]:.3g} ms is below the isolated latency "
+                f"of {stream.model} ({iso[stream.model]:.3g} ms): no request can meet it")
+    n_inst = pol.instances(resolved)
+    run_design = design if n_inst == 1 else design.sliced(n_inst)
+    tables, sim_tables = {}, []
+    for name in names:
+        model = get_model(name)
+        t = latency_table(run_design, model.layers)
+        tables[name] = t
+        sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers))
+    res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, sim_tables,
+                   pol.name, resolved, queue_cap=queue_cap)
+    metrics = compute_metrics(res, slo, trace.stream_names, trace.accuracy, warmup=warmup,
+                              queue_cap=queue_cap)
+    metrics["sim_seconds"] = res.sim_seconds
+    metrics["requests_per_second"] = (len(trace) / res.sim_seconds
+                                      if res.sim_seconds > 0 else math.inf)
+    metrics["area_mm2"] = float(area_breakdown(design)["total"])
+    requests = {"arrival_ms": res.arrival_ms, "start_ms": res.start_ms,
+                "completion_ms": res.completion_ms, "exit": np.asarray(trace.exit),
+                "stream": np.asarray(trace.stream), "dropped": res.dropped}
+    return Evaluation(metrics, requests, tables, pol.name, resolved, warnings)
+
+
+def with_slo_x(scenario, slo_x: float):
+    """The scenario with every stream's SLO set to ``slo_x`` x its isolated latency."""
+    from workloads import Scenario
+
+    table = scenario.to_dict()
+    for s in table["streams"]:
+        s.pop("slo_ms", None)
+        s["slo_x"] = float(slo_x)
+    return Scenario.from_dict(table, source=scenario.source)
+
+
+def satisfaction_sweep(design, scenario, policy: str, params: dict | None = None, *,
+                       loads=(0.5, 0.75, 1.0, 1.25), slo_x=(2.0, 4.0, 6.0, 8.0, 10.0),
+                       n_requests: int = 10000, seed: int = 0, warmup: float = 0.1) -> dict:
+    """Paper-style SLO satisfaction (``dse.metrics.slo_satisfaction``) over the grid of
+    ``loads`` (factors on every stream's rate) x ``slo_x`` (SLO as a multiple of each
+    stream model's isolated latency); one simulation per grid point, common random
+    numbers across points of one load.  Returns the shares plus the per-point grid."""
+    mean, p95, slo, unstable, grid = [], [], [], [], []
+    for load in loads:
+        scaled = scenario.scaled(load)
+        trace = scaled.trace(n_requests, seed)
+        for x in slo_x:
+            sc = with_slo_x(scaled, x)
+            ev = evaluate(design, sc, policy, params, seed=seed, warmup=warmup, trace=trace)
+            streams = [ev.metrics["streams"][s.name] for s in sc.streams]
+            mean.append([m["mean_latency_ms"] for m in streams])
+            p95.append([m["p95_latency_ms"] for m in streams])
+            slo.append(list(sc.slo_ms(isolated_ms(design, sc.models))))
+            unstable.append(ev.metrics["overall"]["unstable"])
+            grid.append({"load": load, "slo_x": x,
+                         "slo_attainment": ev.metrics["overall"]["slo_attainment"]})
+    out = slo_satisfaction(np.array(mean), np.array(p95), np.array(slo), np.array(unstable))
+    out["grid"] = grid
+    return out
