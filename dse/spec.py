@@ -48,35 +48,33 @@ SAMPLER_OPTIONS = {
 class MetricDef:
     """An objective/constraint metric: where it comes from and how it behaves.
 
-    ``bounds`` are natural bounds used to normalise hypervolume (None: observed range);
     ``exact`` metrics (area) do not depend on the simulated trace, so the short trace of
     multi-fidelity search gives their final value.
     """
 
     doc: str
     unit: str
-    bounds: tuple[float, float] | None = None
     exact: bool = False
 
 
 #: Metrics a study may optimise or constrain (all read from ``Evaluation.metrics``;
 #: ``*_slo_satisfaction`` run the paper-style sweep of ``dse.metrics.slo_satisfaction``).
 METRICS: dict[str, MetricDef] = {
-    "slo_attainment": MetricDef("share of requests within their stream's SLO", "", (0.0, 1.0)),
+    "slo_attainment": MetricDef("share of requests within their stream's SLO", ""),
     "avg_slo_satisfaction": MetricDef(
-        "share of (load, SLO) points whose mean latency meets the SLO", "", (0.0, 1.0)),
+        "share of (load, SLO) points whose mean latency meets the SLO", ""),
     "tail_slo_satisfaction": MetricDef(
-        "share of (load, SLO) points whose p95 latency meets the SLO", "", (0.0, 1.0)),
+        "share of (load, SLO) points whose p95 latency meets the SLO", ""),
     "area_mm2": MetricDef("chip area", "mm2", exact=True),
     "energy_uj_per_request": MetricDef("NPU + DRAM energy per request", "uJ"),
-    "accuracy": MetricDef("exit-weighted accuracy", "", (0.0, 1.0)),
+    "accuracy": MetricDef("exit-weighted accuracy", ""),
     "mean_latency_ms": MetricDef("mean latency", "ms"),
     "p50_latency_ms": MetricDef("median latency", "ms"),
     "p95_latency_ms": MetricDef("95th percentile latency", "ms"),
     "p99_latency_ms": MetricDef("99th percentile latency", "ms"),
     "throughput_rps": MetricDef("completed requests per second", "1/s"),
     "goodput_rps": MetricDef("requests within SLO per second", "1/s"),
-    "utilisation": MetricDef("NPU MAC utilisation", "", (0.0, 1.0)),
+    "utilisation": MetricDef("NPU MAC utilisation", ""),
     "mean_batch": MetricDef("mean batch size", ""),
 }
 DIRECTIONS = ("maximize", "minimize")

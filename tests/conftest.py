@@ -67,3 +67,62 @@ def postgres_url():
                        capture_output=True, timeout=60)
         time.sleep(0.2)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+TINY_STUDY = """
+[study]
+name = "{name}"
+sampler = "{sampler}"
+{n_trials}
+seed = 11
+storage = "{storage}"
+sampler_options = {options}
+objectives = [{{ metric = "slo_attainment", direction = "maximize" }},
+              {{ metric = "area_mm2", direction = "minimize" }}]
+
+[scenario]
+name = "tiny"
+[[scenario.streams]]
+name = "cam"
+model = "mobilenetv2"
+arrival = "bursty"
+rate_rps = 300
+slo_ms = 20
+
+[fidelity]
+requests = {requests}
+short_requests = {short}
+prune_after = 4
+
+[space.npu]
+pe_count = [16, 32, 64, 128]
+pe_width = [8, 16]
+batching = ["r", "fluid"]
+
+[space.policy]
+name = "{policy}"
+{policy_space}
+"""
+
+
+@pytest.fixture
+def tiny_study(tmp_path):
+    """Write a small, fast study spec into tmp_path; returns ``make(**overrides) -> path``."""
+
+    def make(name="tiny", sampler="nsga2", n_trials=8, storage="study.db", requests=400,
+             short=0, policy="fluid", policy_space="[space.policy.fluid]\n"
+             "max_batch = [2, 4, 8]\nrefill_level = { low = 0.0, high = 1.0, step = 0.5 }",
+             options=None, filename="spec.toml"):
+        if options is None:
+            options = "{ population_size = 4 }" if sampler == "nsga2" else "{}"
+        if "://" not in storage and not storage.endswith(".journal"):
+            storage = f"sqlite:///{storage}"
+        text = TINY_STUDY.format(name=name, sampler=sampler, storage=storage,
+                                 n_trials=f"n_trials = {n_trials}" if n_trials else "",
+                                 requests=requests, short=short, policy=policy,
+                                 policy_space=policy_space, options=options)
+        path = tmp_path / filename
+        path.write_text(text)
+        return path
+
+    return make

@@ -1,14 +1,13 @@
 """Pareto fronts and normalised hypervolume of a study's complete trials.
 
-Hypervolume convention (used by ``dse run``'s progress bar, ``dse status`` and the search
-benchmark): every objective is turned into minimisation and scaled to [0, 1] where 0 is the
-best and 1 the worst value of its normalisation range; the reference point is 1.1 in every
-objective (10% beyond the worst); the reported number is the dominated volume divided by
-the volume of the reference box (1.1^m), so it lies in [0, 1).  The range of a metric with
-natural bounds (SLO attainment, satisfaction, accuracy, utilisation: [0, 1]) is those
-bounds; otherwise it is the observed min..max over the complete feasible trials (or the
-bounds passed in, e.g. from the exhaustive grid in the benchmark).  Infeasible trials
-(any constraint value > 0) never enter a front.
+Hypervolume convention (the same as the dashboard's, ``docs/report.md``; used by
+``dse run``'s progress bar, ``dse status`` and the search benchmark): every objective is
+turned into minimisation and scaled to [0, 1] by its range over the complete feasible
+trials (0 = best, 1 = worst; the benchmark passes the exhaustive grid's range instead);
+the reference point is 1.1 in every objective (10% beyond the worst); the reported number
+is the dominated volume divided by the volume of the reference box (1.1^m), so it lies in
+[0, 1].  Infeasible trials (any constraint value > 0) never enter a front.  Because the
+range moves as trials arrive, compare hypervolumes within one study, not across studies.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import numpy as np
 import optuna
 from optuna._hypervolume import compute_hypervolume
 from optuna.trial import TrialState
-
-from dse.spec import METRICS
 
 REF = 1.1
 
@@ -47,16 +44,13 @@ def feasible(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 def bounds_for(metrics, directions, points_min: np.ndarray):
-    """(lower, upper) in minimisation space for each objective (see module doc)."""
-    m = len(metrics)
+    """(lower, upper) per objective in minimisation space: the observed range (a zero
+    range is widened to ``max(|value|, 1)`` so that normalisation stays finite)."""
+    m = len(directions)
     lower = np.zeros(m)
     upper = np.ones(m)
-    for i, (name, d) in enumerate(zip(metrics, directions, strict=True)):
-        nat = METRICS[name].bounds if name in METRICS else None
-        if nat is not None:
-            lo, hi = nat
-            lower[i], upper[i] = (-hi, -lo) if d == "maximize" else (lo, hi)
-        elif len(points_min):
+    for i in range(m):
+        if len(points_min):
             col = points_min[:, i]
             col = col[np.isfinite(col)]
             if len(col):

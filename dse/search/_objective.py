@@ -222,10 +222,16 @@ class Objective:
             reap_stale_trials(study)
 
     # -- pruning ---------------------------------------------------------------------------
+    def _feasible_complete(self, study) -> list:
+        return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if all(v <= 0 for v in t.constraints.values())]
+
+    def _front_ready(self, study) -> bool:
+        return len(self._feasible_complete(study)) >= self.spec.fidelity.prune_after
+
     def _should_prune(self, study, values) -> bool:
         f = self.spec.fidelity
-        trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                  if all(v <= 0 for v in t.constraints.values())]
+        trials = self._feasible_complete(study)
         if len(trials) < f.prune_after:
             return False
         dirs = self.spec.directions
@@ -252,8 +258,8 @@ class Objective:
             trial.set_user_attr("invalid_design", str(exc))
             raise InvalidDesign(str(exc)) from None
         f = self.spec.fidelity
-        if f.short_requests and f.short_requests < f.requests:
-            study = trial.study
+        study = trial.study
+        if f.short_requests and self._front_ready(study):
             try:
                 _, _, short_values, _ = self.measure(design, policy, params, f.short_requests)
             except InputError as exc:
