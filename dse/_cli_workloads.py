@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import sys
 
 import numpy as np
+
+
+def _pipe_safe(func):
+    """Stop quietly when the reader of stdout goes away (``dse workloads show X | head``)."""
+    @functools.wraps(func)
+    def wrapper(args):
+        try:
+            return func(args)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+    return wrapper
 
 
 def register(subparsers) -> None:
@@ -36,6 +51,7 @@ def register(subparsers) -> None:
     t.set_defaults(func=_trace)
 
 
+@_pipe_safe
 def _list(args) -> int:
     from workloads import get_model, list_models
 
@@ -56,6 +72,7 @@ def _list(args) -> int:
     return 0
 
 
+@_pipe_safe
 def _show(args) -> int:
     from workloads import get_model
 
@@ -84,6 +101,7 @@ def _show(args) -> int:
     return 0
 
 
+@_pipe_safe
 def _arrivals(args) -> int:
     from workloads import ARRIVALS
 
@@ -133,6 +151,7 @@ def trace_summary(scenario, trace, window_ms: float = 1000.0) -> dict:
             "duration_ms": round(span, 3), "window_ms": window_ms, "streams": streams}
 
 
+@_pipe_safe
 def _trace(args) -> int:
     from cost_models.errors import InputError
     from workloads import load_scenario
