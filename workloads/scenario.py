@@ -193,6 +193,12 @@ class Scenario:
     def replace_stream(self, key: int | str, **changes) -> Scenario:
         """A validated copy with stream ``key`` (index or name) changed, for example
         ``replace_stream("cam", exit_thresholds=[0.9, 0.8])``."""
+        if isinstance(key, bool) or not isinstance(key, int | str):
+            raise InputError(f"expected a stream name or index, got {key!r}",
+                             source=self.source, field="stream")
+        if isinstance(key, int) and not 0 <= key < len(self.streams):
+            raise InputError(f"stream index {key} out of range (0..{len(self.streams) - 1})",
+                             source=self.source, field="stream")
         idx = key if isinstance(key, int) else self._index(key)
         table = self.to_dict()
         if changes.get("exit_thresholds") is not None and "exit_mode" not in changes:
