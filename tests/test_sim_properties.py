@@ -1,0 +1,136 @@
+"""Simulator invariants: conservation, causality, determinism, stepping, overload."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reference_sim import synthetic_case
+
+from dse.sim import POLICIES, ModelTables, Stepper, simulate
+
+
+def _run(case, policy, params=None, **kw):
+    return simulate(case["arrival"], case["stream"], case["model"], case["exit"], case["slo"],
+                    case["tables"], policy, params, **kw)
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_conservation_and_causality(policy):
+    case = synthetic_case(11, n_requests=4000, n_models=2, n_streams=3, load=0.9)
+    res = _run(case, policy, queue_cap=32)
+    done = ~res.dropped
+    assert np.array_equal(np.isnan(res.completion_ms), res.dropped)  # exactly one outcome
+    assert np.all(res.start_ms[done] >= res.arrival_ms[done])
+    # no request finishes faster than its layers at the fastest batch size
+    min_service = np.array([
+        np.cumsum(t.ms[:, 1:].min(axis=1))[res.exit_layer[i]] if done[i] else 0.0
+        for i, t in ((i, case["tables"][res.model[i]]) for i in range(res.model.size))])
+    assert np.all(res.completion_ms[done] - res.start_ms[done] >= min_service[done] * (1 - 1e-12))
+    # the executors never do more work than wall time allows
+    assert res.counters["end_ms"] >= res.completion_ms[done].max()
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_deterministic(policy):
+    case = synthetic_case(5, n_requests=3000, n_models=3, n_streams=4, load=1.1)
+    a, b = _run(case, policy), _run(case, policy)
+    for key in ("start_ms", "completion_ms", "dropped", "energy_uj", "util_ms", "batch_sum"):
+        assert np.array_equal(getattr(a, key), getattr(b, key), equal_nan=True)
+
+
+@pytest.mark.parametrize("policy", ["fluid", "prema", "static", "bcedge"])
+def test_stepper_equals_batch_loop(policy):
+    """Advancing one decision at a time from Python gives the all-Numba result."""
+    case = synthetic_case(3, n_requests=500, n_models=2, n_streams=2, load=0.9)
+    args = (case["arrival"], case["stream"], case["model"], case["exit"], case["slo"],
+            case["tables"], policy, None)
+    stepper = Stepper(*args)
+    decisions = 0
+    while (x := stepper.next_decision()) is not None:
+        obs = stepper.observe()
+        assert len(obs["queue_len"]) == 2 and all(q >= 0 for q in obs["queue_len"])
+        stepper.act(x, *stepper.policy_action(x))
+        decisions += 1
+    assert decisions > 0
+    stepped, batch = stepper.result(), simulate(*args)
+    assert np.array_equal(stepped.completion_ms, batch.completion_ms, equal_nan=True)
+
+
+def _one_layer(ms_by_batch, exits=(0,)):
+    ms = np.array([[0.0, *ms_by_batch]])
+    return ModelTables(ms, ms * 2.0, np.full(ms.shape, 0.5), exits)
+
+
+def test_hand_checked_fcfs_and_static():
+    """One 1-layer model, 1 ms at batch 1, 1.5 ms at batch 2 (worked by hand)."""
+    t = _one_layer([1.0, 1.5])
+    arr = np.array([0.0, 0.5, 0.6])
+    z = np.zeros(3, dtype=int)
+    fcfs = simulate(arr, z, z, z, [10.0], [t], "fcfs")
+    assert fcfs.completion_ms.tolist() == [1.0, 2.0, 3.0]
+    assert fcfs.start_ms.tolist() == [0.0, 1.0, 2.0]
+    # static, max batch 2, delay 0.2 ms: r0 waits until 0.2 alone, r1+r2 batch at 1.2
+    st = simulate(arr, z, z, z, [10.0], [t], "static",
+                  {"max_batch": 2, "max_queue_delay_ms": 0.2})
+    assert st.start_ms.tolist() == [0.2, 1.2, 1.2]
+    assert st.completion_ms.tolist() == [1.2, 2.7, 2.7]
+    assert st.energy_uj.tolist() == [2.0, 1.5, 1.5]  # batch energy shared by its samples
+
+
+def test_fluid_refills_slots_freed_by_early_exits():
+    """Two-layer model with an exit after layer 0.  A batch of 2 starts at 0; one sample
+    exits after layer 0 at t=1.5; the request queued at 0.5 catches up on layer 0 (1 ms
+    at batch 1) and merges at 2.5; the batch of 2 runs layer 1 (1.5 ms) to 4.0."""
+    ms = np.array([[0.0, 1.0, 1.5], [0.0, 1.0, 1.5]])
+    t = ModelTables(ms, ms, np.ones_like(ms), (0, 1))
+    arr = np.array([0.0, 0.0, 0.5])
+    exits = np.array([0, 1, 1])
+    z = np.zeros(3, dtype=int)
+    fluid = simulate(arr, z, z, exits, [100.0], [t], "fluid",
+                     {"max_batch": 2, "catchup_last": 1.0})
+    assert fluid.completion_ms.tolist() == [1.5, 4.0, 4.0]
+    assert fluid.start_ms.tolist() == [0.0, 0.0, 1.5]
+    assert fluid.counters["catchups"] == 1
+    # refill needs 2 queued samples: the slot stays empty, r2 waits for the batch
+    no = simulate(arr, z, z, exits, [100.0], [t], "fluid",
+                  {"max_batch": 2, "catchup_last": 1.0, "min_queue": 2})
+    assert no.completion_ms.tolist() == [1.5, 2.5, 4.5]
+
+
+def test_prema_preempts_long_batch_for_short_model():
+    """Model 0: 4 layers of 1 ms; model 1: 1 layer of 0.5 ms.  A model-1 request arriving
+    at 1.2 ms runs at the next layer boundary (2 ms) once its token reaches the threshold
+    (wait / isolated = 0.8 / 0.5 >= 1), because its job is shorter than the remaining 2 ms."""
+    long = ModelTables(np.array([[0.0, 1.0]] * 4), np.ones((4, 2)), np.ones((4, 2)), (3,))
+    short = ModelTables(np.array([[0.0, 0.5]]), np.ones((1, 2)), np.ones((1, 2)), (0,))
+    res = simulate(np.array([0.0, 1.2]), np.array([0, 1]), np.array([0, 1]),
+                   np.array([0, 0]), [100.0, 100.0], [long, short], "prema",
+                   {"max_batch": 1, "token_threshold": 1.0})
+    assert res.completion_ms.tolist() == [4.5, 2.5]
+    assert res.counters["preemptions"] == 1
+
+
+def test_overload_drops_at_queue_cap_and_horizon():
+    case = synthetic_case(2, n_requests=3000, n_models=1, n_streams=1, load=5.0)
+    res = _run(case, "fcfs", queue_cap=10)
+    assert res.counters["max_queue"] == 10
+    assert res.dropped.sum() > 1000
+    res = _run(case, "fcfs", queue_cap=100_000, horizon_ms=float(case["arrival"][-1]))
+    assert res.dropped.sum() > 1000
+    assert np.all(np.nan_to_num(res.completion_ms) <= case["arrival"][-1])
+
+
+def test_bad_inputs():
+    from cost_models.errors import InputError
+
+    t = _one_layer([1.0])
+    with pytest.raises(InputError, match="unknown policy 'fluidd'.*did you mean 'fluid'"):
+        simulate([0.0], [0], [0], [0], [1.0], [t], "fluidd")
+    with pytest.raises(InputError, match="unknown parameter 'max_bach'.*max_batch"):
+        simulate([0.0], [0], [0], [0], [1.0], [t], "static", {"max_bach": 2})
+    with pytest.raises(InputError, match="out of range"):
+        simulate([0.0], [0], [0], [0], [1.0], [t], "static", {"max_batch": 0})
+    with pytest.raises(InputError, match="at least one request"):
+        simulate([], [], [], [], [1.0], [t], "fcfs")
+    with pytest.raises(InputError, match="sorted"):
+        simulate([1.0, 0.0], [0, 0], [0, 0], [0, 0], [1.0], [t], "fcfs")
