@@ -1,5 +1,5 @@
 """MSDNet-style multi-scale dense network for 32x32 inputs (CIFAR-100), after Huang et
-al., ICLR 2018 (Sec. 4 and Appendix A).  Our reduced reconstruction:
+al., ICLR 2018.  Our reduced reconstruction:
 
 * three scales (32x32, 16x16, 8x8) with 16/32/64 channels after the first layer;
 * 5 blocks of 2 dense layers; at scale s a layer adds ``6 * (1, 2, 4)[s]`` channels,
