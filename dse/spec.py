@@ -82,7 +82,7 @@ DIRECTIONS = ("maximize", "minimize")
 _STUDY_KEYS = ("name", "storage", "results_dir", "sampler", "sampler_options", "n_trials",
                "timeout", "seed", "objectives", "constraints")
 _FIDELITY_KEYS = ("requests", "replications", "warmup", "short_requests", "prune_after",
-                  "prune_margin", "satisfaction_loads", "satisfaction_slo_scales")
+                  "prune_margin", "satisfaction_loads", "satisfaction_slo_x")
 _RANGE_KEYS = ("low", "high", "step", "log")
 
 
@@ -206,7 +206,9 @@ class Fidelity:
     ``seed, seed+1, ...`` averaged; warmup: fraction excluded; short_requests: length of the
     short trace that multi-fidelity search runs first (0 = off); prune_after: complete
     trials needed before pruning starts; prune_margin: optimism granted to short-trace
-    values, as a fraction of each objective's observed range.
+    values, as a fraction of each objective's observed range; satisfaction_loads and
+    satisfaction_slo_x: the sweep of the paper-style ``*_slo_satisfaction`` objectives
+    (rate factors x SLOs as multiples of each model's isolated batch-1 latency).
     """
 
     requests: int = 5000
@@ -215,8 +217,8 @@ class Fidelity:
     short_requests: int = 0
     prune_after: int = 10
     prune_margin: float = 0.05
-    satisfaction_loads: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
-    satisfaction_slo_scales: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
+    satisfaction_loads: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25)
+    satisfaction_slo_x: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -560,7 +562,7 @@ def _parse_fidelity(table: dict, source: str) -> Fidelity:
         raise InputError(f"must be 0 (off) or >= 10, got {short}", source=source,
                          field=p + "short_requests")
     lists = {}
-    for key in ("satisfaction_loads", "satisfaction_slo_scales"):
+    for key in ("satisfaction_loads", "satisfaction_slo_x"):
         v = table.get(key, getattr(d, key))
         if (not isinstance(v, list | tuple) or not v
                 or any(not _is_num(x) or x <= 0 for x in v)):

@@ -59,9 +59,13 @@ def test_same_seed_same_results_bit_for_bit(tiny_study):
     _, ra = _run(a)
     _, rb = _run(b)
     assert _summary(ra.study) == _summary(rb.study)
-    ma = [t.user_attrs["metrics"] for t in ra.study.get_trials()]
-    mb = [t.user_attrs["metrics"] for t in rb.study.get_trials()]
-    assert ma == mb
+    wall = ("sim_seconds", "requests_per_second")  # kernel wall time: not a result
+
+    def metrics(res):
+        return [{k: v for k, v in t.user_attrs["metrics"].items() if k not in wall}
+                for t in res.study.get_trials()]
+
+    assert metrics(ra) == metrics(rb)
 
 
 def test_grid_enumerates_small_space_exactly(tiny_study):
@@ -89,23 +93,22 @@ def test_resume_continues_to_total(tiny_study):
 
 
 def test_multi_fidelity_prunes_by_the_documented_rule(tiny_study):
-    path = tiny_study(n_trials=24, requests=1500, short=150)
+    path = tiny_study(n_trials=20, requests=1500, short=150)
     spec, res = _run(path)
     trials = res.study.get_trials()
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert len(complete) == 24
+    assert len(complete) == 20
     pruned = 0
     for t in trials:  # one worker: trials with smaller numbers finished before t started
-        earlier = [c for c in complete if c.number < t.number]
-        if "short_values" not in t.user_attrs:
-            assert len(earlier) < spec.fidelity.prune_after or t.state == TrialState.FAIL
-            continue
+        earlier = [c.user_attrs["short_values"] for c in complete if c.number < t.number]
         att, area = t.user_attrs["short_values"]
-        atts = [c.values[0] for c in earlier]
+        if len(earlier) < spec.fidelity.prune_after:
+            assert t.state == TrialState.COMPLETE
+            continue
+        atts = [e[0] for e in earlier]
         span = (max(atts) - min(atts)) or max(atts) + 1e-12
         opt = att + spec.fidelity.prune_margin * span  # area is exact: no margin
-        dominated = any(c.values[0] >= opt and c.values[1] <= area and
-                        (c.values[0] > opt or c.values[1] < area) for c in earlier)
+        dominated = any(a >= opt and b <= area and (a > opt or b < area) for a, b in earlier)
         assert dominated == (t.state == TrialState.PRUNED), t.number
         pruned += t.state == TrialState.PRUNED
     assert pruned, "expected the short trace to prune some designs on this space"

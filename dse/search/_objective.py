@@ -4,13 +4,15 @@ Every trial of a study simulates the same request traces (common random numbers)
 trace of replication ``r`` is ``scenario.trace(requests, seed + r)``, built once per
 process.  Per-stream SLOs and the design's latency tables come from ``dse.evaluate``.
 
-Multi-fidelity rule (``fidelity.short_requests > 0``): once the study holds
-``prune_after`` complete feasible trials, a trial is first simulated on the first
-``short_requests`` requests of the same trace(s).  Its short-trace objective vector is made
-optimistic by ``prune_margin`` times each objective's observed range (objectives that do
-not depend on the trace, i.e. area, are exact and get no margin).  If a complete feasible
-trial still dominates that optimistic vector, the design cannot reach the current front and
-the trial is PRUNED; otherwise it runs the full trace and completes.
+Multi-fidelity rule (``fidelity.short_requests > 0``): every trial is first simulated on
+the first ``short_requests`` requests of the same trace(s) and stores those objective
+values as the user attr ``short_values``.  Comparisons are made at equal fidelity (short
+against short, on common random numbers): once the study holds ``prune_after`` complete
+feasible trials with short values, the new trial's short vector is made optimistic by
+``prune_margin`` times each objective's range over those trials' short values (objectives
+that do not depend on the trace, i.e. area, are exact and get no margin).  If a complete
+feasible trial's short vector still dominates it, the design cannot reach the front and the
+trial is PRUNED before the full trace; otherwise it runs the full trace and completes.
 """
 
 from __future__ import annotations
@@ -82,23 +84,24 @@ def _mean_tree(trees: list):
 
 
 def _satisfaction(design, scenario, policy, params, *, n_requests, seed, warmup, loads,
-                  slo_scales) -> dict:
-    from dse.metrics import slo_satisfaction
+                  slo_x) -> dict:
+    from dse.evaluate import satisfaction_sweep
 
-    return slo_satisfaction(design, scenario, policy, params, loads=loads,
-                            slo_scales=slo_scales, n_requests=n_requests, seed=seed,
-                            warmup=warmup)
+    return satisfaction_sweep(design, scenario, policy, params, loads=loads, slo_x=slo_x,
+                              n_requests=n_requests, seed=seed, warmup=warmup)
 
 
 def trial_metrics(design, scenario, policy, params, *, n_requests, seed, replications=1,
-                  warmup=0.1, needed=(), traces=None, loads=(), slo_scales=()) -> dict:
+                  warmup=0.1, needed=(), traces=None, loads=(0.5, 0.75, 1.0, 1.25),
+                  slo_x=(2.0, 4.0, 6.0, 8.0, 10.0)) -> dict:
     """Metrics stored on a trial: ``dse.evaluate`` metrics averaged over replications.
 
     Replication ``r`` simulates ``scenario.trace(n_requests, seed + r)`` (or
     ``traces[r]``).  ``overall`` gains ``avg_slo_satisfaction``/``tail_slo_satisfaction``
-    when ``needed`` asks for them (paper-style sweep over ``loads`` x ``slo_scales``).
+    when ``needed`` asks for them (paper-style sweep over ``loads`` x ``slo_x``, see
+    ``dse.evaluate.satisfaction_sweep``; seed = the study seed).
     """
-    from dse import evaluate
+    from dse.evaluate import evaluate
 
     runs = []
     for r in range(replications):
@@ -109,11 +112,11 @@ def trial_metrics(design, scenario, policy, params, *, n_requests, seed, replica
     metrics = runs[0] if len(runs) == 1 else _mean_tree(runs)
     if {"avg_slo_satisfaction", "tail_slo_satisfaction"} & set(needed):
         sat = _satisfaction(design, scenario, policy, params, n_requests=n_requests,
-                            seed=seed, warmup=warmup, loads=loads, slo_scales=slo_scales)
+                            seed=seed, warmup=warmup, loads=loads, slo_x=slo_x)
         metrics = dict(metrics)
         overall = dict(metrics["overall"])
-        overall["avg_slo_satisfaction"] = float(sat["avg_slo_satisfaction"])
-        overall["tail_slo_satisfaction"] = float(sat["tail_slo_satisfaction"])
+        overall["avg_slo_satisfaction"] = float(sat["average"])
+        overall["tail_slo_satisfaction"] = float(sat["tail"])
         metrics["overall"] = overall
     return metrics
 
@@ -182,7 +185,7 @@ class Objective:
                                 replications=f.replications, warmup=f.warmup,
                                 needed=self._needed, traces=self.traces(n_requests),
                                 loads=f.satisfaction_loads,
-                                slo_scales=f.satisfaction_slo_scales))
+                                slo_x=f.satisfaction_slo_x))
         area = {k: float(v) for k, v in area_breakdown(design).items()}
         values = tuple(metric_value(m, metrics, area) for m in self.spec.metric_names)
         cons = tuple(c.violation(metric_value(c.metric, metrics, area))
@@ -222,20 +225,16 @@ class Objective:
             reap_stale_trials(study)
 
     # -- pruning ---------------------------------------------------------------------------
-    def _feasible_complete(self, study) -> list:
-        return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if all(v <= 0 for v in t.constraints.values())]
-
-    def _front_ready(self, study) -> bool:
-        return len(self._feasible_complete(study)) >= self.spec.fidelity.prune_after
-
     def _should_prune(self, study, values) -> bool:
         f = self.spec.fidelity
-        trials = self._feasible_complete(study)
-        if len(trials) < f.prune_after:
+        ref = [t.user_attrs["short_values"]
+               for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+               if "short_values" in t.user_attrs
+               and all(v <= 0 for v in t.constraints.values())]
+        if len(ref) < f.prune_after:
             return False
         dirs = self.spec.directions
-        pts = minimised(np.array([t.values for t in trials]), dirs)
+        pts = minimised(np.array(ref, dtype=np.float64), dirs)
         front = pts[pareto_mask(pts)]
         span = pts.max(axis=0) - pts.min(axis=0)
         span = np.where(span > 0, span, np.abs(pts).max(axis=0) + 1e-12)
@@ -259,7 +258,7 @@ class Objective:
             raise InvalidDesign(str(exc)) from None
         f = self.spec.fidelity
         study = trial.study
-        if f.short_requests and self._front_ready(study):
+        if f.short_requests:
             try:
                 _, _, short_values, _ = self.measure(design, policy, params, f.short_requests)
             except InputError as exc:
