@@ -122,60 +122,40 @@ def pareto_figure(data: StudyData) -> go.Figure:
     return fig
 
 
-def _hv2d(points: np.ndarray, ref: np.ndarray) -> float:
-    """Exact 2-D hypervolume of minimisation points w.r.t. ``ref``."""
-    pts = points[np.all(points < ref, axis=1)]
-    if len(pts) == 0:
-        return 0.0
-    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
-    hv, best_y = 0.0, ref[1]
-    for x, y in pts:
-        if y < best_y:
-            hv += (ref[0] - x) * (best_y - y)
-            best_y = y
-    return hv
-
-
-def hypervolume(points: np.ndarray, ref: np.ndarray) -> float:
-    """Exact hypervolume dominated by minimisation ``points`` up to ``ref``."""
-    if len(points) == 0:
-        return 0.0
-    if points.shape[1] == 2:
-        return _hv2d(points, ref)
-    from optuna._hypervolume import compute_hypervolume
-
-    pts = points[np.all(points < ref, axis=1)]
-    return float(compute_hypervolume(pts, ref)) if len(pts) else 0.0
-
-
-def normaliser(data: StudyData):
-    """Map minimised objectives to [0, 1] over feasible trials; reference point 1.1."""
+def hv_bounds(data: StudyData):
+    """(lower, upper) of each minimised objective over the feasible trials (a zero range is
+    widened to ``max(|value|, 1)``): the normalisation ``dse run`` and ``dse status`` use."""
     pts = data.minimised()[data.feasible]
-    if len(pts) == 0:
-        return None
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return lambda p: (p - lo) / span
+    m = data.values.shape[1]
+    lower, upper = np.zeros(m), np.ones(m)
+    for i in range(m):
+        col = pts[:, i][np.isfinite(pts[:, i])] if len(pts) else pts[:, i]
+        if len(col):
+            lower[i], upper[i] = col.min(), col.max()
+        if not upper[i] > lower[i]:
+            upper[i] = lower[i] + max(abs(lower[i]), 1.0)
+    return lower, upper
 
 
 def hypervolume_history(data: StudyData) -> tuple[np.ndarray, np.ndarray]:
-    """(trial numbers, normalised hypervolume of the feasible trials completed so far)."""
-    norm = normaliser(data)
-    n, m = data.values.shape
-    if norm is None:
-        return data.numbers, np.zeros(n)
-    z = norm(data.minimised())
-    ref = np.full(m, 1.1)
+    """(trial numbers, normalised hypervolume of the feasible trials completed so far).
+
+    Same convention as ``dse status``: objectives scaled to [0, 1] by their final range
+    over feasible trials (0 = best), reference point 1.1, volume divided by 1.1^m.
+    """
+    from dse.search import hypervolume
+
+    n = len(data.trials)
     hv = np.zeros(n)
-    front = np.zeros((0, m))
-    current = 0.0
+    if n == 0 or not data.feasible.any():
+        return data.numbers, hv
+    lower, upper = hv_bounds(data)
+    z = data.minimised()
+    current, front = 0.0, np.zeros((0, z.shape[1]))
     for i in range(n):
-        if data.feasible[i]:
-            p = z[i]
-            if not np.any(np.all(front <= p, axis=1)):
-                keep = ~np.all(p <= front, axis=1)
-                front = np.vstack([front[keep], p])
-                current = hypervolume(front, ref)
+        if data.feasible[i] and not np.any(np.all(front <= z[i], axis=1)):
+            front = np.vstack([front[~np.all(z[i] <= front, axis=1)], z[i]])
+            current = hypervolume(front, lower, upper)
         hv[i] = current
     return data.numbers, hv
 
@@ -321,31 +301,29 @@ def cdf_figure(latency_ms: np.ndarray, stream: np.ndarray, stream_names, slo_ms,
     return fig
 
 
-def layers_figure(per_model: dict) -> go.Figure:
-    """Per-layer latency (bars, ms) and MAC utilisation (lines, right axis) per model.
+def layers_figure(model: str, d: dict) -> go.Figure:
+    """One model's per-layer latency (bars, ms per layer pass) at batch 1 and at a second
+    batch size ``bmax`` (the design's mean batch), and MAC utilisation (lines, right axis).
 
-    ``per_model``: name -> dict(layers=[names], ms_b1, ms_bmax, util_b1, util_bmax, bmax).
+    ``d``: ``layers`` (names), ``ms_b1``, ``ms_bmax``, ``util_b1``, ``util_bmax``, ``bmax``.
     """
+    x = list(d["layers"])
+    b = d["bmax"]
     fig = go.Figure()
-    for j, (model, d) in enumerate(per_model.items()):
-        c1 = PALETTE[(2 * j) % len(PALETTE)]
-        c2 = PALETTE[(2 * j + 1) % len(PALETTE)]
-        x = [f"{model}/{n}" if len(per_model) > 1 else n for n in d["layers"]]
-        fig.add_trace(go.Bar(x=x, y=d["ms_b1"], name=f"{model} ms, batch 1",
-                             marker_color=c1, opacity=0.85))
-        fig.add_trace(go.Bar(x=x, y=d["ms_bmax"], name=f"{model} ms, batch {d['bmax']}",
-                             marker_color=c2, opacity=0.6))
-        fig.add_trace(go.Scatter(x=x, y=d["util_b1"], name=f"{model} util, batch 1",
-                                 yaxis="y2", mode="lines+markers",
-                                 line=dict(color=c1, width=1.5), marker=dict(size=4)))
-        fig.add_trace(go.Scatter(x=x, y=d["util_bmax"], name=f"{model} util, batch {d['bmax']}",
-                                 yaxis="y2", mode="lines+markers",
-                                 line=dict(color=c2, width=1.5, dash="dot"),
-                                 marker=dict(size=4)))
-    _layout(fig, height=380, barmode="group", yaxis_title="layer latency (ms)",
+    fig.add_trace(go.Bar(x=x, y=d["ms_b1"], name="ms, batch 1", marker_color=PALETTE[0]))
+    fig.add_trace(go.Bar(x=x, y=d["ms_bmax"], name=f"ms, batch {b}", marker_color=PALETTE[5],
+                         opacity=0.75))
+    fig.add_trace(go.Scatter(x=x, y=d["util_b1"], name="utilisation, batch 1", yaxis="y2",
+                             mode="lines", line=dict(color=PALETTE[1], width=1.5)))
+    fig.add_trace(go.Scatter(x=x, y=d["util_bmax"], name=f"utilisation, batch {b}",
+                             yaxis="y2", mode="lines",
+                             line=dict(color=PALETTE[3], width=1.5, dash="dot")))
+    _layout(fig, height=360, barmode="group", yaxis_title="latency per layer pass (ms)",
+            title=dict(text=html.escape(model), font=dict(size=13), x=0.01, y=0.98),
+            margin=dict(l=60, r=60, t=60, b=90),
             yaxis2=dict(title="MAC utilisation", overlaying="y", side="right",
-                        range=[0, 1.05], showgrid=False))
-    fig.update_xaxes(tickangle=-60, tickfont=dict(size=9))
+                        range=[0, 1.05], dtick=0.2, tickformat=".1f", showgrid=False))
+    fig.update_xaxes(tickangle=-60, tickfont=dict(size=8))
     return fig
 
 
@@ -374,7 +352,7 @@ def modes_figure(model: str, layer_names, modes: np.ndarray, util: np.ndarray) -
         colorbar=dict(title=dict(text="utilisation", side="right"), thickness=12),
         hovertemplate="layer %{y}, batch %{x}<br>B_R·B_P·k = %{text}<br>"
                       "utilisation %{z:.2f}<extra></extra>"))
-    _layout(fig, height=max(280, 60 + 16 * n_layers), title=dict(
+    _layout(fig, height=min(1400, max(280, 80 + 11 * n_layers)), title=dict(
         text=f"{html.escape(model)}: B_R·B_P·k per layer and batch size", font=dict(size=13)),
         xaxis_title="batch size", margin=dict(l=110, r=20, t=50, b=50))
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))

@@ -8,6 +8,7 @@ convention: a trial is feasible when every stored constraint value is <= 0.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,9 @@ def _storage(url: str):
     """An Optuna storage for ``url`` that never creates a new database by accident."""
     from dse.search import open_storage
 
-    return open_storage(url, create=False)
+    with warnings.catch_warnings():  # Optuna flags its heartbeat options as experimental
+        warnings.simplefilter("ignore")
+        return open_storage(url, create=False)
 
 
 def redact_url(url: str) -> str:
@@ -46,7 +49,9 @@ def load_study(study_name: str, storage_url: str) -> optuna.Study:
         raise InputError(f"no study named '{study_name}' in {redact_url(storage_url)}"
                          f"{did_you_mean(study_name, names)}",
                          source="storage", field="study", allowed=names or "(none stored)")
-    return optuna.load_study(study_name=study_name, storage=storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return optuna.load_study(study_name=study_name, storage=storage)
 
 
 def is_area(name: str) -> bool:

@@ -75,47 +75,42 @@ def detail_targets(data: StudyData, max_designs: int) -> list[int]:
     return sorted(chosen, key=lambda i: (area[i], data.trials[i].number))
 
 
-def _isolated_ms(tables) -> dict[str, float]:
-    return {m: float(np.asarray(t.ms)[:, 1].sum()) for m, t in tables.items()}
-
-
 def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float = 0.1) -> dict:
     """Figures for one design: CDF, per-layer latency/utilisation, area, mode tables."""
-    import dse
     from cost_models import NpuDesign, area_breakdown
+    from dse.evaluate import evaluate, isolated_ms
     from workloads import get_model
 
     ua = trial.user_attrs
     npu = NpuDesign.from_dict(dict(ua["npu"]), source=f"trial {trial.number}")
-    ev = dse.evaluate(npu, scenario, ua["policy"], dict(ua.get("policy_params") or {}),
+    ev = evaluate(npu, scenario, ua["policy"], dict(ua.get("policy_params") or {}),
                       n_requests=n_requests, seed=seed, warmup=warmup)
     req = ev.requests
     lat = np.asarray(req["completion_ms"], dtype=np.float64) - np.asarray(
         req["arrival_ms"], dtype=np.float64)
     dropped = np.asarray(req["dropped"], dtype=bool)
     stream = np.asarray(req["stream"])
-    streams = [s.get("name", f"stream {i}") if isinstance(s, dict) else str(s)
-               for i, s in enumerate(scenario.to_dict().get("streams", []))]
-    try:
-        slo = np.asarray(scenario.slo_ms(_isolated_ms(ev.tables)), dtype=np.float64)
-    except Exception:  # noqa: BLE001 - SLO markers are decoration
-        slo = None
-    per_model, modes = {}, []
+    streams = [s.name for s in scenario.streams]
+    slo = np.asarray(scenario.slo_ms(isolated_ms(npu, scenario.models)), dtype=np.float64)
+    layer_figs, modes = [], []
     for name, table in ev.tables.items():
         layers = [layer.name for layer in get_model(name).layers]
         ms = np.asarray(table.ms)
         util = np.asarray(table.utilisation)
         bmax = ms.shape[1] - 1
-        per_model[name] = dict(layers=layers, ms_b1=ms[:, 1].tolist(),
-                               ms_bmax=ms[:, bmax].tolist(), util_b1=util[:, 1].tolist(),
-                               util_bmax=util[:, bmax].tolist(), bmax=bmax)
+        mean_b = float((ev.metrics.get("overall") or {}).get("mean_batch") or bmax)
+        b2 = int(min(bmax, max(2, round(mean_b)))) if bmax >= 2 else bmax
+        layer_figs.append(_fig_json(F.layers_figure(name, dict(
+            layers=layers, ms_b1=ms[:, 1].tolist(), ms_bmax=ms[:, b2].tolist(),
+            util_b1=util[:, 1].tolist(), util_bmax=util[:, b2].tolist(), bmax=b2))))
         modes.append(_fig_json(F.modes_figure(name, layers, np.asarray(table.modes), util)))
     area = ua.get("area_mm2") or area_breakdown(npu)
     return {
         "cdf": _fig_json(F.cdf_figure(lat, stream, streams, slo, dropped)),
-        "layers": _fig_json(F.layers_figure(per_model)),
+        "layers": layer_figs,
         "area": _fig_json(F.area_figure(area)),
         "modes": modes,
+        "warnings": list(ev.warnings),
     }
 
 
@@ -170,11 +165,13 @@ function showDesign(num){
   if (!d) return; sel.value = String(num);
   document.getElementById('design-summary').innerHTML = d.summary;
   const err = document.getElementById('design-error');
-  err.textContent = d.error || ''; err.style.display = d.error ? 'block' : 'none';
-  plot('design-cdf', d.cdf); plot('design-layers', d.layers); plot('design-area', d.area);
-  const box = document.getElementById('design-modes'); box.innerHTML = '';
-  (d.modes || []).forEach((f, i) => { const div = document.createElement('div');
-    div.id = 'design-modes-' + i; box.appendChild(div); plot(div.id, f); });
+  const msg = [d.error].concat(d.warnings || []).filter(Boolean).join(' · ');
+  err.textContent = msg; err.style.display = msg ? 'block' : 'none';
+  plot('design-cdf', d.cdf); plot('design-area', d.area);
+  for (const key of ['layers', 'modes']) {
+    const box = document.getElementById('design-' + key); box.innerHTML = '';
+    (d[key] || []).forEach((f, i) => { const div = document.createElement('div');
+      div.id = 'design-' + key + '-' + i; box.appendChild(div); plot(div.id, f); }); }
 }
 const sel = document.getElementById('design-select');
 if (sel) { sel.addEventListener('change', e => showDesign(e.target.value));
@@ -321,8 +318,9 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
         + card("pareto", "Pareto front", f"{html.escape(colour_note)}; hover for the whole "
                "design; click a Pareto point to open it below; legend or buttons toggle "
                "dominated trials", wide=True)
-        + card("hv", "Hypervolume history", "objectives normalised to [0, 1] over feasible "
-               "trials (best = 0), reference point 1.1")
+        + card("hv", "Hypervolume history", "share of the reference box dominated by the "
+               "feasible trials so far; objectives scaled to [0, 1] over feasible trials "
+               "(best = 0), reference point 1.1 (as in dse status)")
         + card("importance", "Parameter importances", "PED-ANOVA (Optuna): how much each searched "
                "parameter matters for reaching the top 10% of trials, per objective and for "
                "the Pareto front")

@@ -38,13 +38,12 @@ class DesignFile:
         return self.provenance.get("requests")
 
     @property
-    def replications(self) -> int:
-        return int(self.provenance.get("replications") or 1)
+    def fidelity(self) -> dict:
+        return dict(self.provenance.get("fidelity") or {})
 
     @property
-    def warmup(self) -> float:
-        w = self.provenance.get("warmup")
-        return 0.1 if w is None else float(w)
+    def replications(self) -> int:
+        return int(self.fidelity.get("replications") or 1)
 
 
 def read_design_dict(path: str) -> dict:
@@ -97,20 +96,16 @@ def load_design(path: str) -> DesignFile:
     if not isinstance(name, str) or not name:
         raise InputError("missing policy name", source=path, field="policy.name")
     prov = data.get("provenance", {})
-    for key in ("seed", "requests", "trial", "replications"):
+    for key in ("seed", "requests", "trial"):
         v = prov.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
             raise InputError(f"must be an integer, got {v!r}", source=path,
                              field=f"provenance.{key}")
-    w = prov.get("warmup")
-    if w is not None and (not isinstance(w, (int, float)) or isinstance(w, bool)
-                          or not 0.0 <= w < 1.0):
-        raise InputError(f"must be a number in [0, 1), got {w!r}", source=path,
-                         field="provenance.warmup")
-    for key in ("needed", "satisfaction_loads", "satisfaction_slo_scales"):
-        v = prov.get(key)
-        if v is not None and not isinstance(v, list):
-            raise InputError(f"must be a list, got {v!r}", source=path, field=f"provenance.{key}")
+    if not isinstance(prov.get("fidelity", {}), dict):
+        raise InputError("must be a table", source=path, field="provenance.fidelity")
+    if not isinstance(prov.get("needed", []), list):
+        raise InputError("must be a list of metric names", source=path,
+                         field="provenance.needed")
     return DesignFile(path=path, schema_version=version, npu=dict(data["npu"]), policy=name,
                       params=policy, scenario=dict(data.get("scenario", {})),
                       metrics=dict(data.get("metrics", {})),

@@ -44,17 +44,28 @@ def build_inputs(design: DesignFile, *, scenario_path: str | None = None):
 
 def metrics_for(npu, scenario, policy: str, params: dict, *, n_requests: int, seed: int,
                 design: DesignFile | None = None) -> dict:
-    """The metrics a study stores for this design: ``dse.search.trial_metrics`` with the
-    fidelity recorded in the design file (replications, warm-up, satisfaction sweep)."""
+    """The metrics a study stores for this design: ``dse.search.trial_metrics`` called with
+    the fidelity recorded in the design file (``[provenance.fidelity]``: replications,
+    warm-up, satisfaction sweep) and the metrics the study needed."""
+    import inspect
+
     from dse.search import trial_metrics
 
     prov = design.provenance if design is not None else {}
-    return trial_metrics(npu, scenario, policy, params, n_requests=n_requests, seed=seed,
-                         replications=int(prov.get("replications") or 1),
-                         warmup=float(prov.get("warmup", 0.1)),
-                         needed=tuple(prov.get("needed") or ()),
-                         loads=tuple(prov.get("satisfaction_loads") or ()),
-                         slo_scales=tuple(prov.get("satisfaction_slo_scales") or ()))
+    fid = dict(prov.get("fidelity") or {})
+    kwargs = {"n_requests": n_requests, "seed": seed}
+    accepted = inspect.signature(trial_metrics).parameters
+    if "needed" in accepted:
+        kwargs["needed"] = tuple(prov.get("needed") or ())
+    for name, par in accepted.items():
+        if name in kwargs or par.kind != inspect.Parameter.KEYWORD_ONLY:
+            continue
+        for key in (name, f"satisfaction_{name}"):  # spec field names of the sweep
+            if key in fid:
+                v = fid[key]
+                kwargs[name] = tuple(v) if isinstance(v, list) else v
+                break
+    return trial_metrics(npu, scenario, policy, params, **kwargs)
 
 
 def comparable(metrics: dict) -> dict:

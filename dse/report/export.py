@@ -15,6 +15,7 @@ Design files are plain TOML/JSON, never pickle.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -48,16 +49,13 @@ def _drop_none(value):
     return value
 
 
-_FIDELITY_KEYS = ("replications", "warmup", "satisfaction_loads", "satisfaction_slo_scales")
-
-
 def _fidelity(fidelity) -> dict:
+    """The spec's fidelity as a plain dict (every field of ``dse.spec.Fidelity``)."""
     if fidelity is None:
         return {}
-    if not isinstance(fidelity, dict):
-        fidelity = {k: getattr(fidelity, k) for k in ("requests", *_FIDELITY_KEYS)
-                    if hasattr(fidelity, k)}
-    return {k: _clean(v) for k, v in fidelity.items() if k in ("requests", *_FIDELITY_KEYS)}
+    if dataclasses.is_dataclass(fidelity):
+        fidelity = dataclasses.asdict(fidelity)
+    return {str(k): _clean(v) for k, v in dict(fidelity).items()}
 
 
 def _scenario_dict(scenario) -> dict:
@@ -97,7 +95,6 @@ def design_record(data: StudyData, trial, *, spec=None, scenario=None, fidelity=
         "trial": int(trial.number),
         "study": data.name,
         "requests": None if n_req is None else int(n_req),
-        **{k: fid[k] for k in _FIDELITY_KEYS if k in fid},
         "needed": list(needed) if needed is not None else None,
         "objectives": [f"{n}:{d}" for n, d in zip(data.metric_names, data.directions,
                                                    strict=True)],
@@ -105,6 +102,8 @@ def design_record(data: StudyData, trial, *, spec=None, scenario=None, fidelity=
     }
     if trial.datetime_complete is not None:
         provenance["completed"] = trial.datetime_complete.isoformat(timespec="seconds")
+    if fid:
+        provenance["fidelity"] = fid
     policy = {"name": str(ua["policy"])}
     for k, v in (ua.get("policy_params") or {}).items():
         if k == "name":
