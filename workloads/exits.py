@@ -45,11 +45,6 @@ def midpoints(accuracy, slope: float = DEFAULT_SLOPE) -> np.ndarray:
     return out
 
 
-def confidence(d: np.ndarray, q: np.ndarray, slope: float) -> np.ndarray:
-    """``c[e, i] = sigmoid(slope (q_e - d_i))``."""
-    return 1.0 / (1.0 + np.exp(-slope * (q[:, None] - d[None, :])))
-
-
 def default_thresholds(profile, accuracy, slope: float = DEFAULT_SLOPE) -> tuple[float, ...]:
     """Thresholds (one per exit but the last) under which the difficulty model reproduces
     ``profile``: exit ``e`` takes difficulties up to ``cumsum(profile)[e]``."""
@@ -67,13 +62,20 @@ def fixed_exits(u: np.ndarray, profile, accuracy) -> tuple[np.ndarray, np.ndarra
 
 def difficulty_exits(d: np.ndarray, accuracy, thresholds,
                      slope: float = DEFAULT_SLOPE) -> tuple[np.ndarray, np.ndarray]:
-    """(exit int32[n], probability correct float64[n]) for difficulties ``d``."""
+    """(exit int32[n], probability correct float64[n]) for difficulties ``d``.
+
+    ``c_e(d) >= tau_e`` is ``d <= q_e - logit(tau_e) / slope``, so each exit is a cut on
+    the difficulty; memory stays O(n) however many exits the model has.
+    """
+    d = np.asarray(d, dtype=np.float64)
     q = midpoints(accuracy, slope)
-    c = confidence(np.asarray(d, dtype=np.float64), q, slope)
-    passed = np.ones_like(c, dtype=bool)
-    passed[:-1] = c[:-1] >= np.asarray(thresholds, dtype=np.float64)[:, None]
-    exits = np.argmax(passed, axis=0).astype(np.int32)
-    return exits, c[exits, np.arange(c.shape[1])]
+    tau = np.asarray(thresholds, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        cut = q[:-1] - (np.log(tau) - np.log1p(-tau)) / slope    # tau 0 -> +inf, 1 -> -inf
+    exits = np.full(d.size, q.size - 1, dtype=np.int32)
+    for e in range(q.size - 2, -1, -1):
+        exits[d <= cut[e]] = e
+    return exits, 1.0 / (1.0 + np.exp(-slope * (q[exits] - d)))
 
 
 def check_thresholds(thresholds, n_exits: int, *, source, field) -> tuple[float, ...]:
