@@ -60,8 +60,9 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     for s, stream in enumerate(scenario.streams):
         if slo[s] < iso[stream.model]:
             warnings.append(
-                f"stream '{stream.name}': SLO {slo[s]:.3g} ms is below the isolated latency "
-                f"of {stream.model} ({iso[stream.model]:.3g} ms): no request can meet it")
+                f"stream '{stream.name}': SLO {slo[s]:.3g} ms is below the isolated batch-1 "
+                f"latency of {stream.model} ({iso[stream.model]:.3g} ms): no request that "
+                f"reaches the last exit can meet it")
     n_inst = pol.instances(resolved)
     run_design = design if n_inst == 1 else design.sliced(n_inst)
     tables, sim_tables = {}, []
