@@ -1,0 +1,155 @@
+"""End to end on a real (tiny) study run by `dse run`: report files, export, exact
+re-evaluation, confidence intervals, per-design dashboard detail and CLI errors."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import optuna
+import pytest
+
+from dse.cli import main
+from dse.report import evaluate_design, load_design, load_study, read_study
+from dse.report.evaluate import comparable
+
+SPEC = textwrap.dedent("""
+    [study]
+    name = "tiny"
+    sampler = "random"
+    n_trials = 8
+    seed = 3
+    objectives = [
+      { metric = "slo_attainment", direction = "maximize" },
+      { metric = "area_mm2", direction = "minimize" },
+    ]
+
+    [scenario]
+    name = "one-cam"
+    [[scenario.streams]]
+    name = "cam"
+    model = "resnet18"
+    arrival = "poisson"
+    rate_rps = 120
+    slo_ms = 30
+
+    [fidelity]
+    requests = 600
+
+    [space.npu]
+    pe_count = [32, 64, 128]
+    pe_width = [8, 16]
+    batching = ["r", "fluid"]
+
+    [space.policy]
+    name = "fluid"
+    [space.policy.fluid]
+    max_batch = { low = 2, high = 8 }
+""")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("e2e")
+    spec = d / "tiny.toml"
+    spec.write_text(SPEC)
+    assert main(["run", str(spec), "--quiet"]) == 0
+    results = d / "results" / "tiny"
+    return {"dir": d, "spec": str(spec), "results": results,
+            "url": f"sqlite:///{results / 'study.db'}"}
+
+
+def test_run_writes_dashboard_and_knee_design(run):
+    assert (run["results"] / "dashboard.html").stat().st_size > 1_000_000
+    design = load_design(str(run["results"] / "knee_design.toml"))
+    data = read_study(load_study("tiny", run["url"]))
+    from dse.report import pick
+
+    assert design.provenance["trial"] == pick(data, rule="knee").number
+    assert design.provenance["study"] == "tiny" and design.seed == 3
+    assert design.requests == 600
+
+
+def test_plain_optuna_sees_names_and_attrs(run):
+    study = optuna.load_study(study_name="tiny", storage=run["url"])
+    assert study.metric_names == ["slo_attainment", "area_mm2"]
+    assert {"spec", "spec_hash", "seed", "dse_version"} <= set(study.user_attrs)
+    t = next(t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+    assert {"npu", "policy", "policy_params", "metrics", "area_mm2"} <= set(t.user_attrs)
+
+
+@pytest.mark.parametrize("ext", ["toml", "json"])
+def test_export_then_evaluate_reproduces_exactly(run, ext, capsys):
+    out = run["dir"] / f"max.{ext}"
+    assert main(["export", run["spec"], "--pick", "max-slo", "--out", str(out)]) == 0
+    design = load_design(str(out))
+    stored = load_study("tiny", run["url"]).trials[design.provenance["trial"]]
+    result = evaluate_design(design)
+    assert result["reproduced"] is True
+    # every stored metric, bit for bit (timings excluded), against the storage itself
+    assert result["runs"][0] == comparable(stored.user_attrs["metrics"])
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    assert "reproduced: yes" in capsys.readouterr().out
+
+
+def test_evaluate_seeds_confidence_intervals(run, capsys):
+    path = str(run["results"] / "knee_design.toml")
+    assert main(["evaluate", path, "--seeds", "3", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["seeds"] == [3, 4, 5]
+    s = res["summary"]["overall.slo_attainment"]
+    vals = [r["overall"]["slo_attainment"] for r in res["runs"]]
+    assert s["mean"] == pytest.approx(sum(vals) / 3)
+    assert s["ci95_low"] <= s["mean"] <= s["ci95_high"]
+    # other trace length: evaluated, not compared
+    assert main(["evaluate", path, "--requests", "300", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reproduced"] is None
+
+
+def test_dashboard_has_detail_for_pareto_designs(run):
+    from dse.report import build_dashboard
+    from dse.spec import load_spec
+
+    spec = load_spec(run["spec"])
+    study = load_study("tiny", run["url"])
+    page = build_dashboard(study, scenario=spec.scenario, fidelity=spec.fidelity,
+                           seed=spec.seed)
+    text = page.split("const DETAIL = ", 1)[1].replace("<\\/", "</")
+    detail = json.JSONDecoder().raw_decode(text)[0]
+    assert sorted(int(k) for k in detail) == sorted(t.number for t in study.best_trials)
+    for entry in detail.values():
+        assert "error" not in entry
+        assert entry["cdf"]["data"] and entry["layers"] and entry["modes"]
+        assert entry["area"]["data"][0]["y"]  # area components
+
+
+def test_cli_errors_are_one_line(run, tmp_path, capsys):
+    other = tmp_path / "other.toml"
+    other.write_text(SPEC.replace('name = "tiny"', 'name = "tiny2"'))
+    code = main(["export", str(other), "--storage", run["url"], "--pick", "knee",
+                 "--out", str(tmp_path / "d.toml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no study named 'tiny2'" in err and "did you mean 'tiny'" in err
+    assert err.count("\n") == 1
+    cases = [
+        ["export", run["spec"], "--trial", "999", "--out", str(tmp_path / "d.toml")],
+        ["export", run["spec"], "--area-budget", "0.001", "--out", str(tmp_path / "d.toml")],
+        ["export", run["spec"], "--pick", "knee", "--out", str(tmp_path / "no" / "d.toml")],
+        ["export", run["spec"], "--pick", "knee"],
+        ["export", run["spec"], "--out", str(tmp_path / "d.toml")],
+        ["evaluate", str(tmp_path / "missing.toml")],
+        ["dashboard", run["spec"], "--out", str(tmp_path / "no" / "d.html")],
+    ]
+    for argv in cases:
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("dse: error: ") and err.count("\n") == 1, argv
+    garbage = tmp_path / "g.toml"
+    garbage.write_bytes(b"\x00\xff\xfe garbage")
+    assert main(["evaluate", str(garbage)]) == 2
+    newer = tmp_path / "n.toml"
+    newer.write_text((run["results"] / "knee_design.toml").read_text()
+                     .replace("schema_version = 1", "schema_version = 7"))
+    assert main(["evaluate", str(newer)]) == 2
+    assert "newer dse" in capsys.readouterr().err
