@@ -14,7 +14,8 @@ class Trace:
     ``arrival_ms`` float64[N]; ``stream`` int32[N] (index into ``stream_names``);
     ``model`` int32[N] (index into ``model_names``); ``exit`` int32[N] (exit index the
     request leaves at); ``accuracy`` float64[N] (probability its answer is right, from its
-    exit); ``stream_model`` int32[S] (model index of each stream).
+    exit); ``stream_model`` int32[S] (model index of each stream).  Treat the arrays as
+    read-only: one trace is shared by every design a study evaluates.
     """
 
     arrival_ms: np.ndarray
