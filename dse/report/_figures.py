@@ -61,8 +61,9 @@ def hover_text(data: StudyData, i: int) -> str:
     return "<br>".join(lines)
 
 
-def pareto_figure(data: StudyData) -> go.Figure:
-    """SLO objective vs area; Pareto trials coloured by the 3rd objective or by policy."""
+def pareto_figure(data: StudyData, knee: int | None = None) -> go.Figure:
+    """SLO objective vs area; Pareto trials coloured as :func:`colour_rule` says; the knee
+    trial (if given) annotated."""
     area = trial_area(data)
     si = data.slo_index
     slo = data.values[:, si] if len(data.trials) else np.zeros(0)
@@ -82,14 +83,18 @@ def pareto_figure(data: StudyData) -> go.Figure:
             x=area[inf], y=slo[inf], mode="markers", name="infeasible", uid="infeasible",
             marker=dict(color="rgba(148,163,184,0.6)", size=7, symbol="x"),
             hovertext=[texts[i] for i in inf], hoverinfo="text", customdata=numbers[inf]))
-    third = [i for i in range(len(data.metric_names)) if i != si and i != data.area_index]
     marker: dict = dict(size=12, line=dict(color="white", width=1.5))
-    if third:
-        k = third[0]
+    kind, label = colour_rule(data)
+    if kind == "objective":
+        k = data.metric_names.index(label)
         marker.update(color=data.values[par, k], colorscale="Viridis",
                       reversescale=data.directions[k] == "minimize", showscale=True,
-                      colorbar=dict(title=dict(text=data.metric_names[k], side="right"),
-                                    thickness=12))
+                      colorbar=dict(title=dict(text=label, side="right"), thickness=12))
+    elif kind == "metric":
+        vals = [float(((data.trials[i].user_attrs.get("metrics") or {}).get("overall") or {})
+                      .get(label, np.nan)) for i in par]
+        marker.update(color=vals, colorscale="Viridis", reversescale=True, showscale=True,
+                      colorbar=dict(title=dict(text=label, side="right"), thickness=12))
     else:
         policies = [str(data.trials[i].user_attrs.get("policy", "?")) for i in par]
         names = sorted(set(policies))
@@ -118,8 +123,30 @@ def pareto_figure(data: StudyData) -> go.Figure:
                                        args=[{"visible": True}, [0]]),
                                   dict(label="hide dominated", method="restyle",
                                        args=[{"visible": "legendonly"}, [0]])])])
-    fig.update_xaxes(rangemode="tozero")
+    if knee is not None and knee in set(numbers[par].tolist()):
+        i = int(np.flatnonzero(numbers == knee)[0])
+        fig.add_annotation(x=float(area[i]), y=float(slo[i]), text=f"knee (trial {knee})",
+                           showarrow=True, arrowhead=2, ax=60, ay=40,
+                           font=dict(size=11, color="#111827"), bgcolor="white",
+                           bordercolor="#9ca3af", borderwidth=1)
     return fig
+
+
+def colour_rule(data: StudyData) -> tuple[str, str]:
+    """How Pareto points are coloured: ("objective", name) for a third objective, else
+    ("policy", "policy") when several policies are on the front, else ("metric",
+    "energy_uj_per_request") when trials store it, else ("policy", "policy")."""
+    si, ai = data.slo_index, data.area_index
+    third = [n for i, n in enumerate(data.metric_names) if i not in (si, ai)]
+    if third:
+        return "objective", third[0]
+    policies = {str(data.trials[i].user_attrs.get("policy", "?"))
+                for i in np.flatnonzero(data.pareto)}
+    has_energy = any("energy_uj_per_request" in ((t.user_attrs.get("metrics") or {})
+                                                 .get("overall") or {}) for t in data.trials)
+    if len(policies) <= 1 and has_energy:
+        return "metric", "energy_uj_per_request"
+    return "policy", "policy"
 
 
 def hv_bounds(data: StudyData):

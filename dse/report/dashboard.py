@@ -219,8 +219,14 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
     n = len(data.trials)
     figs = {"pareto": None, "hv": None, "parallel": None, "importance": None}
     imp_note = None
+    try:
+        from dse.report._pick import pick
+
+        knee = pick(data, rule="knee").number if data.feasible.any() else None
+    except Exception:  # noqa: BLE001 - no knee (e.g. no area) is not an error here
+        knee = None
     if n:
-        figs["pareto"] = _fig_json(F.pareto_figure(data))
+        figs["pareto"] = _fig_json(F.pareto_figure(data, knee=knee))
         figs["hv"] = _fig_json(F.hypervolume_figure(data))
         figs["parallel"] = _fig_json(F.parallel_figure(data))
         imp, imp_note = F.importances(study, data)
@@ -254,12 +260,6 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
                  f"{float(t.values[data.slo_index]):.4g}, area = {area:.4g} mm2, "
                  f"{t.user_attrs.get('policy', '?')}")
         options.append((t.number, label))
-    try:
-        from dse.report._pick import pick
-
-        knee = pick(data, rule="knee").number if data.feasible.any() else None
-    except Exception:  # noqa: BLE001
-        knee = None
     default = knee if knee is not None and str(knee) in detail else (
         options[0][0] if options else None)
     hv_now = float(F.hypervolume_history(data)[1][-1]) if n else 0.0
@@ -282,9 +282,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
     opts = "".join(f"<option value='{num}'{' selected' if num == default else ''}>"
                    f"{html.escape(label)}{' (knee)' if num == knee else ''}</option>"
                    for num, label in options)
-    third = [i for i in range(len(data.metric_names))
-             if i != data.slo_index and i != data.area_index]
-    colour_note = (f"colour: {data.metric_names[third[0]]}" if third else "colour: policy")
+    colour_note = f"colour: {F.colour_rule(data)[1]}" if n else ""
 
     def card(id_, title_, note, wide=False):
         empty = "" if figs.get(id_) else f"<div class='empty'>{html.escape(note_empty(id_))}</div>"
