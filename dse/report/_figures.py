@@ -292,7 +292,7 @@ def importance_figure(imp: dict[str, dict]) -> go.Figure:
     for j, (name, d) in enumerate(imp.items()):
         fig.add_trace(go.Bar(y=params, x=[d.get(k, 0.0) for k in params], name=name,
                              orientation="h", marker_color=PALETTE[j % len(PALETTE)]))
-    return _layout(fig, height=max(260, 40 + 28 * len(params) * max(1, len(imp))),
+    return _layout(fig, height=min(560, max(300, 80 + 12 * len(params) * max(1, len(imp)))),
                    barmode="group", xaxis_title="PED-ANOVA importance (normalised)")
 
 
@@ -374,8 +374,8 @@ def modes_figure(model: str, layer_names, modes: np.ndarray, util: np.ndarray) -
             for i in range(n_layers)]
     fig = go.Figure(go.Heatmap(
         z=util[:, 1:], x=[str(b) for b in bs], y=list(layer_names), text=text,
-        texttemplate="%{text}" if n_layers * len(bs) <= 600 else None,
-        textfont=dict(size=9), colorscale="Blues", zmin=0, zmax=1,
+        texttemplate="%{text}" if n_layers * len(bs) <= 1200 else None,
+        textfont=dict(size=8), colorscale="Blues", zmin=0, zmax=1,
         colorbar=dict(title=dict(text="utilisation", side="right"), thickness=12),
         hovertemplate="layer %{y}, batch %{x}<br>B_R·B_P·k = %{text}<br>"
                       "utilisation %{z:.2f}<extra></extra>"))
