@@ -115,17 +115,35 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                         raise InputError(f"'{path}' is not a SQLite database (corrupt or "
                                          "another file); nothing was changed",
                                          source=safe, field="study.storage")
-        return optuna.storages.RDBStorage(
-            _driver_url(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                max_retry=MAX_RETRY),
-            engine_kwargs={"pool_pre_ping": True} if k == "rdb" else None)
+        return _rdb(url, k)
     except InputError:
         raise
     except Exception as exc:  # unreachable server, bad credentials, corrupt schema
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot open storage: {type(exc).__name__}: "
                          f"{_scrub(msg, url)}", source=safe, field="study.storage") from None
+
+
+def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
+    """RDBStorage with heartbeats.  Workers that start together on a new database race to
+    create Optuna's tables; the loser sees a unique-key error and simply retries."""
+    import time
+    import warnings
+
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _driver_url(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRY),
+                    engine_kwargs={"pool_pre_ping": True} if k == "rdb" else None)
+        except Exception as exc:
+            if type(exc).__name__ not in ("IntegrityError", "ProgrammingError") or attempt == 5:
+                raise
+            time.sleep(0.3 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _driver_url(url: str) -> str:
@@ -215,8 +233,12 @@ def reap_stale_trials(study: optuna.Study) -> int:
             if fresh.state != TrialState.RUNNING:
                 continue  # another worker got there first
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, storage.get_trial(
-                t._trial_id))
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
+                    study, storage.get_trial(t._trial_id))
             n += 1
     finally:
         if lock is not None:

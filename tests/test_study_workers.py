@@ -1,0 +1,137 @@
+"""Several workers on one study: journal file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from dse.search import open_study, run, run_worker
+from dse.search._storage import open_storage
+from dse.spec import load_spec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _check_exact(study, n):
+    trials = study.get_trials()
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert len({t._trial_id for t in trials}) == len(trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == n
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    for t in complete:  # every complete trial carries its own full record
+        assert {"npu", "policy", "metrics", "area_mm2"} <= set(t.user_attrs)
+    return complete
+
+
+def test_two_local_workers_on_journal_reach_exactly_n(tiny_study, tmp_path):
+    path = tiny_study(n_trials=10, storage="study.journal")
+    spec = load_spec(path)
+    res = run(spec, workers=2, progress=False, report=False)
+    complete = _check_exact(res.study, 10)
+    workers = {t.user_attrs["worker"] for t in complete}
+    assert len(workers) == 2  # both processes did work
+    # resume with more workers than trials left
+    res = run(spec, workers=2, n_trials=13, progress=False, report=False)
+    _check_exact(res.study, 13)
+
+
+def test_killed_worker_trial_is_detected_and_retried_on_journal(tiny_study, tmp_path):
+    path = tiny_study(n_trials=3, storage="study.journal")
+    spec = load_spec(path)
+    study = open_study(spec)
+    # a trial left RUNNING by a worker process that no longer exists
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    storage = study._storage
+    tid = storage.create_new_trial(study._study_id)
+    storage.set_trial_param(tid, "pe_count", 1.0,
+                            optuna.distributions.CategoricalDistribution([16, 32, 64, 128]))
+    storage.set_trial_user_attr(tid, "worker", f"{socket.gethostname()}:{dead.pid}")
+    run_worker(spec, study, n_trials=3)
+    trials = study.get_trials()
+    assert trials[0].state == TrialState.FAIL
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    assert retried[0].params["pe_count"] == 32
+    _check_exact(study, 3)
+
+
+def test_postgres_workers_from_two_processes_reach_exactly_n(tiny_study, postgres_url):
+    path = tiny_study(name="pg-cli", n_trials=10, storage=postgres_url)
+    procs = [subprocess.Popen([sys.executable, "-m", "dse", "worker", str(path), "--quiet"],
+                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        assert "s3cretPW" not in out + err
+    study = optuna.load_study(study_name="pg-cli", storage=open_storage(postgres_url))
+    complete = _check_exact(study, 10)
+    assert study.metric_names == ["slo_attainment", "area_mm2"]
+    assert len({t.user_attrs["worker"] for t in complete}) == 2
+
+
+def test_postgres_run_with_workers_and_status(tiny_study, postgres_url, capsys):
+    from dse.cli import main
+
+    path = tiny_study(name="pg-run", n_trials=8, storage=postgres_url)
+    spec = load_spec(path)
+    res = run(spec, workers=2, progress=False, report=False)
+    _check_exact(res.study, 8)
+    assert main(["status", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "complete 8" in out and "s3cretPW" not in out and "dse:***@" in out
+
+
+def test_worker_refuses_sqlite(tiny_study, capsys):
+    from dse.cli import main
+
+    path = tiny_study()
+    assert main(["worker", str(path), "--quiet"]) == 2
+    assert "not SQLite" in capsys.readouterr().err
+
+
+@pytest.mark.heavy
+def test_killed_postgres_worker_is_failed_by_heartbeat_and_retried(tiny_study, postgres_url):
+    import signal
+    import time
+
+    path = tiny_study(name="pg-kill", n_trials=4, storage=postgres_url, requests=60000)
+    proc = subprocess.Popen([sys.executable, "-m", "dse", "worker", str(path), "--quiet"],
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    storage = open_storage(postgres_url)
+    deadline = time.monotonic() + 120
+    running = []
+    while time.monotonic() < deadline and not running:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(study_name="pg-kill", storage=storage)
+        except KeyError:
+            continue
+        running = study.get_trials(states=(TrialState.RUNNING,))
+    assert running, "the worker never started a trial"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = running[0].number
+    spec = load_spec(path)
+    study = open_study(spec)
+    run_worker(spec, study, n_trials=4)
+    trials = study.get_trials()
+    assert trials[killed].state == TrialState.FAIL
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retried) == 1 and retried[0].params == trials[killed].params
+    _check_exact(study, 4)
