@@ -189,7 +189,8 @@ def _export(args) -> int:
     return 0
 
 
-_KEY_METRICS = ("slo_attainment", "mean_latency_ms", "p95_latency_ms", "p99_latency_ms",
+_KEY_METRICS = ("slo_attainment", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms",
+                "p99_latency_ms",
                 "throughput_rps", "goodput_rps", "utilisation", "mean_batch", "accuracy",
                 "energy_uj_per_request", "avg_slo_satisfaction", "tail_slo_satisfaction",
                 "dropped")
