@@ -169,6 +169,9 @@ def load_npu(path: str | Path) -> NpuDesign:
         raise InputError("is a directory, expected a TOML file", source=source) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", source=source) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
+                         source=source) from None
     if "npu" not in doc:
         raise InputError("missing table [npu]", source=source, field="npu")
     return NpuDesign.from_dict(doc["npu"], source=source)

@@ -367,6 +367,9 @@ def read_toml(path: str) -> dict:
         raise InputError("is a directory, expected a TOML file", source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
+                         source=str(path)) from None
 
 
 def _typo(wanted: str, doc: dict) -> str:
