@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from dse.sim._policies import decide, on_batch_done
+from dse.sim._policies import boundary_continues, decide, on_batch_done
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -76,8 +76,8 @@ def _end_step(st, tb, x, pid, p):
     if st.x_phase[x] == 0:
         layer = st.c_layer[c]
         n = st.c_n[c]
-        st.c_ce[c] += tb.energy[m, layer, n] / n
-        st.c_cu[c] += tb.ms[m, layer, n] * tb.util[m, layer, n] / n
+        st.c_ce[c] += tb.e_ps[m, layer, n]
+        st.c_cu[c] += tb.u_ps[m, layer, n]
         st.c_cb[c] += n
         if st.c_cnt[c, layer] > 0:
             j = 0
@@ -104,8 +104,8 @@ def _end_step(st, tb, x, pid, p):
     # catch-up phase
     layer = st.k_layer[c]
     n = st.k_n[c]
-    st.k_ce[c] += tb.energy[m, layer, n] / n
-    st.k_cu[c] += tb.ms[m, layer, n] * tb.util[m, layer, n] / n
+    st.k_ce[c] += tb.e_ps[m, layer, n]
+    st.k_cu[c] += tb.u_ps[m, layer, n]
     st.k_cb[c] += n
     if st.k_cnt[c, layer] > 0:
         j = 0
@@ -154,6 +154,41 @@ def _finish_at_horizon(st):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _run_ahead(st, tb, x, pid, p, t_arr):
+    """Run the following layer steps of executor x inline while the policy would
+    certainly continue and no other event (arrival ``t_arr``, other executor, horizon)
+    comes first: exactly what the event loop would do, minus its bookkeeping."""
+    t_block = t_arr
+    for y in range(st.x_ctx.shape[0]):
+        if y != x:
+            t = st.x_tend[y] if st.x_busy[y] else st.x_wake[y]
+            if t < t_block:
+                t_block = t
+    M = tb.ms.shape[0]
+    horizon = st.fv[FV_HORIZON]
+    while True:
+        if st.x_busy[x]:  # the next catch-up step was started: no decision in between
+            t_new = st.x_tend[x]
+            if not (t_new < t_block and t_new <= horizon):
+                return
+            st.fv[FV_NOW] = t_new
+            _end_step(st, tb, x, pid, p)
+        elif (st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0
+              and boundary_continues(st, tb, pid, p, x)):
+            c = st.x_ctx[x]
+            t_new = st.fv[FV_NOW] + tb.ms[c % M, st.c_layer[c], st.c_n[c]]
+            if not (t_new < t_block and t_new <= horizon):
+                return
+            st.fv[FV_NOW] = t_new
+            st.x_tend[x] = t_new
+            st.iv[IV_STEPS] += 1
+            st.x_pend[x] = 0
+            _end_step(st, tb, x, pid, p)
+        else:
+            return
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _advance(st, tb, pid, p):
     """Process events until an executor needs a decision; return it (-1: run is over)."""
     X = st.x_ctx.shape[0]
@@ -197,6 +232,7 @@ def _advance(st, tb, pid, p):
                     st.x_pend[x] = 1
         elif st.x_busy[xe]:
             _end_step(st, tb, xe, pid, p)
+            _run_ahead(st, tb, xe, pid, p, t_arr)
         else:
             st.x_wake[xe] = INF
             st.x_pend[xe] = 1

@@ -300,3 +300,31 @@ def on_batch_done(st, tb, pid, p, c, now):
     """Hook run when batch context ``c`` empties (adaptive's AIMD feedback)."""
     if pid == PID_ADAPTIVE:
         _adaptive_feedback(st, tb, p, c, now)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def boundary_continues(st, tb, pid, p, x):
+    """True when ``decide`` would certainly return ACT_CONTINUE for executor ``x`` (at a
+    layer boundary of its running batch) whatever the current time: the conditions
+    checked here depend only on queue and batch state, which the kernel's run-ahead keeps
+    unchanged (it only runs ahead while no other event comes first)."""
+    if pid == PID_FCFS or pid == PID_STATIC or pid == PID_ADAPTIVE or pid == PID_BCEDGE:
+        return True
+    c = st.x_ctx[x]
+    M = tb.ms.shape[0]
+    m = c % M
+    n = st.c_n[c]
+    if pid == PID_LAZY:
+        return qlen(st, m) == 0 or n >= int(p[0])
+    if pid == PID_FLUID:
+        mb = int(p[0])
+        q = qlen(st, m)
+        return not (q > 0 and n < mb and q >= int(p[3])
+                    and st.c_layer[c] - 1 <= int(p[2] * (tb.n_layers[m] - 1))
+                    and n <= p[1] * mb)
+    # prema: nothing else could be chosen (no paused batch here, no startable queue)
+    for mm in range(M):
+        cc = x * M + mm
+        if cc != c and (st.c_open[cc] or qlen(st, mm) > 0):
+            return False
+    return True

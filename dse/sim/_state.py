@@ -68,6 +68,8 @@ Tables = namedtuple("Tables", [
     "n_layers",  # [M] layer count
     "iso_ms",    # [M] isolated batch-1 latency to the last exit (ms)
     "model_slo", # [M] tightest SLO among the streams of the model (ms)
+    "e_ps",      # [M, L, Bmax+1] energy / b: each sample's share of a pass (uJ)
+    "u_ps",      # [M, L, Bmax+1] ms x utilisation / b: each sample's share (ms)
 ])
 
 
@@ -77,9 +79,13 @@ def make_tables(ms, energy, util, n_layers, model_slo) -> Tables:
     cum = np.cumsum(ms, axis=1)
     n_layers = np.ascontiguousarray(n_layers, dtype=np.int64)
     iso = np.array([cum[m, n_layers[m] - 1, 1] for m in range(ms.shape[0])], dtype=np.float64)
-    return Tables(ms, cum, np.ascontiguousarray(energy, dtype=np.float64),
-                  np.ascontiguousarray(util, dtype=np.float64), n_layers, iso,
-                  np.ascontiguousarray(model_slo, dtype=np.float64))
+    energy = np.ascontiguousarray(energy, dtype=np.float64)
+    util = np.ascontiguousarray(util, dtype=np.float64)
+    b = np.arange(ms.shape[2], dtype=np.float64)
+    b[0] = 1.0  # column 0 is never used
+    return Tables(ms, cum, energy, util, n_layers, iso,
+                  np.ascontiguousarray(model_slo, dtype=np.float64),
+                  np.ascontiguousarray(energy / b), np.ascontiguousarray(ms * util / b))
 
 
 def make_state(arrival, deadline, rmodel, rexitl, n_models, n_executors, max_batch,

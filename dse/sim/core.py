@@ -62,7 +62,7 @@ class SimResult:
     exit_layer: np.ndarray     # layer index of the request's exit
     executors: int
     sim_seconds: float         # kernel wall time (JIT excluded)
-    counters: dict
+    counters: dict             # layer steps, catch-ups, preemptions, drops, queue, cpu_seconds
 
 
 def _pack(tables: list[ModelTables], max_batch: int):
@@ -152,10 +152,12 @@ def simulate(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelT
         arrival_ms, stream, model, exit, stream_slo_ms, tables, policy, params,
         queue_cap=queue_cap, horizon_ms=horizon_ms)
     _warm()
-    t0 = time.perf_counter()
+    c0, t0 = time.thread_time(), time.perf_counter()
     _kernel.run(st, tb, pid, pvec)
-    seconds = time.perf_counter() - t0
-    return _result(st, stream, exit, pol.instances(resolved), seconds)
+    seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
+    res = _result(st, stream, exit, pol.instances(resolved), seconds)
+    res.counters["cpu_seconds"] = cpu
+    return res
 
 
 _WARM = False
