@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import time
@@ -98,3 +99,18 @@ def test_server_serves_only_its_page_and_refreshes(tmp_path):
         assert v2 != v1 and v2.startswith("5-")
     finally:
         server.close()
+
+
+def test_write_run_report_without_feasible_design(tmp_path):
+    """`dse run` on a study whose trials all violate constraints: dashboard, no design."""
+    from types import SimpleNamespace
+
+    from dse.report import write_run_report
+
+    study = make_study(f"sqlite:///{tmp_path}/n.db", FRONT[:3],
+                       constraints=[(1.0,), (2.0,), (0.5,)])
+    spec = SimpleNamespace(name="synthetic", storage_url=f"sqlite:///{tmp_path}/n.db",
+                           results_dir=tmp_path / "out", scenario=None, fidelity=None, seed=11)
+    dash, design = write_run_report(spec, study)
+    assert design is None and os.path.getsize(dash) > 1_000_000
+    assert "no feasible Pareto design yet" in open(dash, encoding="utf-8").read()

@@ -4,6 +4,7 @@ re-evaluation, confidence intervals, per-design dashboard detail and CLI errors.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import optuna
@@ -153,3 +154,16 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys):
                      .replace("schema_version = 1", "schema_version = 7"))
     assert main(["evaluate", str(newer)]) == 2
     assert "newer dse" in capsys.readouterr().err
+
+
+def test_real_dashboard_in_browser(run, tmp_path):
+    """The run's own dashboard, with per-design detail, renders without console errors."""
+    from test_report_browser import CHROMIUM, open_dashboard
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian chromium")
+    info = open_dashboard(str(run["results"] / "dashboard.html"), str(tmp_path / "real.png"))
+    study = load_study("tiny", run["url"])
+    assert info["errors"] == [] and info["requests"] == []
+    assert info["pareto"] == len(study.best_trials)
+    assert info["plots"] >= 7  # front, hv, importances?, parallel, CDF, layers, area, modes
