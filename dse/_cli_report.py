@@ -112,8 +112,10 @@ def _dashboard(args) -> int:
         print(out)
         return 0
 
+    cache: dict = {}  # a design's detail never changes: simulate it once
+
     def build(version: str) -> str:
-        return build_dashboard(study, live_version=version, **kwargs)
+        return build_dashboard(study, live_version=version, detail_cache=cache, **kwargs)
 
     try:
         server = DashboardServer(build, lambda: study_fingerprint(study), host=args.host,

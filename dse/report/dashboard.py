@@ -208,12 +208,14 @@ def _nan_to_none(obj):
 
 def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=None,
                     max_designs: int = 12, title: str | None = None,
-                    live_version: str | None = None, live_period_ms: int = 5000) -> str:
+                    live_version: str | None = None, live_period_ms: int = 5000,
+                    detail_cache: dict | None = None) -> str:
     """The dashboard HTML (a complete, self-contained document) of ``study``.
 
     ``scenario``/``fidelity``/``seed`` (from the spec) enable per-design detail; without a
     scenario the design explorer shows stored metrics only.  ``live_version`` makes the
     page poll ``version.json`` and reload when the served study changes (``--serve``).
+    ``detail_cache`` (trial number -> detail) lets a server re-simulate each design once.
     """
     data = read_study(study)
     n = len(data.trials)
@@ -248,10 +250,14 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
         requests = t.user_attrs.get("requests", fid.get("requests"))
         if scenario is None or requests is None or seed is None:
             entry["error"] = "per-design detail needs the study's scenario, trace length and seed"
+        elif detail_cache is not None and t.number in detail_cache:
+            entry.update(detail_cache[t.number])
         else:
             try:
                 entry.update(design_detail(t, scenario, n_requests=int(requests),
                                            seed=int(seed), warmup=float(fid.get("warmup", 0.1))))
+                if detail_cache is not None:
+                    detail_cache[t.number] = {k: v for k, v in entry.items() if k != "summary"}
             except Exception as exc:  # noqa: BLE001 - show the failure in its section
                 entry["error"] = f"detail unavailable: {type(exc).__name__}: {exc}"
         detail[str(t.number)] = entry
