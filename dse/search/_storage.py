@@ -115,7 +115,10 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                         raise InputError(f"'{path}' is not a SQLite database (corrupt or "
                                          "another file); nothing was changed",
                                          source=safe, field="study.storage")
-        return _rdb(url, k)
+        storage = _rdb(url, k)
+        if k == "sqlite":
+            _fast_sqlite(storage)
+        return storage
     except InputError:
         raise
     except Exception as exc:  # unreachable server, bad credentials, corrupt schema
@@ -144,6 +147,22 @@ def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
                 raise
             time.sleep(0.3 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _fast_sqlite(storage) -> None:
+    """WAL journal + ``synchronous=NORMAL``: one fsync per checkpoint instead of several per
+    commit (a study writes ~15 small transactions per trial).  A power cut can lose the
+    last transactions but never corrupts the file; a killed process loses nothing."""
+    from sqlalchemy import event
+
+    def _pragmas(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    event.listen(storage.engine, "connect", _pragmas)
+    storage.engine.dispose()
 
 
 def _driver_url(url: str) -> str:
