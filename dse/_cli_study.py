@@ -158,12 +158,13 @@ def _status(args) -> int:
     print(f"study {spec.name}  storage {st['storage']}")
     target = f" of {spec.n_trials}" if spec.n_trials else ""
     print(f"trials: {states or 'none'}  (complete{target}; feasible {st['complete_feasible']})")
-    print(f"hypervolume {st['hypervolume']:.4f} (normalised; reference 1.1 x range: "
-          + ", ".join(f"{m} {a:.4g}..{b:.4g}" for m, (a, b)
+    print(f"hypervolume {st['hypervolume']:.4f} (normalised over best..worst, reference 1.1: "
+          + ", ".join(f"{m} {a + 0.0:.4g}..{b + 0.0:.4g}" for m, (a, b)
                       in st["hypervolume_bounds"].items()) + ")")
     table = pareto_table(spec, study)
     print(f"Pareto front ({len(table)} designs):")
     with pd.option_context("display.max_columns", 30, "display.width", 160,
                            "display.float_format", "{:.4g}".format):
-        print(table.to_string(index=False) if len(table) else "  (no complete feasible trials)")
+        shown = table.astype(object).where(table.notna(), "")  # unused conditional params
+        print(shown.to_string(index=False) if len(table) else "  (no complete feasible trials)")
     return 0
