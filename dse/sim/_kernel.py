@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from dse.sim._policies import boundary_continues, decide, on_batch_done
+from dse.sim._policies import continues_at, decide, on_batch_done
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -56,7 +56,7 @@ def _enqueue(st, i):
 @njit(cache=True, inline="always", _nrt=False)
 def _start_step(st, tb, x):
     c = st.x_ctx[x]
-    m = c % tb.ms.shape[0]
+    m = st.c_model[c]
     if st.x_phase[x] == 0:
         d = tb.ms[m, st.c_layer[c], st.c_n[c]]
     else:
@@ -72,7 +72,7 @@ def _end_step(st, tb, x, pid, p):
     now = st.fv[FV_NOW]
     st.x_busy[x] = 0
     c = st.x_ctx[x]
-    m = c % tb.ms.shape[0]
+    m = st.c_model[c]
     if st.x_phase[x] == 0:
         layer = st.c_layer[c]
         n = st.c_n[c]
@@ -164,19 +164,83 @@ def _run_ahead(st, tb, x, pid, p, t_arr):
             t = st.x_tend[y] if st.x_busy[y] else st.x_wake[y]
             if t < t_block:
                 t_block = t
-    M = tb.ms.shape[0]
     horizon = st.fv[FV_HORIZON]
     while True:
-        if st.x_busy[x]:  # the next catch-up step was started: no decision in between
-            t_new = st.x_tend[x]
-            if not (t_new < t_block and t_new <= horizon):
+        if st.x_busy[x]:  # a catch-up pass is in flight: no decisions until the merge
+            now = st.x_tend[x]
+            if not (now < t_block and now <= horizon):
                 return
-            st.fv[FV_NOW] = t_new
-            _end_step(st, tb, x, pid, p)
-        elif (st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0
-              and boundary_continues(st, tb, pid, p, x)):
             c = st.x_ctx[x]
-            t_new = st.fv[FV_NOW] + tb.ms[c % M, st.c_layer[c], st.c_n[c]]
+            m = st.c_model[c]
+            n = st.k_n[c]
+            layer = st.k_layer[c]
+            last = st.k_last[c]
+            ce = st.k_ce[c]
+            cu = st.k_cu[c]
+            cb = st.k_cb[c]
+            steps = 0
+            in_flight = False
+            while st.k_cnt[c, layer] == 0 and layer + 1 <= last:
+                ce += tb.e_ps[m, layer, n]
+                cu += tb.u_ps[m, layer, n]
+                cb += n
+                layer += 1
+                steps += 1
+                t_new = now + tb.ms[m, layer, n]
+                if not (t_new < t_block and t_new <= horizon):
+                    in_flight = True
+                    break
+                now = t_new
+            st.k_ce[c] = ce
+            st.k_cu[c] = cu
+            st.k_cb[c] = cb
+            st.k_layer[c] = layer
+            st.iv[IV_STEPS] += steps
+            st.fv[FV_NOW] = now
+            if in_flight:
+                st.x_tend[x] = t_new
+                return
+            st.x_tend[x] = now
+            _end_step(st, tb, x, pid, p)
+        elif st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0:
+            c = st.x_ctx[x]
+            m = st.c_model[c]
+            n = st.c_n[c]
+            layer = st.c_layer[c]
+            if not continues_at(st, tb, pid, p, x, c, m, layer, n):
+                return
+            # tight loop over passes without exits: same additions, same order
+            now = st.fv[FV_NOW]
+            ce = st.c_ce[c]
+            cu = st.c_cu[c]
+            cb = st.c_cb[c]
+            steps = 0
+            blocked = False
+            while st.c_cnt[c, layer] == 0:
+                t_new = now + tb.ms[m, layer, n]
+                if not (t_new < t_block and t_new <= horizon):
+                    blocked = True
+                    break
+                now = t_new
+                ce += tb.e_ps[m, layer, n]
+                cu += tb.u_ps[m, layer, n]
+                cb += n
+                steps += 1
+                layer += 1
+                if not continues_at(st, tb, pid, p, x, c, m, layer, n):
+                    blocked = True
+                    break
+            st.c_ce[c] = ce
+            st.c_cu[c] = cu
+            st.c_cb[c] = cb
+            st.c_layer[c] = layer
+            st.fv[FV_NOW] = now
+            st.x_tend[x] = now
+            st.iv[IV_STEPS] += steps
+            if blocked:
+                return
+            # the next pass has exits: the generic path accounts it
+            t_new = now + tb.ms[m, layer, n]
             if not (t_new < t_block and t_new <= horizon):
                 return
             st.fv[FV_NOW] = t_new
@@ -259,7 +323,7 @@ def _apply(st, tb, x, act, m, k, w):
         _start_step(st, tb, x)
     elif act == ACT_CATCHUP:
         c = st.x_ctx[x]
-        _pop_into(st, c % M, k, st.k_mem, st.k_cnt, c, 0)
+        _pop_into(st, st.c_model[c], k, st.k_mem, st.k_cnt, c, 0)
         for j in range(k):  # accumulators of the new samples start at the sub-batch's 0
             i = st.k_mem[c, j]
             st.energy[i] = 0.0

@@ -107,7 +107,7 @@ def _decide_adaptive(st, tb, p, x, now):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _adaptive_feedback(st, tb, p, c, now):
-    m = c % tb.ms.shape[0]
+    m = st.c_model[c]
     mb = int(p[0])
     cap = _cap(st, m)
     if now - st.c_t0[c] > p[3] * tb.model_slo[m]:
@@ -160,7 +160,7 @@ def _decide_lazy(st, tb, p, x, now):
         if m < 0:
             return _wait_forever()
         return ACT_START, m, min(qlen(st, m), mb), 0.0
-    m = c % tb.ms.shape[0]
+    m = st.c_model[c]
     q = qlen(st, m)
     n = st.c_n[c]
     if q > 0 and n < mb:
@@ -181,7 +181,7 @@ def _decide_fluid(st, tb, p, x, now):
         if m < 0:
             return _wait_forever()
         return ACT_START, m, min(qlen(st, m), mb), 0.0
-    m = c % tb.ms.shape[0]
+    m = st.c_model[c]
     q = qlen(st, m)
     n = st.c_n[c]
     l_done = st.c_layer[c] - 1
@@ -207,7 +207,7 @@ def _decide_prema(st, tb, p, x, now):
     b_k = 0
     b_est = INF
     if cur >= 0:
-        m = cur % M
+        m = st.c_model[cur]
         b_act = ACT_CONTINUE
         b_est = _remaining(tb, m, st.c_layer[cur], st.c_n[cur])
     for m in range(M):  # paused batches
@@ -303,26 +303,24 @@ def on_batch_done(st, tb, pid, p, c, now):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def boundary_continues(st, tb, pid, p, x):
-    """True when ``decide`` would certainly return ACT_CONTINUE for executor ``x`` (at a
-    layer boundary of its running batch) whatever the current time: the conditions
-    checked here depend only on queue and batch state, which the kernel's run-ahead keeps
-    unchanged (it only runs ahead while no other event comes first)."""
+def continues_at(st, tb, pid, p, x, c, m, layer, n):
+    """True when ``decide`` would certainly return ACT_CONTINUE for executor ``x`` whose
+    batch ``c`` (model ``m``, ``n`` active) is at the boundary before ``layer``, whatever
+    the current time: the conditions checked here depend only on queue and batch state,
+    which the kernel's run-ahead keeps unchanged (it only runs ahead while no other event
+    comes first)."""
     if pid == PID_FCFS or pid == PID_STATIC or pid == PID_ADAPTIVE or pid == PID_BCEDGE:
         return True
-    c = st.x_ctx[x]
-    M = tb.ms.shape[0]
-    m = c % M
-    n = st.c_n[c]
     if pid == PID_LAZY:
         return qlen(st, m) == 0 or n >= int(p[0])
     if pid == PID_FLUID:
         mb = int(p[0])
         q = qlen(st, m)
         return not (q > 0 and n < mb and q >= int(p[3])
-                    and st.c_layer[c] - 1 <= int(p[2] * (tb.n_layers[m] - 1))
+                    and layer - 1 <= int(p[2] * (tb.n_layers[m] - 1))
                     and n <= p[1] * mb)
     # prema: nothing else could be chosen (no paused batch here, no startable queue)
+    M = tb.ms.shape[0]
     for mm in range(M):
         cc = x * M + mm
         if cc != c and (st.c_open[cc] or qlen(st, mm) > 0):

@@ -52,7 +52,7 @@ State = namedtuple("State", [
     # queues: flat buffer, model m owns qbuf[qoff[m]:qoff[m+1]]
     "qbuf", "qoff", "qhead", "qtail",
     # batch contexts (C); main batch and catch-up sub-batch
-    "c_open", "c_layer", "c_n", "c_mem", "c_cnt", "c_ce", "c_cu", "c_cb", "c_t0", "c_tp",
+    "c_model", "c_open", "c_layer", "c_n", "c_mem", "c_cnt", "c_ce", "c_cu", "c_cb", "c_t0", "c_tp",
     "k_n", "k_mem", "k_cnt", "k_layer", "k_last", "k_ce", "k_cu", "k_cb",
     # executors (X)
     "x_ctx", "x_phase", "x_busy", "x_tend", "x_wake", "x_pend",
@@ -113,7 +113,7 @@ def make_state(arrival, deadline, rmodel, rexitl, n_models, n_executors, max_bat
         np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64),
         f0(n), f0(n), f0(n),
         np.zeros(n, dtype=np.int64), qoff, i0(M), i0(M),
-        i0(C), i0(C), i0(C), i0(C, B), i0(C, L), f0(C), f0(C), f0(C), f0(C), f0(C),
+        np.tile(np.arange(M, dtype=np.int64), X), i0(C), i0(C), i0(C), i0(C, B), i0(C, L), f0(C), f0(C), f0(C), f0(C), f0(C),
         i0(C), i0(C, B), i0(C, L), i0(C), i0(C), f0(C), f0(C), f0(C),
         np.full(X, -1, dtype=np.int64), i0(X), i0(X), np.full(X, INF), np.full(X, INF), i0(X),
         np.zeros((M, N_POLICY_STATE), dtype=np.float64),
