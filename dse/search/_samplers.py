@@ -17,15 +17,19 @@ SamplerFactory = Callable[[object, int], optuna.samplers.BaseSampler]
 
 
 def _nsga2(spec, seed: int) -> optuna.samplers.BaseSampler:
+    # Defaults for the small budgets of design studies (tens to hundreds of trials): a
+    # small population gives more generations, and a higher mutation rate than Optuna's
+    # 1/n_params keeps it exploring (chosen on benchmarks/bench_search.py part a).
     opts = dict(spec.sampler_options)
-    opts.setdefault("population_size", 20)
+    opts.setdefault("population_size", 10)
+    opts.setdefault("mutation_prob", 0.3)
     return optuna.samplers.NSGAIISampler(seed=seed, **opts)
 
 
 def _tpe(spec, seed: int) -> optuna.samplers.BaseSampler:
     opts = dict(spec.sampler_options)
     opts.setdefault("multivariate", True)
-    return optuna.samplers.TPESampler(seed=seed, warn_independent_sampling=False, **opts)
+    return optuna.samplers.TPESampler(seed=seed, **opts)
 
 
 def _gp(spec, seed: int) -> optuna.samplers.BaseSampler:

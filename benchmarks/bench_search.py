@@ -1,0 +1,281 @@
+"""Search benchmarks: (a) search quality against an exhaustive grid, (b) throughput.
+
+Usage: python3 benchmarks/bench_search.py [--part a|b|both] [--seeds 5] [--requests 2000]
+                                          [--trials 200] [--workers 2] [--json OUT.json]
+
+(a) Search quality.  A 960-design space (PE count x PE width x batching x stacking x the
+    fluid scheduler's max batch and refill level) of a bursty two-stream scenario.  Every
+    design is evaluated once (``--requests`` per trial, cached in memory), giving the true
+    Pareto front of SLO attainment vs area by exhaustive grid.  Each sampler then runs the
+    real study objective (``dse.search.Objective``, answers served from the cache) until it
+    has evaluated 5% and 10% of the grid's designs (re-sampled designs cost no simulation:
+    they are served from the storage/cache and not counted), for ``--seeds`` seeds; the
+    table reports the
+    hypervolume reached divided by the true hypervolume (mean and min over seeds).
+    Hypervolume normalisation: each objective scaled by its range over the whole grid,
+    reference point 1.1 (``dse.search._front``).  Target: nsga2 >= 98% at 10%.
+
+(b) Throughput.  ``dse.search.run`` with ``--workers`` local processes on a journal file,
+    20,000 requests per trial, random sampler over a wide space (few repeated designs),
+    no multi-fidelity; prints complete trials per second end to end (process start-up
+    included) and in steady state (after each worker's first trial).  Target: >= 20/s
+    with 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUALITY_SPEC = """
+[study]
+name = "bench-quality"
+sampler = "{sampler}"
+n_trials = {n_trials}
+seed = {seed}
+storage = "sqlite:///unused.db"
+objectives = [{{ metric = "slo_attainment", direction = "maximize" }},
+              {{ metric = "area_mm2", direction = "minimize" }}]
+
+[scenario]
+name = "bench"
+[[scenario.streams]]
+name = "doorbell"
+model = "resnet18"
+arrival = "bursty"
+rate_rps = 400
+slo_ms = 40
+[[scenario.streams]]
+name = "pet-cam"
+model = "mobilenetv2"
+arrival = "poisson"
+rate_rps = 500
+slo_ms = 25
+
+[fidelity]
+requests = {requests}
+
+[space.npu]
+pe_count = [16, 32, 64, 128, 256]
+pe_width = [8, 16, 32]
+batching = ["r", "fluid"]
+stack_factors = [[1], [1, 2, 4]]
+
+[space.policy]
+name = "fluid"
+[space.policy.fluid]
+max_batch = [2, 4, 8, 16]
+refill_level = {{ low = 0.0, high = 0.75, step = 0.25 }}
+"""
+
+THROUGHPUT_SPEC = """
+[study]
+name = "bench-throughput"
+sampler = "random"
+n_trials = {n_trials}
+seed = 5
+storage = "journal:///bench.journal"
+objectives = [{{ metric = "slo_attainment", direction = "maximize" }},
+              {{ metric = "area_mm2", direction = "minimize" }}]
+
+[scenario]
+name = "bench"
+[[scenario.streams]]
+name = "doorbell"
+model = "resnet18"
+arrival = "bursty"
+rate_rps = 150
+slo_ms = 40
+[[scenario.streams]]
+name = "pet-cam"
+model = "mobilenetv2"
+arrival = "poisson"
+rate_rps = 200
+slo_ms = 25
+
+[fidelity]
+requests = 20000
+
+[space.npu]
+pe_count = [16, 32, 64, 128, 256, 512]
+pe_width = [8, 16, 32]
+tile_rows = [32, 64, 128]
+batching = ["r", "p", "fluid"]
+stack_factors = [[1], [1, 2], [1, 2, 4]]
+weight_sram_kib = {{ low = 128, high = 4096, log = true }}
+
+[space.policy]
+name = "fluid"
+[space.policy.fluid]
+max_batch = {{ low = 1, high = 32 }}
+refill_level = {{ low = 0.0, high = 1.0 }}
+catchup_last = {{ low = 0.0, high = 1.0 }}
+"""
+
+
+def _spec(text: str):
+    from dse.spec import parse_spec
+
+    return parse_spec(text, source="<bench>", base=Path(tempfile.gettempdir()))
+
+
+def exhaustive(requests: int):
+    """Evaluate every grid point once; returns (objective holding the cache, points)."""
+    import optuna
+
+    from dse.search import Objective
+    from dse.search._objective import suggest_point
+
+    spec = _spec(QUALITY_SPEC.format(sampler="grid", n_trials=1, seed=0, requests=requests))
+    grid = spec.space.grid()
+    keys = list(grid)
+    objective = Objective(spec, cache_size=10 ** 6)
+    from cost_models import NpuDesign
+
+    values = []
+    t0 = time.perf_counter()
+    for combo in itertools.product(*grid.values()):
+        trial = optuna.trial.FixedTrial(dict(zip(keys, combo, strict=True)))
+        npu, policy, params = suggest_point(trial, spec)
+        design = NpuDesign.from_dict(npu)
+        _, _, vals, _ = objective.measure(design, policy, params, spec.fidelity.requests)
+        values.append(vals)
+    seconds = time.perf_counter() - t0
+    return objective, np.array(values), seconds
+
+
+def run_sampler(name: str, seed: int, budget: int, requests: int, cache) -> np.ndarray:
+    """Run sampler ``name`` until it has evaluated ``budget`` distinct designs.
+
+    Re-sampled designs are served from the cache (and in ``dse run`` from the storage), so
+    they cost no simulation and do not count against the budget (at most 20 x budget
+    trials in all)."""
+    import optuna
+
+    from dse.search import Objective
+    from dse.search._samplers import make_sampler
+
+    spec = _spec(QUALITY_SPEC.format(sampler=name, n_trials=budget, seed=seed,
+                                     requests=requests))
+    objective = Objective(spec, cache_size=10 ** 6)
+    objective._cache = cache  # every answer comes from the exhaustive evaluation
+    study = optuna.create_study(directions=spec.directions, sampler=make_sampler(spec))
+    seen: set = set()
+
+    def count(study, trial):
+        seen.add(tuple(sorted(trial.params.items())))
+        if len(seen) >= budget:
+            study.stop()
+
+    n_before = len(cache)
+    study.optimize(objective, n_trials=20 * budget, callbacks=[count])
+    assert len(cache) == n_before, "a sampled design was outside the exhaustive grid"
+    return np.array([t.values for t in study.get_trials()
+                     if t.state == optuna.trial.TrialState.COMPLETE])
+
+
+def part_a(seeds: int, requests: int) -> dict:
+    import optuna
+
+    from dse.search._front import bounds_for, hypervolume, minimised
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    objective, values, seconds = exhaustive(requests)
+    n = len(values)
+    dirs = ["maximize", "minimize"]
+    pts = minimised(values, dirs)
+    lower, upper = bounds_for(["slo_attainment", "area_mm2"], dirs, pts)
+    true_hv = hypervolume(pts, lower, upper)
+    print(f"(a) grid of {n} designs evaluated in {seconds:.1f} s "
+          f"({requests} requests each); true hypervolume {true_hv:.4f}")
+    samplers = ["nsga2", "tpe", "random"]
+    try:
+        import torch  # noqa: F401
+
+        samplers.insert(2, "gp")
+    except ImportError:
+        print("    (gp skipped: PyTorch not installed)")
+    budgets = {"5%": round(0.05 * n), "10%": round(0.10 * n)}
+    out = {"designs": n, "true_hypervolume": true_hv, "requests": requests, "samplers": {}}
+    print(f"    {'sampler':8s} " + " ".join(f"{k + ' (' + str(b) + ')':>22s}"
+                                            for k, b in budgets.items()))
+    for name in samplers:
+        row = {}
+        for label, budget in budgets.items():
+            ratios = []
+            for seed in range(seeds):
+                found = run_sampler(name, seed, budget, requests, objective._cache)
+                hv = hypervolume(minimised(found, dirs), lower, upper)
+                ratios.append(hv / true_hv)
+            row[label] = {"mean": float(np.mean(ratios)), "min": float(np.min(ratios)),
+                          "budget": budget}
+        out["samplers"][name] = row
+        print(f"    {name:8s} " + " ".join(
+            f"{100 * r['mean']:8.2f}% (min {100 * r['min']:6.2f}%)" for r in row.values()))
+    nsga = out["samplers"]["nsga2"]["10%"]["mean"]
+    print(f"    target nsga2 >= 98% at 10%: {'met' if nsga >= 0.98 else 'NOT met'} "
+          f"({100 * nsga:.2f}%)")
+    return out
+
+
+def part_b(trials: int, workers: int) -> dict:
+    from dse.search import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path = Path(tmp) / "bench.toml"
+        spec_path.write_text(THROUGHPUT_SPEC.format(n_trials=trials))
+        from dse.spec import load_spec
+
+        spec = load_spec(spec_path)
+        t0 = time.perf_counter()
+        res = run(spec, workers=workers, progress=False, report=False)
+        wall = time.perf_counter() - t0
+        trials_done = [t for t in res.study.get_trials() if t.state.name == "COMPLETE"]
+        firsts = {}
+        for t in trials_done:
+            w = t.user_attrs["worker"]
+            firsts[w] = min(firsts.get(w, t.datetime_complete), t.datetime_complete)
+        start = max(firsts.values())
+        later = [t for t in trials_done if t.datetime_complete > start]
+        end = max(t.datetime_complete for t in trials_done)
+        steady = len(later) / max((end - start).total_seconds(), 1e-9)
+    e2e = len(trials_done) / wall
+    print(f"(b) {len(trials_done)} complete trials x 20000 requests, {workers} workers, "
+          f"journal storage: {e2e:.1f} trials/s end to end ({wall:.1f} s incl. start-up), "
+          f"{steady:.1f} trials/s steady state; target >= 20/s: "
+          f"{'met' if steady >= 20 else 'NOT met'}")
+    return {"trials": len(trials_done), "workers": workers, "wall_s": wall,
+            "trials_per_s_end_to_end": e2e, "trials_per_s_steady": steady}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("a", "b", "both"), default="both")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", help="also write the numbers to this JSON file")
+    args = ap.parse_args(argv)
+    out = {}
+    if args.part in ("a", "both"):
+        out["quality"] = part_a(args.seeds, args.requests)
+    if args.part in ("b", "both"):
+        out["throughput"] = part_b(args.trials, args.workers)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
