@@ -167,3 +167,21 @@ def test_real_dashboard_in_browser(run, tmp_path):
     assert info["errors"] == [] and info["requests"] == []
     assert info["pareto"] == len(study.best_trials)
     assert info["plots"] >= 7  # front, hv, importances?, parallel, CDF, layers, area, modes
+
+
+def test_reproduces_sweep_objective_with_replications(tmp_path):
+    """Stored metrics that average replications and add the paper-style satisfaction sweep
+    are reproduced exactly too (the fidelity travels in [provenance.fidelity])."""
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(SPEC.replace('metric = "slo_attainment"', 'metric = "tail_slo_satisfaction"')
+                    .replace("n_trials = 8", "n_trials = 2")
+                    .replace("requests = 600", "requests = 300\nreplications = 2"))
+    assert main(["run", str(spec), "--quiet", "--no-report"]) == 0
+    out = tmp_path / "d.toml"
+    assert main(["export", str(spec), "--pick", "max-slo", "--out", str(out)]) == 0
+    design = load_design(str(out))
+    assert design.fidelity["replications"] == 2 and "tail_slo_satisfaction" in design.provenance[
+        "needed"]
+    result = evaluate_design(design)
+    assert result["reproduced"] is True
+    assert "tail_slo_satisfaction" in result["runs"][0]["overall"]
