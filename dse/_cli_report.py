@@ -40,7 +40,8 @@ def register(sub) -> None:
     d.add_argument("spec", metavar="SPEC.toml")
     d.add_argument("--storage", help="storage URL (default: the spec's)")
     d.add_argument("--out", metavar="FILE.html",
-                   help="output file (default: <results_dir>/dashboard.html)")
+                   help="output file (default: <results_dir>/dashboard.html; not written "
+                        "with --serve)")
     d.add_argument("--max-designs", type=_int(1), default=12, metavar="N",
                    help="Pareto designs with full detail (default 12)")
     d.add_argument("--serve", action="store_true",
@@ -125,8 +126,7 @@ def _dashboard(args) -> int:
 
         raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          field="--port") from None
-    print(f"serving {server.url} (Ctrl-C to stop)",
-          file=sys.stderr, flush=True)
+    print(f"serving {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -38,8 +38,7 @@ class DashboardServer:
         self._log = log or (lambda msg: print(msg, file=sys.stderr))
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.version = fingerprint()
-        self.page = build(self.version).encode("utf-8")
+        self.version, self.page = "", b""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,6 +72,13 @@ class DashboardServer:
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
+        # bind first (a busy port fails fast), then build the first page
+        try:
+            self.version = fingerprint()
+            self.page = build(self.version).encode("utf-8")
+        except BaseException:
+            self.httpd.server_close()
+            raise
 
     @property
     def url(self) -> str:
