@@ -278,14 +278,15 @@ def _parse_loads(text) -> list[float]:
 
 
 def capacity_rps(design, model_name: str) -> float:
-    """Requests/s the design sustains on ``model_name`` at its largest batch, every
-    sample to the last exit (the load-1.0 point of ``dse compare``)."""
+    """Requests/s the design sustains on ``model_name`` at its best batch size (every
+    sample to the last exit): ``max over b of b / batch time``, the load-1.0 point of
+    ``dse compare``."""
     from cost_models import latency_table
     from workloads import get_model
 
     t = latency_table(design, get_model(model_name).layers)
-    b = design.max_batch
-    return b / float(t.ms[:, b].sum()) * 1e3
+    batch_ms = t.ms[:, 1:].sum(axis=0)
+    return float(max((b + 1) / ms for b, ms in enumerate(batch_ms))) * 1e3
 
 
 def _compare(args) -> int:
