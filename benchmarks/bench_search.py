@@ -263,7 +263,7 @@ def main(argv=None) -> int:
     ap.add_argument("--part", choices=("a", "b", "both"), default="both")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--trials", type=int, default=600)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
