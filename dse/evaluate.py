@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -30,12 +31,16 @@ class Evaluation:
     warnings: list = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=128)
+def _table(design, model_name: str):
+    """Latency table of a zoo/user model on a design, cached per process (a satisfaction
+    sweep asks for the same tables for every grid point).  Treat it as read-only."""
+    return latency_table(design, get_model(model_name).layers)
+
+
 def isolated_ms(design, models) -> dict[str, float]:
     """Batch-1 latency (ms) of every model to its last exit on the whole ``design``."""
-    out = {}
-    for name in models:
-        out[name] = float(latency_table(design, get_model(name).layers).ms[:, 1].sum())
-    return out
+    return {name: float(_table(design, name).ms[:, 1].sum()) for name in models}
 
 
 def evaluate(design, scenario, policy: str, params: dict | None = None, *,
@@ -68,7 +73,7 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     tables, sim_tables = {}, []
     for name in names:
         model = get_model(name)
-        t = latency_table(run_design, model.layers)
+        t = _table(run_design, name)
         tables[name] = t
         sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers))
     res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, sim_tables,
