@@ -84,11 +84,18 @@ def complete_feasible(study: optuna.Study):
 
 
 def front_summary(study: optuna.Study, metrics, directions):
-    """(pareto trials, hypervolume) of a study's complete feasible trials."""
+    """(Pareto-optimal designs as their first trials, hypervolume) of a study's complete
+    feasible trials."""
     trials = complete_feasible(study)
     if not trials:
         return [], 0.0
     pts = minimised(np.array([t.values for t in trials]), directions)
     lower, upper = bounds_for(metrics, directions, pts)
     mask = pareto_mask(pts)
-    return [t for t, k in zip(trials, mask, strict=True) if k], hypervolume(pts, lower, upper)
+    front, seen = [], set()
+    for t, k in zip(trials, mask, strict=True):
+        key = tuple(sorted(t.params.items()))
+        if k and key not in seen:  # a re-sampled design counts once
+            seen.add(key)
+            front.append(t)
+    return front, hypervolume(pts, lower, upper)

@@ -22,8 +22,8 @@ def varying_columns(spec: StudySpec) -> list[str]:
 
 
 def pareto_table(spec: StudySpec, study: optuna.Study) -> pd.DataFrame:
-    """One row per Pareto-optimal feasible complete trial, sorted by the first objective
-    (best first): trial number, objective values, searched parameters."""
+    """One row per Pareto-optimal feasible design (its first trial), sorted by the first
+    objective (best first): trial number, objective values, searched parameters."""
     trials = complete_feasible(study)
     names = spec.metric_names
     cols = ["trial", *names, *varying_columns(spec)]
@@ -32,9 +32,12 @@ def pareto_table(spec: StudySpec, study: optuna.Study) -> pd.DataFrame:
     pts = minimised(np.array([t.values for t in trials]), spec.directions)
     mask = pareto_mask(pts)
     rows = []
+    seen = set()
     for t, keep in zip(trials, mask, strict=True):
-        if not keep:
+        key = tuple(sorted(t.params.items()))
+        if not keep or key in seen:  # a re-sampled design appears once (lowest trial)
             continue
+        seen.add(key)
         row = {"trial": t.number}
         row.update({m: v for m, v in zip(names, t.values, strict=True)})
         for c in cols[1 + len(names):]:
