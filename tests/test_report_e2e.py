@@ -24,6 +24,8 @@ SPEC = textwrap.dedent("""
       { metric = "slo_attainment", direction = "maximize" },
       { metric = "area_mm2", direction = "minimize" },
     ]
+    [study.constraints]
+    max_area_mm2 = 2.65
 
     [scenario]
     name = "one-cam"
@@ -31,8 +33,8 @@ SPEC = textwrap.dedent("""
     name = "cam"
     model = "resnet18"
     arrival = "poisson"
-    rate_rps = 120
-    slo_ms = 30
+    rate_rps = 200
+    slo_ms = 12
 
     [fidelity]
     requests = 600
@@ -69,6 +71,17 @@ def test_run_writes_dashboard_and_knee_design(run):
     assert design.provenance["trial"] == pick(data, rule="knee").number
     assert design.provenance["study"] == "tiny" and design.seed == 3
     assert design.requests == 600
+
+
+def test_feasibility_and_front_match_optuna(run):
+    """Constraints set by the runner (Optuna's named format) decide feasibility."""
+    study = load_study("tiny", run["url"])
+    data = read_study(study)
+    expected = [all(v <= 0 for v in t.constraints.values()) for t in data.trials]
+    assert data.feasible.tolist() == expected
+    assert 0 < data.feasible.sum() < len(data.trials)  # the 2.65 mm2 budget bites
+    assert sorted(data.numbers[data.pareto].tolist()) == sorted(t.number for t in
+                                                                study.best_trials)
 
 
 def test_plain_optuna_sees_names_and_attrs(run):
@@ -175,6 +188,7 @@ def test_reproduces_sweep_objective_with_replications(tmp_path):
     spec = tmp_path / "sweep.toml"
     spec.write_text(SPEC.replace('metric = "slo_attainment"', 'metric = "tail_slo_satisfaction"')
                     .replace("n_trials = 8", "n_trials = 2")
+                    .replace("max_area_mm2 = 2.65", "max_area_mm2 = 50.0")
                     .replace("requests = 600", "requests = 300\nreplications = 2"))
     assert main(["run", str(spec), "--quiet", "--no-report"]) == 0
     out = tmp_path / "d.toml"

@@ -47,8 +47,9 @@ def make_study(url: str, points, *, metric_names=("slo_attainment", "area_mm2"),
                    "streams": {"cam": {"slo_attainment": slo, "p95_latency_ms": 20.0 + 2 * i}},
                    "sim_seconds": 0.01, "requests_per_second": 1e6, "area_mm2": area["total"]}
         system_attrs = {}
-        if constraints is not None:
-            system_attrs["constraints"] = list(constraints[i])
+        if constraints is not None:  # Optuna 5's named format, as trial.set_constraint stores
+            system_attrs.update({f"constraints:c{j}": float(v)
+                                 for j, v in enumerate(constraints[i])})
         study.add_trial(optuna.trial.create_trial(
             values=[float(v) for v in values],
             params={"pe_count": pe, "policy": policy, "slack": slack},

@@ -16,7 +16,15 @@ import optuna
 
 from cost_models.errors import InputError, RunError, did_you_mean
 
-_CONSTRAINTS_KEY = "constraints"  # optuna.samplers._base._CONSTRAINTS_KEY
+
+def _constraints(trial) -> dict:
+    """Constraint values of a trial (Optuna's named ``trial.set_constraint`` format and the
+    older list format)."""
+    try:
+        return dict(trial.constraints)
+    except AttributeError:  # Optuna < 5
+        values = trial.system_attrs.get("constraints") or ()
+        return {str(i): v for i, v in enumerate(values)}
 
 
 def _storage(url: str):
@@ -136,8 +144,8 @@ def read_study(study: optuna.Study) -> StudyData:
                   for d in study.directions]
     m = len(directions)
     values = np.array([list(t.values) for t in trials], dtype=np.float64).reshape(len(trials), m)
-    feasible = np.array([all(c <= 0.0 for c in t.system_attrs.get(_CONSTRAINTS_KEY, ()))
-                         for t in trials], dtype=bool)
+    feasible = np.array([all(c <= 0.0 for c in _constraints(t).values()) for t in trials],
+                        dtype=bool)
     feasible &= np.all(np.isfinite(values), axis=1)
     data = StudyData(
         name=study.study_name, metric_names=_metric_names(study), directions=directions,
