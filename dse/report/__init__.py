@@ -37,7 +37,7 @@ def open_spec_study(spec, storage_url: str | None = None):
     return load_study(spec.name, storage_url or spec.storage_url)
 
 
-def spec_dashboard_kwargs(spec) -> dict:
+def _spec_kwargs(spec) -> dict:
     return dict(scenario=spec.scenario, fidelity=spec.fidelity, seed=spec.seed)
 
 
@@ -60,7 +60,7 @@ def write_run_report(spec, study) -> tuple[str, str | None]:
 
     out = Path(spec.results_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dash = write_dashboard(study, str(out / "dashboard.html"), **spec_dashboard_kwargs(spec))
+    dash = write_dashboard(study, str(out / "dashboard.html"), **_spec_kwargs(spec))
     try:
         _, design = export_design(spec, study, str(out / "knee_design.toml"), rule="knee")
     except InputError:  # no complete feasible trial yet
