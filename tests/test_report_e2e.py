@@ -199,3 +199,16 @@ def test_reproduces_sweep_objective_with_replications(tmp_path):
     result = evaluate_design(design)
     assert result["reproduced"] is True
     assert "tail_slo_satisfaction" in result["runs"][0]["overall"]
+
+
+def test_tampered_metrics_are_not_reproduced(run, tmp_path, capsys):
+    text = (run["results"] / "knee_design.toml").read_text()
+    design = load_design(str(run["results"] / "knee_design.toml"))
+    p95 = design.metrics["overall"]["p95_latency_ms"]
+    line = f"p95_latency_ms = {p95!r}"
+    assert line in text
+    bad = tmp_path / "tampered.toml"
+    bad.write_text(text.replace(line, f"p95_latency_ms = {p95 * 1.5!r}", 1))
+    assert main(["evaluate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "NOT reproduced" in err and "overall.p95_latency_ms" in err

@@ -12,6 +12,9 @@ numeric metric is summarised by its mean and two-sided 95% Student-t confidence 
 from __future__ import annotations
 
 import math
+import sys
+
+from tqdm import tqdm
 
 from cost_models.errors import InputError, did_you_mean
 from dse.report._stats import mean_ci
@@ -125,9 +128,11 @@ def evaluate_design(design: DesignFile, *, scenario_path: str | None = None,
     seed0 = design.seed if design.seed is not None else 0
     npu, scenario, policy, params = build_inputs(design, scenario_path=scenario_path)
     seed_list = [seed0 + i * design.replications for i in range(seeds)]
+    bar = tqdm(seed_list, desc="seeds", unit="trace", leave=False,
+               disable=seeds == 1 or not sys.stderr.isatty())
     runs = [comparable(metrics_for(npu, scenario, policy, params, n_requests=n_req, seed=s,
                                    design=design))
-            for s in seed_list]
+            for s in bar]
     result: dict = {"design": design.path, "policy": policy, "requests": int(n_req),
                     "seeds": seed_list, "runs": runs}
     same_setup = (scenario_path is None and n_req == design.requests
