@@ -79,3 +79,63 @@ def test_dashboard_in_headless_chromium(tmp_path):
     with open(shot, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(shot) > 50_000
+
+
+def test_served_dashboard_reloads_when_the_study_grows(tmp_path):
+    """`dse dashboard --serve`: the open page reloads itself after a new trial completes."""
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    from dse.report import build_dashboard
+    from dse.report.server import DashboardServer, study_fingerprint
+
+    url = f"sqlite:///{tmp_path}/live.db"
+    study = make_study(url, FRONT[:4])
+    server = DashboardServer(
+        lambda v: build_dashboard(study, live_version=v, live_period_ms=300),
+        lambda: study_fingerprint(study), port=0, poll_s=0.3).start()
+    errors, outside = [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            def route(r):
+                if r.request.url.startswith(server.url):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.goto(server.url)
+            count = ("() => document.getElementById('pareto').data"
+                     ".find(t => t.uid === 'pareto').x.length")
+            page.wait_for_function(count, timeout=60000)
+            before = page.evaluate(count)
+            study.add_trial(optuna_trial(study, slo=0.99, area=0.5))  # dominates the front
+            deadline = time.monotonic() + 60
+            after = before
+            while time.monotonic() < deadline and after == before:
+                time.sleep(0.3)
+                try:
+                    after = page.evaluate(count)
+                except Exception:  # noqa: BLE001 - the page is reloading
+                    continue
+            browser.close()
+    finally:
+        server.close()
+    assert (before, after) == (4, 1)
+    assert errors == [] and outside == []
+
+
+def optuna_trial(study, *, slo: float, area: float):
+    """A copy of the study's first trial with new objective values."""
+    import optuna
+
+    t = study.trials[0]
+    return optuna.trial.create_trial(values=[slo, area], params=t.params,
+                                     distributions=t.distributions, user_attrs=t.user_attrs)
