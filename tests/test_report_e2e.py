@@ -169,6 +169,7 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys):
     assert "newer dse" in capsys.readouterr().err
 
 
+@pytest.mark.heavy
 def test_real_dashboard_in_browser(run, tmp_path):
     """The run's own dashboard, with per-design detail, renders without console errors."""
     from test_report_browser import CHROMIUM, open_dashboard
@@ -182,6 +183,7 @@ def test_real_dashboard_in_browser(run, tmp_path):
     assert info["plots"] >= 7  # front, hv, importances?, parallel, CDF, layers, area, modes
 
 
+@pytest.mark.heavy
 def test_reproduces_sweep_objective_with_replications(tmp_path):
     """Stored metrics that average replications and add the paper-style satisfaction sweep
     are reproduced exactly too (the fidelity travels in [provenance.fidelity])."""
