@@ -9,14 +9,16 @@ Killed workers leave trials RUNNING.  RDB storages (SQLite included) use Optuna 
 (``HEARTBEAT_S``/``GRACE_S``) with :class:`RetryHeartbeatStaleTrialCallback`: a stale
 trial is set FAIL and re-queued once as a WAITING trial with the same parameters.  The
 journal backend has no heartbeat API, so every trial records ``worker = host:pid`` and a
-RUNNING trial whose process no longer exists on this host is failed and re-queued the same
-way, under a file lock so that two workers never re-queue it twice.
+RUNNING trial whose process no longer exists on this host (or that never recorded its
+worker, GRACE_S after it started: killed in between) is failed and re-queued the same way,
+under a file lock so that two workers never re-queue it twice.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -254,6 +256,12 @@ def reap_stale_trials(study: optuna.Study) -> int:
     stale = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         w = t.user_attrs.get("worker")
+        if w is None and t.datetime_start is not None and (
+                datetime.now() - t.datetime_start).total_seconds() > GRACE_S:
+            # killed between creating the trial and recording its worker: an orphan
+            # that no process owns (recording the worker is its first step)
+            stale.append(t)
+            continue
         if not isinstance(w, str) or ":" not in w:
             continue
         h, _, pid = w.rpartition(":")
