@@ -1,0 +1,121 @@
+"""Fault injection: SIGKILL a ``dse run SPEC --workers 4`` process group at random moments,
+again and again, on JournalStorage and on PostgreSQL, resuming each time.
+
+Checked after every kill: each trial that was COMPLETE before keeps its parameters, values
+and metrics; no trial number is used twice; never more than ``n_trials`` complete trials.
+At the end the study holds exactly ``n_trials`` complete trials.  Heavy: minutes each.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from dse.search import open_storage
+
+pytestmark = pytest.mark.heavy
+
+N_TRIALS = 40
+KILLS = 10
+
+
+def _snapshot(url: str, name: str) -> dict:
+    """``number -> (state, params, values, metrics)`` of every trial of the study."""
+    storage = open_storage(url, create=False)
+    names = optuna.get_all_study_names(storage)
+    if name not in names:
+        return {}
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers)), "duplicate trial numbers"
+    out = {}
+    for t in trials:
+        out[t.number] = (t.state, dict(t.params), tuple(t.values or ()),
+                         repr(t.user_attrs.get("metrics")))
+    return out
+
+
+def _complete(snap: dict) -> dict:
+    return {n: v for n, v in snap.items() if v[0] == TrialState.COMPLETE}
+
+
+def _check_kept(before: dict, after: dict) -> None:
+    for number, (state, params, values, metrics) in _complete(before).items():
+        assert number in after, f"trial {number} vanished"
+        a_state, a_params, a_values, a_metrics = after[number]
+        assert a_state == TrialState.COMPLETE, f"trial {number}: {state} -> {a_state}"
+        assert a_params == params and a_values == values and a_metrics == metrics, number
+
+
+def _launch(spec, storage, log):
+    return subprocess.Popen(
+        [sys.executable, "-m", "dse", "run", str(spec), "--workers", "4", "--quiet",
+         "--no-report", "--storage", storage],
+        cwd=spec.parent, stdout=log, stderr=log, start_new_session=True)
+
+
+def _wait_for_progress(url, name, have, proc, extra, timeout=240.0):
+    """Wait until ``extra`` more trials are complete (or the run ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(_complete(_snapshot(url, name))) >= have + extra:
+            return
+        time.sleep(0.3)
+
+
+def _kill_resume(spec, url, name, tmp_path, seed):
+    rng = random.Random(seed)
+    log_path = tmp_path / "runs.log"
+    snap = {}
+    kills = 0
+    with open(log_path, "wb") as log:
+        while kills < KILLS:
+            proc = _launch(spec, url, log)
+            if kills % 2:  # a random moment after some progress (mid-trial, mid-write)
+                _wait_for_progress(url, name, len(_complete(snap)), proc, rng.randint(1, 2))
+                time.sleep(rng.uniform(0.0, 1.5))
+            else:  # a random moment from launch on (start-up, study creation, first trials)
+                time.sleep(rng.uniform(0.5, 6.0))
+            if proc.poll() is not None:
+                break  # finished before we could kill it: too few trials for this test
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            after = _snapshot(url, name)
+            _check_kept(snap, after)
+            assert len(_complete(after)) <= N_TRIALS
+            snap = after
+        assert kills == KILLS, f"the study finished after {kills} kills; raise N_TRIALS"
+        proc = _launch(spec, url, log)  # the final, undisturbed resume
+        assert proc.wait(timeout=900) == 0, log_path.read_text()
+    final = _snapshot(url, name)
+    _check_kept(snap, final)
+    assert len(_complete(final)) == N_TRIALS
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+    return final, text
+
+
+def test_sigkill_resume_journal(tiny_study, tmp_path):
+    spec = tiny_study(name="faults", n_trials=N_TRIALS, storage="study.journal", requests=200)
+    url = str(tmp_path / "study.journal")
+    final, _ = _kill_resume(spec, url, "faults", tmp_path, seed=7)
+    assert len(final) >= N_TRIALS
+
+
+def test_sigkill_resume_postgresql(tiny_study, tmp_path, postgres_url):
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    spec = tiny_study(name=name, n_trials=N_TRIALS, storage=postgres_url, requests=200)
+    final, text = _kill_resume(spec, postgres_url, name, tmp_path, seed=11)
+    assert "s3cretPW" not in text  # the password in the URL is never printed
+    assert len(final) >= N_TRIALS
