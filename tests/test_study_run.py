@@ -69,12 +69,15 @@ def test_same_seed_same_results_bit_for_bit(tiny_study):
 
 
 def test_grid_enumerates_small_space_exactly(tiny_study):
-    path = tiny_study(sampler="grid", n_trials=None, policy="static",
-                      policy_space="[space.policy.static]\nmax_batch = [2, 8]")
+    path = tiny_study(sampler="grid", n_trials=None, policy="static", requests=200,
+                      policy_space="[space.policy.static]\nmax_batch = [2, 8]\n"
+                                   "max_queue_delay_ms = 1.0")
+    text = path.read_text().replace("pe_count = [16, 32, 64, 128]", "pe_count = [32, 64]")
+    path.write_text(text)
     spec, res = _run(path)
     grid = spec.space.grid()
     expected = {tuple(p) for p in itertools.product(*grid.values())}
-    assert len(expected) == 4 * 2 * 2 * 2 == spec.n_trials
+    assert len(expected) == 2 * 2 * 2 * 2 == spec.n_trials
     trials = res.study.get_trials(states=(TrialState.COMPLETE,))
     got = [tuple(t.params[k] for k in grid) for t in trials]
     assert len(got) == len(expected) and set(got) == expected
@@ -132,7 +135,7 @@ def test_ctrl_c_keeps_completed_trials_and_resume_reaches_total(tiny_study, tmp_
                             stderr=subprocess.PIPE, text=True)
     url = f"sqlite:///{tmp_path}/study.db"
     done = 0
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a cold Numba cache compiles first
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.5)
         try:

@@ -44,9 +44,15 @@ def test_two_local_workers_on_journal_reach_exactly_n(tiny_study, tmp_path):
     complete = _check_exact(res.study, 10)
     workers = {t.user_attrs["worker"] for t in complete}
     assert len(workers) == 2  # both processes did work
-    # resume with more workers than trials left
-    res = run(spec, workers=2, n_trials=13, progress=False, report=False)
-    _check_exact(res.study, 13)
+
+
+@pytest.mark.heavy
+def test_resume_with_more_workers_than_trials_left(tiny_study):
+    path = tiny_study(n_trials=6, storage="study.journal")
+    spec = load_spec(path)
+    run(spec, progress=False, report=False)
+    res = run(spec, workers=3, n_trials=8, progress=False, report=False)
+    _check_exact(res.study, 8)
 
 
 def test_killed_worker_trial_is_detected_and_retried_on_journal(tiny_study, tmp_path):
@@ -70,7 +76,8 @@ def test_killed_worker_trial_is_detected_and_retried_on_journal(tiny_study, tmp_
     _check_exact(study, 3)
 
 
-def test_postgres_workers_from_two_processes_reach_exactly_n(tiny_study, postgres_url):
+def test_postgres_workers_from_two_processes_reach_exactly_n(tiny_study, postgres_url,
+                                                            capsys):
     path = tiny_study(name="pg-cli", n_trials=10, storage=postgres_url)
     procs = [subprocess.Popen([sys.executable, "-m", "dse", "worker", str(path), "--quiet"],
                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -83,8 +90,14 @@ def test_postgres_workers_from_two_processes_reach_exactly_n(tiny_study, postgre
     complete = _check_exact(study, 10)
     assert study.metric_names == ["slo_attainment", "area_mm2"]
     assert len({t.user_attrs["worker"] for t in complete}) == 2
+    from dse.cli import main
+
+    assert main(["status", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "complete 10" in out and "s3cretPW" not in out and "dse:***@" in out
 
 
+@pytest.mark.heavy
 def test_postgres_run_with_workers_and_status(tiny_study, postgres_url, capsys):
     from dse.cli import main
 
