@@ -10,7 +10,7 @@ import numpy as np
 import optuna
 import plotly.graph_objects as go
 
-from dse.report._study import StudyData, trial_area
+from dse.report._study import StudyData, pareto_mask, trial_area
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777",
            "#65a30d", "#475569", "#ea580c")
@@ -103,11 +103,13 @@ def pareto_figure(data: StudyData, knee: int | None = None) -> go.Figure:
         for p in names:  # legend entries for the policy colours
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"policy {p}",
                                      marker=dict(color=cmap[p], size=10), hoverinfo="skip"))
-    if len(par) > 1:
-        fig.add_trace(go.Scatter(x=area[par], y=slo[par], mode="lines", name="front",
+    # the step line joins the trade-off curve: Pareto points not dominated in (SLO, area)
+    sign = -1.0 if data.directions[si] == "maximize" else 1.0
+    line = par[pareto_mask(np.column_stack([sign * slo[par], area[par]]))] if len(par) else par
+    if len(line) > 1:
+        fig.add_trace(go.Scatter(x=area[line], y=slo[line], mode="lines", name="front",
                                  line=dict(color="rgba(37,99,235,0.35)", width=2,
-                                           shape="hv" if data.directions[si] == "maximize"
-                                           else "linear"),
+                                           shape="hv"),
                                  hoverinfo="skip", showlegend=False))
     fig.add_trace(go.Scatter(
         x=area[par], y=slo[par], mode="markers", name="Pareto front", uid="pareto",
