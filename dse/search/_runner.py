@@ -55,8 +55,9 @@ def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool 
     try:
         names = optuna.get_all_study_names(storage)
     except Exception as exc:
-        raise InputError(f"cannot read storage: {type(exc).__name__}", source=safe,
-                         field="study.storage") from None
+        from dse.search._storage import storage_failure
+
+        raise storage_failure(exc, url) from None
     sampler = make_sampler(spec, worker)
     if spec.name in names:
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
@@ -240,6 +241,9 @@ def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, d
     except InputError as exc:
         print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except RunError as exc:
+        print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
 
