@@ -73,7 +73,7 @@ def register(sub) -> None:
     v = sub.add_parser("evaluate", help="re-simulate an exported design",
                        description="Re-simulate a design file. With its stored scenario, trace "
                                    "length and seed the metrics equal the stored ones exactly; "
-                                   "with --seeds K, prints means and 95%% t confidence "
+                                   "with --seeds K, prints means and 95% t confidence "
                                    "intervals over K traces.")
     v.add_argument("design", metavar="design.toml")
     v.add_argument("--scenario", metavar="FILE", help="evaluate on another scenario (TOML)")
