@@ -141,17 +141,21 @@ def test_trials_table(tmp_path):
     url = f"sqlite:///{tmp_path}/t.db"
     make_study(url, FRONT)
     study = load_study("synthetic", url)
+    import optuna
+
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
     frame = write_trials(study, str(tmp_path / "t.csv"))
-    assert len(frame) == len(FRONT)
+    assert len(frame) == len(FRONT) + 1
+    assert frame["state"].tolist()[-1] == "FAIL" and not frame["pareto"].tolist()[-1]
     assert {"number", "slo_attainment", "area_mm2", "pareto", "npu.pe_count",
             "metrics.overall.p95_latency_ms", "area_mm2.total", "params.slack"} <= set(frame)
-    assert frame["pareto"].tolist() == [True] * 5 + [False] * 2
+    assert frame["pareto"].tolist() == [True] * 5 + [False] * 3
     pytest.importorskip("pyarrow")
     frame2 = write_trials(study, str(tmp_path / "t.parquet"))
     import pandas as pd
 
     back = pd.read_parquet(tmp_path / "t.parquet")
-    assert back["area_mm2.total"].tolist() == frame2["area_mm2.total"].tolist()
+    pd.testing.assert_series_equal(back["area_mm2.total"], frame2["area_mm2.total"])
 
 
 def test_stored_study_loads_with_plain_optuna(tmp_path):
