@@ -1,11 +1,11 @@
 """The discrete-event loop (Numba).  Semantics are written down in docs/simulator.md.
 
-Two entry points share the same code:
+One compiled entry point, :func:`drive`, serves two uses (so it compiles once):
 
-* :func:`run` -- the all-Numba loop studies use: ``advance`` to the next decision,
-  ask the policy (integer id + float64 parameter array), ``apply`` the action, repeat.
-* :func:`advance` / :func:`apply` -- the same steps, callable one at a time from Python
-  (``dse.sim.Stepper``), for a future learned-scheduler environment.
+* :func:`run` -- the all-Numba loop studies use: advance to the next decision, ask the
+  policy (integer id + float64 parameter array), apply the action, repeat.
+* :func:`advance` / :func:`policy_action` / :func:`apply` -- the same steps, one at a
+  time from Python (``dse.sim.Stepper``), for a future learned-scheduler environment.
 
 Event order at equal times: arrivals first (all arrivals with the same time are enqueued
 together, then every idle executor decides, lowest index first), then executor events,
@@ -14,6 +14,7 @@ lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from dse.sim._policies import continues_at, decide, on_batch_done
@@ -364,24 +365,59 @@ def _apply(st, tb, x, act, m, k, w):
         st.x_wake[x] = w
 
 
+MODE_RUN = 0      # simulate to the end
+MODE_ADVANCE = 1  # run events until an executor must decide; return it (-1: over)
+MODE_DECIDE = 2   # write the policy's action for executor x into out[0:4]
+MODE_APPLY = 3    # carry out action (act, m, k, w) for executor x
+
+
 @njit(cache=True, _nrt=False)
-def run(st, tb, pid, p):
+def drive(st, tb, pid, p, mode, x, act, m, k, w, out):
+    """The one compiled entry point: the all-Numba run (``MODE_RUN``) and the single
+    steps a Python caller uses to drive the same state decision by decision."""
+    y = x
+    a = act
+    mm = m
+    kk = k
+    ww = w
+    while True:  # each inlined step appears once: one copy of the code to compile
+        if mode == MODE_RUN or mode == MODE_ADVANCE:
+            y = _advance(st, tb, pid, p)
+            if y < 0 or mode == MODE_ADVANCE:
+                return y
+        if mode == MODE_RUN or mode == MODE_DECIDE:
+            a, mm, kk, ww = decide(st, tb, pid, p, y)
+            if mode == MODE_DECIDE:
+                out[0] = a
+                out[1] = mm
+                out[2] = kk
+                out[3] = ww
+                return y
+        _apply(st, tb, y, a, mm, kk, ww)
+        if mode == MODE_APPLY:
+            return y
+
+
+_NO_OUT = np.zeros(4)
+
+
+def run(st, tb, pid, p) -> None:
     """Simulate to the end with policy ``pid`` and parameters ``p`` (all in Numba)."""
-    while True:
-        x = _advance(st, tb, pid, p)
-        if x < 0:
-            return
-        act, m, k, w = decide(st, tb, pid, p, x)
-        _apply(st, tb, x, act, m, k, w)
+    drive(st, tb, pid, p, MODE_RUN, -1, 0, -1, 0, 0.0, _NO_OUT)
 
 
-@njit(cache=True, _nrt=False)
-def advance(st, tb, pid, p):
+def advance(st, tb, pid, p) -> int:
     """Process events until an executor needs a decision; return it (-1: run is over)."""
-    return _advance(st, tb, pid, p)
+    return int(drive(st, tb, pid, p, MODE_ADVANCE, -1, 0, -1, 0, 0.0, _NO_OUT))
 
 
-@njit(cache=True, _nrt=False)
-def apply(st, tb, x, act, m, k, w):
+def policy_action(st, tb, pid, p, x) -> tuple[int, int, int, float]:
+    """What policy ``pid`` would do for executor ``x`` now: ``(act, model, k, wake_ms)``."""
+    out = np.zeros(4)
+    drive(st, tb, pid, p, MODE_DECIDE, int(x), 0, -1, 0, 0.0, out)
+    return int(out[0]), int(out[1]), int(out[2]), float(out[3])
+
+
+def apply(st, tb, pid, p, x, act, m, k, w) -> None:
     """Carry out a policy action for executor x at the current time."""
-    _apply(st, tb, x, act, m, k, w)
+    drive(st, tb, pid, p, MODE_APPLY, int(x), int(act), int(m), int(k), float(w), _NO_OUT)

@@ -207,12 +207,10 @@ class Stepper:
                 "batch_layer": st.c_layer.copy(), "batch_active": st.c_n.copy()}
 
     def policy_action(self, x: int):
-        from dse.sim._policies import decide
-
-        return decide(self.st, self.tb, self.pid, self.p, x)
+        return _kernel.policy_action(self.st, self.tb, self.pid, self.p, x)
 
     def act(self, x: int, action: int, model: int = -1, k: int = 0, wake_ms: float = 0.0):
-        _kernel.apply(self.st, self.tb, x, action, model, k, wake_ms)
+        _kernel.apply(self.st, self.tb, self.pid, self.p, x, action, model, k, wake_ms)
 
     def result(self) -> SimResult:
         return _result(self.st, self._stream, self._exit, self.policy.instances(self.params),
