@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_report_support import FRONT, make_study
 
 from cost_models.errors import InputError
@@ -89,3 +91,19 @@ def test_hypervolume_hand_value(data):
     assert np.all(np.diff(hv) >= 0)
     # dominated trials 5 and 6 add nothing
     assert hv[4] == hv[6]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 64), st.integers(1, 256)), min_size=1, max_size=30,
+                unique=True),
+       st.integers(-6, 6), st.integers(-5, 5))
+def test_knee_is_scale_free(points, log2_scale, shift):
+    """The knee depends on the shape of the front only: rescaling area or shifting the SLO
+    axis (both normalised away) picks the same design.  Dyadic values keep the arithmetic
+    exact, so ties stay ties."""
+    slo = -np.array([p[0] / 64 for p in points])
+    area = np.array([p[1] / 16 for p in points])
+    numbers = np.arange(len(points))
+    k = knee_index(slo, area, numbers)
+    assert 0 <= k < len(points)
+    assert knee_index(slo + shift, area * 2.0 ** log2_scale, numbers) == k
