@@ -134,3 +134,16 @@ def test_bad_inputs():
         simulate([], [], [], [], [1.0], [t], "fcfs")
     with pytest.raises(InputError, match="sorted"):
         simulate([1.0, 0.0], [0, 0], [0, 0], [0, 0], [1.0], [t], "fcfs")
+
+
+def test_stepper_rejects_impossible_actions():
+    case = synthetic_case(4, n_requests=50, n_models=1, n_streams=1, load=0.5)
+    stepper = Stepper(case["arrival"], case["stream"], case["model"], case["exit"],
+                      case["slo"], case["tables"], "fluid", None)
+    x = stepper.next_decision()  # idle executor after the first arrival
+    with pytest.raises(ValueError, match="continue needs a running batch"):
+        stepper.act(x, 0)
+    with pytest.raises(ValueError, match="start needs"):
+        stepper.act(x, 2, model=0, k=5)  # only one request queued
+    stepper.act(x, 2, model=0, k=1)
+    assert stepper.observe()["queue_len"] == [0]

@@ -210,6 +210,32 @@ class Stepper:
         return _kernel.policy_action(self.st, self.tb, self.pid, self.p, x)
 
     def act(self, x: int, action: int, model: int = -1, k: int = 0, wake_ms: float = 0.0):
+        """Apply an action for executor ``x`` (the one ``next_decision`` returned)."""
+        from dse.sim import _state as S
+
+        st, M = self.st, self.tb.ms.shape[0]
+        c = int(st.x_ctx[x])
+        busy_batch = c >= 0
+        if action == S.ACT_CONTINUE and not busy_batch:
+            raise ValueError("continue needs a running batch")
+        if action == S.ACT_CATCHUP:
+            mb = self.tb.ms.shape[2] - 1
+            if not busy_batch or not (1 <= k <= qlen(st, st.c_model[c])) or \
+                    st.c_n[c] + k > mb:
+                raise ValueError("catch-up needs a running batch, 1 <= k <= queued, "
+                                 "active + k <= max batch")
+        if action == S.ACT_START and not (0 <= model < M and 1 <= k <= qlen(st, model)
+                                          and k <= self.tb.ms.shape[2] - 1
+                                          and st.c_open[x * M + model] == 0):
+            raise ValueError("start needs a model without an open batch and "
+                             "1 <= k <= min(queued, max batch)")
+        if action == S.ACT_RESUME and not (0 <= model < M and st.c_open[x * M + model]
+                                           and x * M + model != c):
+            raise ValueError("resume needs a paused batch of that model")
+        if action == S.ACT_WAIT and (busy_batch or not wake_ms > self.now_ms):
+            raise ValueError("wait needs an idle executor and a wake-up time after now")
+        if action not in (S.ACT_CONTINUE, S.ACT_CATCHUP, S.ACT_START, S.ACT_RESUME, S.ACT_WAIT):
+            raise ValueError(f"unknown action {action}")
         _kernel.apply(self.st, self.tb, self.pid, self.p, x, action, model, k, wake_ms)
 
     def result(self) -> SimResult:
