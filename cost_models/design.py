@@ -118,12 +118,32 @@ class NpuDesign:
                 raise InputError(f"stack factor {k} does not divide pe_count={self.pe_count}",
                                  source=source, field=prefix + "stack_factors",
                                  allowed=divisors)
+        self._validate_buffers(source, prefix)
         if self.batching not in BATCHING:
             raise InputError(f"unknown value {self.batching!r}", source=source,
                              field=prefix + "batching", allowed=BATCHING)
         if self.pe_style not in PE_STYLES:
             raise InputError(f"unknown value {self.pe_style!r}", source=source,
                              field=prefix + "pe_style", allowed=PE_STYLES)
+
+    def _validate_buffers(self, source: str, prefix: str) -> None:
+        """Each SRAM must hold the smallest tile the array works on: the weight SRAM one
+        T_P x T_C weight tile, the activation SRAM one input row of T_P operands, the
+        output SRAM one row of T_C accumulators (tile_rows = 1)."""
+        from cost_models.tech import value
+
+        bpe = self.precision_bits // 8
+        need = {"weight_sram_kib": self.pe_count * self.pe_width * bpe,
+                "act_sram_kib": self.pe_width * bpe,
+                "out_sram_kib": self.pe_count * int(value("acc_bits")) // 8}
+        what = {"weight_sram_kib": "one pe_width x pe_count weight tile",
+                "act_sram_kib": "one row of pe_width input operands",
+                "out_sram_kib": "one row of pe_count accumulators"}
+        for name, nbytes in need.items():
+            if getattr(self, name) * 1024 < nbytes:
+                raise InputError(f"{getattr(self, name):g} KiB cannot hold {what[name]} "
+                                 f"({nbytes} bytes)", source=source, field=prefix + name,
+                                 allowed=f">= {nbytes / 1024:g}")
 
     def __post_init__(self):
         object.__setattr__(self, "stack_factors", tuple(int(k) for k in self.stack_factors))
