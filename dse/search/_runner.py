@@ -79,7 +79,9 @@ def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool 
     from dse import __version__
 
     study.set_metric_names(spec.metric_names)
-    study.set_user_attr("spec", spec.text)
+    # the spec as written, but never a storage password (anyone reading the study sees it)
+    study.set_user_attr("spec", spec.text.replace(spec.storage_url,
+                                                  redact_url(spec.storage_url)))
     study.set_user_attr("spec_hash", spec.spec_hash)
     study.set_user_attr("seed", spec.seed)
     study.set_user_attr("dse_version", __version__)
