@@ -66,7 +66,8 @@ def register(sub) -> None:
                        help="best SLO objective within this area")
     which.add_argument("--trials", metavar="FILE.csv|FILE.parquet",
                        help="write every trial as a table instead")
-    e.add_argument("--out", metavar="design.toml|design.json", help="design file to write")
+    e.add_argument("--out", metavar="design.toml|design.json",
+                   help="design file to write (default: <results_dir>/design_trial<N>.toml)")
     e.add_argument("--json", action="store_true", help="print a JSON summary")
     e.set_defaults(func=_export)
 
@@ -156,8 +157,6 @@ def _export(args) -> int:
     if args.trial is None and args.pick is None and args.area_budget is None:
         raise InputError("say which design: --trial N, --pick RULE or --area-budget MM2",
                          source="dse export", allowed=", ".join(PICK_RULES))
-    if not args.out:
-        raise InputError("missing --out design.toml|design.json", source="dse export")
     if args.pick is not None and args.pick not in PICK_RULES:
         from cost_models.errors import did_you_mean
 
@@ -165,11 +164,17 @@ def _export(args) -> int:
                          field="--pick", allowed=PICK_RULES)
     from dse.report.export import DESIGN_SUFFIXES, _check_out
 
-    _check_out(args.out, DESIGN_SUFFIXES, "--out")  # fail before touching the storage
+    if args.out:
+        _check_out(args.out, DESIGN_SUFFIXES, "--out")  # fail before touching the storage
     spec, study = _spec_and_study(args)
     data = read_study(study)
     chosen = pick(data, trial=args.trial, rule=args.pick, area_budget=args.area_budget)
     record = design_record(data, chosen, spec=spec)
+    if not args.out:  # default: next to the study's results
+        from pathlib import Path
+
+        Path(spec.results_dir).mkdir(parents=True, exist_ok=True)
+        args.out = str(Path(spec.results_dir) / f"design_trial{chosen.number}.toml")
     write_design(record, args.out)
     row = next(i for i, t in enumerate(data.trials) if t.number == chosen.number)
     how = (f"trial {args.trial}" if args.trial is not None else

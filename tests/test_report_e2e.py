@@ -150,7 +150,6 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys):
         ["export", run["spec"], "--trial", "999", "--out", str(tmp_path / "d.toml")],
         ["export", run["spec"], "--area-budget", "0.001", "--out", str(tmp_path / "d.toml")],
         ["export", run["spec"], "--pick", "knee", "--out", str(tmp_path / "no" / "d.toml")],
-        ["export", run["spec"], "--pick", "knee"],
         ["export", run["spec"], "--out", str(tmp_path / "d.toml")],
         ["evaluate", str(tmp_path / "missing.toml")],
         ["dashboard", run["spec"], "--out", str(tmp_path / "no" / "d.html")],
@@ -159,6 +158,10 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys):
         code = main(argv)
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("dse: error: ") and err.count("\n") == 1, argv
+    # without --out the design goes next to the study's results
+    assert main(["export", run["spec"], "--pick", "min-area"]) == 0
+    written = capsys.readouterr().out.rsplit("-> ", 1)[1].strip()
+    assert os.path.dirname(written) == str(run["results"]) and load_design(written).npu
     garbage = tmp_path / "g.toml"
     garbage.write_bytes(b"\x00\xff\xfe garbage")
     assert main(["evaluate", str(garbage)]) == 2
