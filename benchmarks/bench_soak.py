@@ -9,8 +9,9 @@ runs ``dse run SPEC --workers K`` on a journal file, and every ``--interval`` se
 samples the resident memory (RSS, MiB) of the parent and of every worker process and the
 number of COMPLETE trials (read incrementally from the journal).  Prints one line per
 sample, then start vs end throughput (trials/s over the first and last 10% of the trials,
-skipping the first 2% as start-up) and start vs end worker memory.  Targets: worker RSS flat
-(end within 10% of start) and end throughput within 20% of start.
+skipping the first 2% as start-up), worker CPU time per trial over the same windows (less
+sensitive to other load on the machine than trials/s) and start vs end worker memory.
+Targets: worker RSS flat (end within 10% of start) and end throughput within 20% of start.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ def rss_mib(pid: int) -> float | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time (s) of ``pid`` so far, or None if it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:
@@ -152,22 +163,31 @@ def main() -> int:
     proc = subprocess.Popen(cmd, cwd=work, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     samples = []
-    print(f"{'t_s':>7} {'complete':>9} {'trials/s':>9} {'parent_MiB':>11} workers_MiB",
-          flush=True)
+    print(f"{'t_s':>7} {'complete':>9} {'trials/s':>9} {'cpu_ms/trial':>12} {'load':>5} "
+          f"{'parent_MiB':>11} workers_MiB", flush=True)
     try:
         while True:
             done = proc.poll() is not None
             n = counter.poll()
             t = time.monotonic() - t0
-            workers = {pid: rss_mib(pid) for pid in children(proc.pid)}
+            kids = children(proc.pid)
+            workers = {pid: rss_mib(pid) for pid in kids}
             workers = {p: r for p, r in workers.items() if r is not None}
-            rate = 0.0
+            cpu = {pid: cpu_seconds(pid) for pid in kids}
+            cpu_total = sum(c for c in cpu.values() if c is not None)
+            rate, cpu_ms = 0.0, float("nan")
             if samples:
-                rate = (n - samples[-1]["complete"]) / max(t - samples[-1]["t"], 1e-9)
+                prev = samples[-1]
+                rate = (n - prev["complete"]) / max(t - prev["t"], 1e-9)
+                if n > prev["complete"] and len(cpu) == args.workers and prev["cpu_s"]:
+                    cpu_ms = (cpu_total - prev["cpu_s"]) / (n - prev["complete"]) * 1e3
+            load = float(open("/proc/loadavg").read().split()[0])
             s = {"t": t, "complete": n, "rate": rate, "parent_mib": rss_mib(proc.pid),
-                 "worker_mib": sorted(workers.values())}
+                 "worker_mib": sorted(workers.values()), "cpu_s": cpu_total,
+                 "cpu_ms_per_trial": cpu_ms, "load": load}
             samples.append(s)
-            print(f"{t:7.0f} {n:9d} {rate:9.2f} {s['parent_mib'] or 0:11.1f} "
+            print(f"{t:7.0f} {n:9d} {rate:9.2f} {cpu_ms:12.1f} {load:5.1f} "
+                  f"{s['parent_mib'] or 0:11.1f} "
                   + " ".join(f"{r:.1f}" for r in s["worker_mib"]), flush=True)
             if done:
                 break
@@ -185,6 +205,14 @@ def main() -> int:
         summary["start_rate"] = window_rate(counter.times, skip, skip + tenth)
         summary["end_rate"] = window_rate(counter.times, total - tenth, total)
         summary["end_over_start"] = summary["end_rate"] / summary["start_rate"]
+        cpu = [s for s in samples if s["cpu_ms_per_trial"] == s["cpu_ms_per_trial"]]
+        if cpu:
+            def cpu_ms(lo, hi):
+                w = [s for s in cpu if lo <= s["complete"] <= hi]
+                return (w[-1]["cpu_s"] - w[0]["cpu_s"]) / max(
+                    w[-1]["complete"] - w[0]["complete"], 1) * 1e3 if len(w) > 1 else None
+            summary["start_cpu_ms_per_trial"] = cpu_ms(skip, skip + tenth)
+            summary["end_cpu_ms_per_trial"] = cpu_ms(total - tenth, total)
         mem = [s for s in samples if len(s["worker_mib"]) == args.workers]
         if mem:
             first = next(s for s in mem if s["complete"] >= skip + tenth)
