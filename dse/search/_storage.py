@@ -291,6 +291,12 @@ def reap_stale_trials(study: optuna.Study) -> int:
             fresh = storage.get_trial(t._trial_id)
             if fresh.state != TrialState.RUNNING:
                 continue  # another worker got there first
+            # the re-queued copy inherits the user attrs: it must not name the dead worker,
+            # or the next worker that picks it up loses it to this check before it can
+            # record itself (and then crashes telling a FAIL trial)
+            storage.set_trial_user_attr(t._trial_id, "worker", None)
+            storage.set_trial_user_attr(t._trial_id, "stale_worker", fresh.user_attrs.get(
+                "worker"))
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             import warnings
 
