@@ -20,17 +20,21 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from cost_models.errors import InputError
 from dse.search import open_storage
 
 pytestmark = pytest.mark.heavy
 
-N_TRIALS = 40
+N_TRIALS = 200
 KILLS = 10
 
 
 def _snapshot(url: str, name: str) -> dict:
     """``number -> (state, params, values, metrics)`` of every trial of the study."""
-    storage = open_storage(url, create=False)
+    try:
+        storage = open_storage(url, create=False)
+    except InputError:  # killed before the storage was created: nothing to lose yet
+        return {}
     names = optuna.get_all_study_names(storage)
     if name not in names:
         return {}
@@ -70,7 +74,7 @@ def _wait_for_progress(url, name, have, proc, extra, timeout=240.0):
     while time.monotonic() < deadline and proc.poll() is None:
         if len(_complete(_snapshot(url, name))) >= have + extra:
             return
-        time.sleep(0.3)
+        time.sleep(0.05)
 
 
 def _kill_resume(spec, url, name, tmp_path, seed):
@@ -81,11 +85,13 @@ def _kill_resume(spec, url, name, tmp_path, seed):
     with open(log_path, "wb") as log:
         while kills < KILLS:
             proc = _launch(spec, url, log)
-            if kills % 2:  # a random moment after some progress (mid-trial, mid-write)
-                _wait_for_progress(url, name, len(_complete(snap)), proc, rng.randint(1, 2))
-                time.sleep(rng.uniform(0.0, 1.5))
+            have = len(_complete(snap))
+            if kills % 2:  # a random moment just after new trials complete (mid-trial/write)
+                _wait_for_progress(url, name, have, proc, rng.randint(1, 2))
+                time.sleep(rng.uniform(0.0, 0.3))
             else:  # a random moment from launch on (start-up, study creation, first trials)
-                time.sleep(rng.uniform(0.5, 6.0))
+                _wait_for_progress(url, name, have, proc, rng.randint(3, 8),
+                                   timeout=rng.uniform(0.3, 4.0))
             if proc.poll() is not None:
                 break  # finished before we could kill it: too few trials for this test
             os.killpg(proc.pid, signal.SIGKILL)
@@ -118,4 +124,6 @@ def test_sigkill_resume_postgresql(tiny_study, tmp_path, postgres_url):
     spec = tiny_study(name=name, n_trials=N_TRIALS, storage=postgres_url, requests=200)
     final, text = _kill_resume(spec, postgres_url, name, tmp_path, seed=11)
     assert "s3cretPW" not in text  # the password in the URL is never printed
+    study = optuna.load_study(study_name=name, storage=open_storage(postgres_url))
+    assert "s3cretPW" not in repr(study.user_attrs)  # nor stored with the spec text
     assert len(final) >= N_TRIALS
