@@ -273,7 +273,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
     counts = data.counts
     stats = [("complete", counts.get("COMPLETE", 0)), ("pruned", counts.get("PRUNED", 0)),
              ("failed", counts.get("FAIL", 0)), ("running", counts.get("RUNNING", 0)),
-             ("feasible", int(data.feasible.sum())), ("Pareto", int(data.pareto.sum())),
+             ("feasible", int(data.feasible.sum())), ("Pareto trials", int(data.pareto.sum())),
              ("hypervolume", f"{hv_now:.4f}"),
              ("knee trial", knee if knee is not None else "-")]
     stat_html = "".join(f"<div class='stat'><b>{html.escape(str(v))}</b><span>{k}</span></div>"
