@@ -123,28 +123,58 @@ def test_killed_postgres_worker_is_failed_by_heartbeat_and_retried(tiny_study, p
     import signal
     import time
 
-    path = tiny_study(name="pg-kill", n_trials=4, storage=postgres_url, requests=60000)
-    proc = subprocess.Popen([sys.executable, "-m", "dse", "worker", str(path), "--quiet"],
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    path = tiny_study(name="pg-kill", n_trials=50, storage=postgres_url, requests=100000)
     storage = open_storage(postgres_url)
-    deadline = time.monotonic() + 120
-    running = []
-    while time.monotonic() < deadline and not running:
-        time.sleep(0.5)
-        try:
-            study = optuna.load_study(study_name="pg-kill", storage=storage)
-        except KeyError:
-            continue
-        running = study.get_trials(states=(TrialState.RUNNING,))
-    assert running, "the worker never started a trial"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed = running[0].number
+    killed = None
+    for _attempt in range(5):  # kill a worker while one of its trials is RUNNING
+        proc = subprocess.Popen([sys.executable, "-m", "dse", "worker", str(path), "--quiet"],
+                                env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        running = []
+        while time.monotonic() < deadline and not running:
+            time.sleep(0.2)
+            try:
+                study = optuna.load_study(study_name="pg-kill", storage=storage)
+            except KeyError:
+                continue
+            running = study.get_trials(states=(TrialState.RUNNING,))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        study = optuna.load_study(study_name="pg-kill", storage=storage)
+        still = study.get_trials(states=(TrialState.RUNNING,))
+        if still:
+            killed = still[0].number
+            break
+    assert killed is not None, "never caught the worker inside a trial"
     spec = load_spec(path)
     study = open_study(spec)
-    run_worker(spec, study, n_trials=4)
+    n = len(study.get_trials(states=(TrialState.COMPLETE,))) + 2
+    run_worker(spec, study, n_trials=n)  # waits out the grace period, then re-runs it
     trials = study.get_trials()
     assert trials[killed].state == TrialState.FAIL
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
     assert len(retried) == 1 and retried[0].params == trials[killed].params
-    _check_exact(study, 4)
+    assert retried[0].state == TrialState.COMPLETE
+    _check_exact(study, n)
+
+
+@pytest.mark.parametrize("storage", ["study.db", "study.journal"])
+def test_orphan_trial_without_heartbeat_or_worker_is_retried(tiny_study, monkeypatch,
+                                                             storage):
+    # a worker killed between creating a trial and its first heartbeat / attr leaves a
+    # RUNNING trial that Optuna's heartbeat check never sees
+    from dse.search import _storage
+
+    path = tiny_study(n_trials=2, storage=storage)
+    spec = load_spec(path)
+    study = open_study(spec)
+    monkeypatch.setattr(_storage, "GRACE_S", 0)  # after opening: RDBStorage needs > 0
+    tid = study._storage.create_new_trial(study._study_id)
+    study._storage.set_trial_param(
+        tid, "pe_count", 2.0, optuna.distributions.CategoricalDistribution([16, 32, 64, 128]))
+    run_worker(spec, study, n_trials=2)
+    trials = study.get_trials()
+    assert trials[0].state == TrialState.FAIL
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
+    assert len(retried) == 1 and retried[0].params["pe_count"] == 64
+    _check_exact(study, 2)

@@ -257,8 +257,8 @@ class Objective:
     def __call__(self, trial) -> tuple[float, ...]:
         from cost_models import NpuDesign
 
+        trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
         self._claim(trial)
-        trial.set_user_attr("worker", self.worker)
         npu, policy, params = suggest_point(trial, self.spec)
         try:
             design = NpuDesign.from_dict(npu, source=self.spec.source, prefix="space.npu.")

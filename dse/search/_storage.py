@@ -244,6 +244,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _reap_rdb_orphans(study: optuna.Study) -> None:
+    """RUNNING trials that never got a heartbeat (the worker died between creating the
+    trial and starting its heartbeat thread) are invisible to Optuna's stale check; they
+    also never recorded ``worker`` (the objective's first step).  Fail and re-queue them
+    once they are older than ``GRACE_S``; the storage's row lock lets one worker win."""
+    storage = study._storage
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") is not None or t.datetime_start is None:
+            continue
+        if (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
+            continue
+        try:
+            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker got there first
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
+            study, storage.get_trial(t._trial_id))
+
+
 def reap_stale_trials(study: optuna.Study) -> int:
     """Fail and re-queue RUNNING trials whose worker is gone; returns how many.
 
@@ -258,6 +278,7 @@ def reap_stale_trials(study: optuna.Study) -> int:
             warnings.simplefilter("ignore")
             before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
             optuna.storages.fail_stale_trials(study)
+            _reap_rdb_orphans(study)
             after = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
         return max(0, after - before)
     if not isinstance(storage, optuna.storages.JournalStorage):
