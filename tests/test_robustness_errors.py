@@ -330,3 +330,24 @@ def test_error_sweep(case, ws, capsys, monkeypatch):
 def test_debug_shows_the_traceback(argv, exc, ws):
     with pytest.raises(exc):
         main(_fill(argv, ws))
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["cost", "--npu", "{garbage.toml}", "--model", "alexnet"], 2),
+    (["run", "{spec_typo.toml}", "--quiet"], 2),
+    (["status", "{spec.toml}", "--storage", "{pg}"], 1),
+    (["status", "{spec.toml}", "--storage", "{garbage.journal}"], 1),
+])
+def test_real_process_prints_exactly_one_line(argv, code, ws):
+    """Through the real entry point, Python warnings and library logging included:
+    stderr is the one error line, stdout is empty."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dse", *_fill(argv, ws)], cwd=ws["dir"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dse: error: "), proc.stderr
+    assert PASSWORD not in proc.stderr
