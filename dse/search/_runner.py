@@ -153,7 +153,32 @@ def run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
                on_trial=None) -> int:
     """Run trials in this process until the study has ``n_trials`` complete trials, the
     deadline (time.monotonic) passes, the grid is exhausted or ``stop`` is set.
-    Returns the number of trials this worker completed."""
+    Returns the number of trials this worker completed.  A storage that fails during
+    the run (server gone, disk full, database locked) is a one-line :class:`RunError`."""
+    try:
+        return _run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop,
+                           on_trial=on_trial)
+    except _storage_errors() as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise RunError(f"the study storage failed during the run: {type(exc).__name__}: "
+                       f"{msg}; complete trials are kept, run the same command again to "
+                       "resume") from None
+
+
+def _storage_errors() -> tuple:
+    errors = [optuna.exceptions.StorageInternalError]
+    try:
+        import sqlalchemy.exc
+
+        errors.append(sqlalchemy.exc.SQLAlchemyError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
+                deadline: float | None = None, stop: threading.Event | None = None,
+                on_trial=None) -> int:
     _quiet_optuna()
     objective = Objective(spec, n_trials=n_trials)
     stop = stop or threading.Event()
