@@ -351,3 +351,31 @@ def test_real_process_prints_exactly_one_line(argv, code, ws):
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("dse: error: "), proc.stderr
     assert PASSWORD not in proc.stderr
+
+
+def test_storage_failure_during_a_run_is_one_line_exit_1(ws, tmp_path, capsys, monkeypatch):
+    """The database fails in the middle of a study (locked, server gone): one line naming
+    the failure and how to resume, exit 1, no traceback; the trials done so far stay."""
+    import optuna
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(Path(ws["spec.toml"]).read_text())
+    real = optuna.study.Study.optimize
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the "
+                                                         "commit.\nsecond line")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.study.Study, "optimize", flaky)
+    assert main(["run", str(spec), "--quiet", "--no-report"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "storage failed during the run" in err[0], err
+    assert "resume" in err[0] and "second line" not in err[0]
+    monkeypatch.setattr(optuna.study.Study, "optimize", real)
+    assert main(["run", str(spec), "--quiet", "--no-report"]) == 0  # resumes to n_trials
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/study.db")
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 3
