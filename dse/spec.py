@@ -652,6 +652,13 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
         hint = did_you_mean(sampler, SAMPLER_NAMES) if isinstance(sampler, str) else ""
         raise InputError(f"unknown sampler {sampler!r}{hint}", source=source,
                          field="study.sampler", allowed=SAMPLER_NAMES)
+    if sampler == "gp":
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise InputError("the gp sampler needs PyTorch (pip install torch)",
+                             source=source, field="study.sampler",
+                             allowed=[n for n in SAMPLER_NAMES if n != "gp"])
     options = _table(study.get("sampler_options", {}), source, "study.sampler_options")
     check_keys(options, SAMPLER_OPTIONS[sampler], source=source,
                prefix="study.sampler_options.")
