@@ -179,3 +179,12 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and "study.sampler" in lines[0] and "Traceback" not in out.err
     assert not (tmp_path / "results").exists()  # nothing created for a bad spec
+
+
+def test_gp_sampler_without_pytorch_is_a_spec_error():
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("PyTorch is installed: the gp sampler is available")
+    e = err(spec_text('sampler = "gp"'))
+    assert e.field == "study.sampler" and "PyTorch" in str(e) and "gp" not in e.allowed
