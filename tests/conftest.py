@@ -9,6 +9,13 @@ import tempfile
 import time
 
 import pytest
+from hypothesis import settings
+
+# Property tests explore the same examples on every run (CI must be reproducible); set
+# HYPOTHESIS_PROFILE=explore for fresh random examples while developing.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _pg_bin() -> str | None:
