@@ -10,7 +10,8 @@ import numpy as np
 import optuna
 import plotly.graph_objects as go
 
-from dse.report._study import StudyData, pareto_mask, trial_area
+from dse.report._study import StudyData, trial_area
+from dse.search import pareto_mask
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777",
            "#65a30d", "#475569", "#ea580c")

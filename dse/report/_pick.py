@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from cost_models.errors import InputError
-from dse.report._study import StudyData, pareto_mask, trial_area
+from dse.report._study import StudyData, trial_area
+from dse.search import pareto_mask
 
 PICK_RULES = ("knee", "max-slo", "min-area")
 

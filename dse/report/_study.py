@@ -15,6 +15,7 @@ import numpy as np
 import optuna
 
 from cost_models.errors import InputError, RunError, did_you_mean
+from dse.search import pareto_mask
 
 
 def _constraints(trial) -> dict:
@@ -110,19 +111,6 @@ class StudyData:
             if t.number == number:
                 return t
         return None
-
-
-def pareto_mask(points: np.ndarray) -> np.ndarray:
-    """Non-dominated rows of ``points`` (all objectives minimised); duplicates all kept."""
-    n = len(points)
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        if not mask[i]:
-            continue
-        dominated = np.all(points <= points[i], axis=1) & np.any(points < points[i], axis=1)
-        if dominated.any():
-            mask[i] = False
-    return mask
 
 
 def _metric_names(study: optuna.Study) -> list[str]:
