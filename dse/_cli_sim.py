@@ -183,7 +183,7 @@ def _warn(messages) -> None:
 # --- dse simulate -------------------------------------------------------------------------
 
 def _simulate(args) -> int:
-    from dse.evaluate import evaluate
+    from dse.evaluation import evaluate
     from dse.sim import get_policy
 
     policy = get_policy(args.policy)
@@ -290,7 +290,7 @@ def capacity_rps(design, model_name: str) -> float:
 
 
 def _compare(args) -> int:
-    from dse.evaluate import evaluate
+    from dse.evaluation import evaluate
     from dse.sim import POLICIES, get_policy
 
     _check_requests(args.requests)

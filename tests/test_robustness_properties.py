@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cost_models import NpuDesign, conv, fc, latency_table, layer_array, matmul
-from dse.evaluate import evaluate
+from dse.evaluation import evaluate
 from dse.sim import POLICIES
 from workloads import Scenario, get_model
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cost_models import area_breakdown, latency_table, load_npu
-from dse.evaluate import evaluate, satisfaction_sweep
+from dse.evaluation import evaluate, satisfaction_sweep
 from dse.metrics import METRIC_KEYS, compute_metrics, slo_satisfaction
 from dse.sim import ModelTables, simulate
 from workloads import Scenario, get_model

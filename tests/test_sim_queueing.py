@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cost_models import latency_table, load_npu
-from dse.evaluate import evaluate
+from dse.evaluation import evaluate
 from workloads import Scenario, get_model
 
 DESIGN = Path(__file__).resolve().parents[1] / "cost_models/designs/edge_small.toml"

@@ -78,7 +78,7 @@ def detail_targets(data: StudyData, max_designs: int) -> list[int]:
 def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float = 0.1) -> dict:
     """Figures for one design: CDF, per-layer latency/utilisation, area, mode tables."""
     from cost_models import NpuDesign, area_breakdown
-    from dse.evaluate import evaluate, isolated_ms
+    from dse.evaluation import evaluate, isolated_ms
     from workloads import get_model
 
     ua = trial.user_attrs

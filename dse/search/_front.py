@@ -27,7 +27,19 @@ def minimised(values: np.ndarray, directions) -> np.ndarray:
 
 
 def pareto_mask(points: np.ndarray) -> np.ndarray:
-    """Non-dominated rows of ``points`` (minimisation); duplicates all stay."""
+    """Non-dominated rows of ``points`` (minimisation); duplicates all stay.
+
+    Equal rows share their verdict, so the O(k^2) pass runs over the k distinct rows
+    (a long study re-samples the same designs many times)."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) > 1 and points.ndim == 2:
+        uniq, inverse = np.unique(points, axis=0, return_inverse=True)
+        if len(uniq) < len(points):
+            return _pareto_mask(uniq)[inverse.reshape(-1)]
+    return _pareto_mask(points)
+
+
+def _pareto_mask(points: np.ndarray) -> np.ndarray:
     n = len(points)
     mask = np.ones(n, dtype=bool)
     for i in range(n):

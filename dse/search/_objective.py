@@ -23,10 +23,10 @@ from dataclasses import fields
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
 
 from cost_models.errors import InputError
 from dse.search._front import minimised, pareto_mask
+from dse.search._index import TrialIndex
 from dse.search._storage import worker_id
 from dse.spec import METRICS, Dim, StudySpec, decode_choice, encode_choice
 
@@ -85,7 +85,7 @@ def _mean_tree(trees: list):
 
 def _satisfaction(design, scenario, policy, params, *, n_requests, seed, warmup, loads,
                   slo_x) -> dict:
-    from dse.evaluate import satisfaction_sweep
+    from dse.evaluation import satisfaction_sweep
 
     return satisfaction_sweep(design, scenario, policy, params, loads=loads, slo_x=slo_x,
                               n_requests=n_requests, seed=seed, warmup=warmup)
@@ -99,9 +99,9 @@ def trial_metrics(design, scenario, policy, params, *, n_requests, seed, replica
     Replication ``r`` simulates ``scenario.trace(n_requests, seed + r)`` (or
     ``traces[r]``).  ``overall`` gains ``avg_slo_satisfaction``/``tail_slo_satisfaction``
     when ``needed`` asks for them (paper-style sweep over ``loads`` x ``slo_x``, see
-    ``dse.evaluate.satisfaction_sweep``; seed = the study seed).
+    ``dse.evaluation.satisfaction_sweep``; seed = the study seed).
     """
-    from dse.evaluate import evaluate
+    from dse.evaluation import evaluate
 
     runs = []
     for r in range(replications):
@@ -162,6 +162,13 @@ class Objective:
         self._cache_size = cache_size
         self._needed = spec.needed_metrics()
         self.worker = worker_id()
+        self._index: TrialIndex | None = None
+
+    def index(self, study) -> TrialIndex:
+        """This process's incremental view of ``study``'s trials (refreshed)."""
+        if self._index is None or not self._index.same_study(study):
+            self._index = TrialIndex(study)
+        return self._index.refresh()
 
     # -- traces and evaluation --------------------------------------------------------
     def traces(self, n_requests: int) -> list:
@@ -213,25 +220,20 @@ class Objective:
 
         study = trial.study
         while True:
-            trials = study.get_trials(deepcopy=False,
-                                      states=(TrialState.COMPLETE, TrialState.RUNNING))
-            done = sum(t.state == TrialState.COMPLETE for t in trials)
-            ahead = sum(t.state == TrialState.RUNNING and t.number < trial.number
-                        for t in trials)
+            idx = self.index(study)
+            done = idx.counts()["COMPLETE"]
+            ahead = sum(t.number < trial.number for t in idx.running())
             if done >= self.n_trials:
                 raise Surplus(f"the study already has {done} complete trials")
             if done + ahead < self.n_trials:
                 return
             time.sleep(0.2)
-            reap_stale_trials(study)
+            reap_stale_trials(study, running=self.index(study).running())
 
     # -- pruning ---------------------------------------------------------------------------
     def _should_prune(self, study, values) -> bool:
         f = self.spec.fidelity
-        ref = [t.user_attrs["short_values"]
-               for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-               if "short_values" in t.user_attrs
-               and all(v <= 0 for v in t.constraints.values())]
+        ref = self.index(study).short_values()  # complete feasible trials
         if len(ref) < f.prune_after:
             return False
         dirs = self.spec.directions
@@ -247,11 +249,7 @@ class Objective:
 
     def _stored_twin(self, study, trial):
         """A COMPLETE trial of the study with exactly this trial's parameters, if any."""
-        params = trial.params
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.params == params and t.number != trial.number and "metrics" in t.user_attrs:
-                return t
-        return None
+        return self.index(study).twin(trial.params, trial.number)
 
     # -- the objective ------------------------------------------------------------------
     def __call__(self, trial) -> tuple[float, ...]:

@@ -11,6 +11,7 @@ total the study should reach, not the number to add.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -32,6 +33,8 @@ from dse.search._storage import open_storage, reap_stale_trials, redact_url
 from dse.spec import StudySpec, parse_spec
 
 _log = logging.getLogger("dse.search")
+
+REAP_INTERVAL_S = 1.0  # a worker looks for stale trials at most this often (seconds)
 
 
 def _quiet_optuna() -> None:
@@ -111,6 +114,8 @@ def _check_same_study(spec: StudySpec, study: optuna.Study, safe: str) -> None:
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
+    """Number of trials per state name (one pass over all trials; the worker loop uses
+    an incremental :class:`~dse.search._index.TrialIndex` instead)."""
     out = {s.name: 0 for s in TrialState}
     for t in study.get_trials(deepcopy=False):
         out[t.state.name] += 1
@@ -184,9 +189,15 @@ def _run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
     stop = stop or threading.Event()
     mine = 0
     sampler = study.sampler
+    last_reap = -math.inf
+    finished: list = []  # this worker's finished trial (Optuna callback)
     while not stop.is_set():
-        reap_stale_trials(study)
-        c = counts(study)
+        idx = objective.index(study)
+        if time.monotonic() - last_reap >= REAP_INTERVAL_S:
+            if reap_stale_trials(study, running=idx.running()):
+                idx.refresh()
+            last_reap = time.monotonic()
+        c = idx.counts()
         if n_trials is not None and c["COMPLETE"] >= n_trials:
             break
         if deadline is not None and time.monotonic() >= deadline:
@@ -197,11 +208,12 @@ def _run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
         if n_trials is not None and c["COMPLETE"] + c["RUNNING"] >= n_trials:
             time.sleep(0.2)  # wait for the running trials (they may prune or fail)
             continue
+        finished.clear()
         study.optimize(objective, n_trials=1, catch=(InvalidDesign, Surplus),
-                       gc_after_trial=False, show_progress_bar=False)
-        last = study.get_trials(deepcopy=False)[-1]
-        mine += last.state == TrialState.COMPLETE and \
-            last.user_attrs.get("worker") == objective.worker
+                       gc_after_trial=False, show_progress_bar=False,
+                       callbacks=[lambda _s, t: finished.append(t)])
+        mine += any(t.state == TrialState.COMPLETE and
+                    t.user_attrs.get("worker") == objective.worker for t in finished)
         if on_trial is not None:
             on_trial(study)
     return mine
@@ -215,6 +227,8 @@ class Progress:
                  enabled: bool = True):
         self.spec, self.study, self.n_trials = spec, study, n_trials
         self._last = 0.0
+        self._every = 0.5  # seconds between refreshes; grows with the cost of one
+        self._index = None
         self.bar = None
         if enabled:
             from tqdm import tqdm
@@ -227,11 +241,17 @@ class Progress:
         if self.bar is None:
             return
         now = time.monotonic()
-        if not force and now - self._last < 0.5:
+        if not force and now - self._last < self._every:
             return
-        self._last = now
-        c = counts(self.study)
+        if self._index is None:
+            from dse.search._index import TrialIndex
+
+            self._index = TrialIndex(self.study)
+        c = self._index.refresh().counts()
         front, hv = front_summary(self.study, self.spec.metric_names, self.spec.directions)
+        # the front is recomputed over all complete trials: keep that under ~5% of a core
+        self._last = time.monotonic()
+        self._every = max(0.5, 20.0 * (self._last - now))
         self.bar.n = c["COMPLETE"]
         self.bar.set_postfix_str(f"front={len(front)} hv={hv:.4f} pruned={c['PRUNED']} "
                                  f"failed={c['FAIL']}", refresh=False)

@@ -264,11 +264,12 @@ def _reap_rdb_orphans(study: optuna.Study) -> None:
             study, storage.get_trial(t._trial_id))
 
 
-def reap_stale_trials(study: optuna.Study) -> int:
+def reap_stale_trials(study: optuna.Study, running=None) -> int:
     """Fail and re-queue RUNNING trials whose worker is gone; returns how many.
 
     RDB: Optuna's heartbeat check.  Journal: trials whose ``worker`` user attr names a
-    process of this host that no longer exists.
+    process of this host that no longer exists, among ``running`` (the study's RUNNING
+    trials, e.g. from :class:`dse.search._index.TrialIndex`; default: read them all).
     """
     storage = study._storage
     if is_heartbeat_enabled(storage):
@@ -285,7 +286,9 @@ def reap_stale_trials(study: optuna.Study) -> int:
         return 0
     host = socket.gethostname()
     stale = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    if running is None:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for t in running:
         w = t.user_attrs.get("worker")
         if w is None and t.datetime_start is not None and (
                 datetime.now() - t.datetime_start).total_seconds() > GRACE_S:
