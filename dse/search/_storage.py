@@ -104,7 +104,7 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                 raise InputError(f"no study journal at '{path}'", source=safe,
                                  field="study.storage")
             _check_writable_dir(path, safe, create)
-            return optuna.storages.JournalStorage(_journal_backend(str(path)))
+            return _journal_storage()(_journal_backend(str(path)))
         if k == "sqlite":
             path = Path(sqlite_path(url))
             if not create and not path.exists():
@@ -181,6 +181,57 @@ def _journal_backend(path: str):
                     f.write(data.encode("utf-8"))
 
     return _Backend(path)
+
+
+_UNFINISHED = frozenset((TrialState.WAITING, TrialState.RUNNING))
+
+
+def _journal_storage():
+    """Optuna's JournalStorage whose WAITING/RUNNING queries cost O(new + unfinished
+    trials) instead of a pass over every trial.
+
+    Optuna's ``Study.ask`` looks for a WAITING trial before every trial by filtering all
+    trials; in a 20,000-trial study that pass is the largest per-trial cost left.  This
+    subclass remembers, per study, how many trials it has seen and which of them were
+    unfinished (a finished trial never changes state again), so those queries only look
+    at those.  Any other query, or a replay without the expected attributes (another
+    Optuna version), goes to Optuna's own implementation.
+    """
+    import copy
+
+    class _Storage(optuna.storages.JournalStorage):
+        def __init__(self, backend):
+            super().__init__(backend)
+            self._unfinished: dict[int, tuple[int, dict[int, None]]] = {}
+
+        def get_all_trials(self, study_id, deepcopy=True, states=None):
+            if states is None or not set(states) <= _UNFINISHED:
+                return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+            with self._thread_lock:
+                self._sync_with_backend()
+                replay = self._replay_result
+                try:
+                    ids = replay._study_id_to_trial_ids[study_id]
+                    trials = replay._trials
+                except (AttributeError, KeyError):
+                    out = None
+                else:
+                    seen, open_ids = self._unfinished.get(study_id, (0, {}))
+                    for trial_id in ids[seen:]:
+                        open_ids[trial_id] = None  # insertion order = trial number
+                    out = []
+                    for trial_id in list(open_ids):
+                        t = trials[trial_id]
+                        if t.state.is_finished():
+                            del open_ids[trial_id]
+                        elif t.state in states:
+                            out.append(t)
+                    self._unfinished[study_id] = (len(ids), open_ids)
+            if out is None:
+                return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+            return copy.deepcopy(out) if deepcopy else out
+
+    return _Storage
 
 
 def _fast_sqlite(storage) -> None:
