@@ -22,6 +22,7 @@ values.  Nothing here touches a storage.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -129,12 +130,19 @@ class Space:
     npu: dict[str, Dim]
     policy: Dim
     params: dict[str, dict[str, Dim]]
+    exits: dict[str, dict[str, Dim]] = field(default_factory=dict)
+    """Searched exit thresholds: stream -> ``{"threshold": Dim}`` (one threshold for every
+    exit) or ``{"exit0": Dim, "exit1": ...}`` (one per exit but the last)."""
 
     def canonical(self) -> dict:
-        return {"npu": {k: d.canonical() for k, d in self.npu.items()},
-                "policy": self.policy.canonical(),
-                "params": {p: {k: d.canonical() for k, d in ps.items()}
-                           for p, ps in self.params.items()}}
+        out = {"npu": {k: d.canonical() for k, d in self.npu.items()},
+               "policy": self.policy.canonical(),
+               "params": {p: {k: d.canonical() for k, d in ps.items()}
+                          for p, ps in self.params.items()}}
+        if self.exits:  # only when used: older specs keep their hash
+            out["exits"] = {s: {k: d.canonical() for k, d in ds.items()}
+                            for s, ds in self.exits.items()}
+        return out
 
     def grid(self, source: str = "<spec>") -> dict[str, list]:
         """The Optuna ``GridSampler`` search space (param name -> values).
@@ -167,6 +175,15 @@ class Space:
                     raise InputError("the grid sampler needs a list or a range with a step",
                                      source=source, field=f"space.policy.{pol}.{pname}")
                 out[f"{pol}.{pname}"] = values
+        for stream, dims in self.exits.items():
+            for key, dim in dims.items():
+                if dim.kind == "fixed":
+                    continue
+                values = dim.candidates(limit=100_000)
+                if values is None:
+                    raise InputError("the grid sampler needs a list or a range with a step",
+                                     source=source, field=f"space.exits.{stream}.{key}")
+                out[f"exits.{stream}.{key}"] = [encode_choice(v) for v in values]
         return out
 
 
@@ -390,7 +407,7 @@ def _npu_kinds() -> dict[str, str]:
 
 
 def _parse_space(table: dict, source: str) -> Space:
-    check_keys(table, ("npu", "policy"), source=source, prefix="space.")
+    check_keys(table, ("npu", "policy", "exits"), source=source, prefix="space.")
     npu_table = _table(table.get("npu", {}), source, "space.npu")
     kinds = _npu_kinds()
     check_keys(npu_table, kinds, source=source, prefix="space.npu.")
@@ -434,7 +451,44 @@ def _parse_space(table: dict, source: str) -> Space:
             raise InputError(f"parameters given for policy '{pol}', which is not searched",
                              source=source, field=f"space.policy.{pol}",
                              allowed=choices)
-    return Space(npu=npu, policy=policy, params=params)
+    return Space(npu=npu, policy=policy, params=params)  # exits: see _parse_exits
+
+
+def _parse_exits(table: dict, scenario, source: str) -> dict[str, dict[str, Dim]]:
+    """``[space.exits.<stream>]``: ``threshold`` (shared by every exit of the stream) or
+    ``exit0 .. exit<E-2>`` (one per exit but the last); confidences in [0, 1]."""
+    names = list(scenario.stream_names)
+    models = scenario.get_models()
+    out: dict[str, dict[str, Dim]] = {}
+    for stream, value in table.items():
+        prefix = f"space.exits.{stream}"
+        if stream not in names:
+            raise InputError(f"unknown stream '{stream}'{did_you_mean(stream, names)}",
+                             source=source, field=prefix, allowed=names)
+        n_exits = len(models[scenario.streams[names.index(stream)].model].exit_layers)
+        per_exit = [f"exit{i}" for i in range(n_exits - 1)]
+        sub = _table(value, source, prefix)
+        check_keys(sub, ["threshold", *per_exit], source=source, prefix=f"{prefix}.")
+        if not per_exit:
+            raise InputError("the stream's model has a single exit: nothing to search",
+                             source=source, field=prefix)
+        if "threshold" in sub and len(sub) > 1:
+            raise InputError("give either 'threshold' (every exit) or one 'exit<i>' per "
+                             "exit, not both", source=source, field=prefix)
+        if "threshold" not in sub and sorted(sub) != sorted(per_exit):
+            raise InputError("give 'threshold' or every one of the per-exit thresholds",
+                             source=source, field=prefix, allowed=["threshold", *per_exit])
+        dims = {}
+        for key, v in sub.items():
+            dim = parse_dim(v, source=source, path=f"{prefix}.{key}", kind="float")
+            vals = [dim.low, dim.high] if dim.kind == "float" else list(dim.values)
+            if any(isinstance(x, bool) or not isinstance(x, int | float) or not 0.0 <= x <= 1.0
+                   for x in vals):
+                raise InputError("exit thresholds are confidences", source=source,
+                                 field=f"{prefix}.{key}", allowed="0 .. 1")
+            dims[key] = dim
+        out[stream] = dims
+    return out
 
 
 def _check_param_bounds(dim: Dim, decl, source: str, path: str) -> None:
@@ -672,7 +726,12 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     constraints = _parse_constraints(study.get("constraints"), source)
     fidelity = _parse_fidelity(doc.get("fidelity", {}), source)
     scenario = _parse_scenario(doc["scenario"], source, base)
-    space = _parse_space(_table(doc["space"], source, "space"), source)
+    space_table = _table(doc["space"], source, "space")
+    space = _parse_space(space_table, source)
+    if "exits" in space_table:
+        exits = _parse_exits(_table(space_table["exits"], source, "space.exits"), scenario,
+                             source)
+        space = dataclasses.replace(space, exits=exits)
     _check_space_feasible(space, source, seed)
     if sampler == "grid":
         grid = space.grid(source)

@@ -79,10 +79,12 @@ def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float 
     """Figures for one design: CDF, per-layer latency/utilisation, area, mode tables."""
     from cost_models import NpuDesign, area_breakdown
     from dse.evaluation import evaluate, isolated_ms
+    from dse.search import trial_scenario
     from workloads import get_model
 
     ua = trial.user_attrs
     npu = NpuDesign.from_dict(dict(ua["npu"]), source=f"trial {trial.number}")
+    scenario = trial_scenario(scenario, ua.get("exit_thresholds"))
     ev = evaluate(npu, scenario, ua["policy"], dict(ua.get("policy_params") or {}),
                       n_requests=n_requests, seed=seed, warmup=warmup)
     req = ev.requests

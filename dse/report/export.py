@@ -80,6 +80,10 @@ def design_record(data: StudyData, trial, *, spec=None, scenario=None, fidelity=
         fidelity = spec.fidelity if fidelity is None else fidelity
         needed = sorted(spec.needed_metrics()) if needed is None else needed
     ua = trial.user_attrs
+    if scenario is not None:  # searched exit thresholds are part of the design
+        from dse.search import trial_scenario
+
+        scenario = trial_scenario(scenario, ua.get("exit_thresholds"))
     missing = [k for k in ("npu", "policy", "metrics") if k not in ua]
     if missing:
         raise InputError(f"trial {trial.number} lacks stored user attrs {', '.join(missing)} "

@@ -70,7 +70,42 @@ def suggest_point(trial, spec: StudySpec) -> tuple[dict, str, dict]:
     return npu, policy, params
 
 
+def suggest_exits(trial, spec: StudySpec) -> dict[str, list[float]]:
+    """Searched exit thresholds of a trial: stream -> one confidence per exit but the last.
+
+    Optuna parameter names: ``exits.<stream>.threshold`` (shared by every exit) or
+    ``exits.<stream>.exit<i>``.
+    """
+    out = {}
+    for stream, dims in spec.space.exits.items():
+        if "threshold" in dims:
+            t = float(_suggest(trial, f"exits.{stream}.threshold", dims["threshold"]))
+            n = len(spec.scenario.get_models()[_stream_model(spec.scenario, stream)]
+                    .exit_layers) - 1
+            out[stream] = [t] * n
+        else:
+            out[stream] = [float(_suggest(trial, f"exits.{stream}.{key}", dims[key]))
+                           for key in sorted(dims, key=lambda k: int(k[4:]))]
+    return out
+
+
+def _stream_model(scenario, stream: str) -> str:
+    return scenario.streams[list(scenario.stream_names).index(stream)].model
+
+
+def trial_scenario(scenario, exit_thresholds: dict | None):
+    """``scenario`` with a trial's searched exit thresholds (user attr ``exit_thresholds``)
+    applied; the scenario itself when the study searches none."""
+    for stream, thresholds in (exit_thresholds or {}).items():
+        scenario = scenario.replace_stream(stream, exit_thresholds=list(thresholds))
+    return scenario
+
+
 # --------------------------------------------------------------------------- metrics
+def _exits_key(exits: dict | None) -> tuple:
+    return tuple(sorted((k, tuple(v)) for k, v in (exits or {}).items()))
+
+
 def _mean_tree(trees: list):
     """Average numeric leaves of equally shaped nested dicts (bools: any)."""
     first = trees[0]
@@ -171,27 +206,35 @@ class Objective:
         return self._index.refresh()
 
     # -- traces and evaluation --------------------------------------------------------
-    def traces(self, n_requests: int) -> list:
-        if n_requests not in self._traces:
+    def traces(self, n_requests: int, exits: dict | None = None) -> list:
+        """The common traces (one per replication); searched exit thresholds change only
+        where requests leave, not the arrivals or the difficulties (same seeds)."""
+        key = (n_requests, _exits_key(exits))
+        if key not in self._traces:
+            if len(self._traces) >= 16:  # many threshold combinations: keep a few
+                self._traces.pop(next(iter(self._traces)))
             f = self.spec.fidelity
-            self._traces[n_requests] = [self.spec.scenario.trace(n_requests, self.spec.seed + r)
-                                        for r in range(f.replications)]
-        return self._traces[n_requests]
+            scenario = trial_scenario(self.spec.scenario, exits)
+            self._traces[key] = [scenario.trace(n_requests, self.spec.seed + r)
+                                 for r in range(f.replications)]
+        return self._traces[key]
 
-    def measure(self, design, policy: str, params: dict, n_requests: int):
+    def measure(self, design, policy: str, params: dict, n_requests: int,
+                exits: dict | None = None):
         """(metrics, area breakdown, objective values, constraint violations)."""
         from cost_models import area_breakdown
 
-        key = (design, policy, tuple(sorted(params.items())), n_requests)
+        key = (design, policy, tuple(sorted(params.items())), n_requests, _exits_key(exits))
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
         f = self.spec.fidelity
-        metrics = jsonable(trial_metrics(design, self.spec.scenario, policy, params,
+        metrics = jsonable(trial_metrics(design, trial_scenario(self.spec.scenario, exits),
+                                policy, params,
                                 n_requests=n_requests, seed=self.spec.seed,
                                 replications=f.replications, warmup=f.warmup,
-                                needed=self._needed, traces=self.traces(n_requests),
+                                needed=self._needed, traces=self.traces(n_requests, exits),
                                 loads=f.satisfaction_loads,
                                 slo_x=f.satisfaction_slo_x))
         area = {k: float(v) for k, v in area_breakdown(design).items()}
@@ -258,6 +301,9 @@ class Objective:
         trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
         self._claim(trial)
         npu, policy, params = suggest_point(trial, self.spec)
+        exits = suggest_exits(trial, self.spec) or None
+        if exits:
+            trial.set_user_attr("exit_thresholds", exits)
         try:
             design = NpuDesign.from_dict(npu, source=self.spec.source, prefix="space.npu.")
         except InputError as exc:
@@ -268,7 +314,7 @@ class Objective:
         twin = self._stored_twin(study, trial)
         if twin is not None:  # deterministic on common traces: reuse, do not re-simulate
             for key in ("npu", "policy", "policy_params", "metrics", "area_mm2", "requests",
-                        "short_values"):
+                        "short_values", "exit_thresholds"):
                 if key in twin.user_attrs:
                     trial.set_user_attr(key, twin.user_attrs[key])
             trial.set_user_attr("duplicate_of", twin.number)
@@ -277,7 +323,8 @@ class Objective:
             return tuple(twin.values)
         if f.short_requests:
             try:
-                _, _, short_values, _ = self.measure(design, policy, params, f.short_requests)
+                _, _, short_values, _ = self.measure(design, policy, params, f.short_requests,
+                                                      exits)
             except InputError as exc:
                 trial.set_user_attr("invalid_design", str(exc))
                 raise InvalidDesign(str(exc)) from None
@@ -288,7 +335,7 @@ class Objective:
                 trial.set_user_attr("policy_params", params)
                 raise optuna.TrialPruned("cannot reach the Pareto front (short trace)")
         try:
-            metrics, area, values, cons = self.measure(design, policy, params, f.requests)
+            metrics, area, values, cons = self.measure(design, policy, params, f.requests, exits)
         except InputError as exc:  # e.g. bcedge instances that do not divide pe_count
             trial.set_user_attr("invalid_design", str(exc))
             raise InvalidDesign(str(exc)) from None
