@@ -137,11 +137,12 @@ def test_killed_postgres_worker_is_failed_by_heartbeat_and_retried(tiny_study, p
                 study = optuna.load_study(study_name="pg-kill", storage=storage)
             except KeyError:
                 continue
-            running = study.get_trials(states=(TrialState.RUNNING,))
+            # in a trial with its parameters sampled (a retry re-runs those parameters)
+            running = [t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.params]
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         study = optuna.load_study(study_name="pg-kill", storage=storage)
-        still = study.get_trials(states=(TrialState.RUNNING,))
+        still = [t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.params]
         if still:
             killed = still[0].number
             break
