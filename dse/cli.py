@@ -22,7 +22,6 @@ _COMMAND_MODULES = (
     "dse._cli_sim",        # dse simulate, dse policies, dse compare
     "dse._cli_study",      # dse run, dse worker, dse status
     "dse._cli_report",     # dse dashboard, dse export, dse evaluate
-    "dse._cli_bench",      # dse bench
 )
 
 
@@ -34,18 +33,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dse", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="dse", description="Design-space exploration of fluid-batching "
+                     "edge NPUs serving early-exit DNNs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command group not built yet
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
