@@ -46,16 +46,22 @@ def _wait_forever():
     return ACT_WAIT, -1, 0, INF
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _start_oldest(st, mb):
+    """Start the oldest model's queue with up to ``mb`` samples (wait when all are empty)."""
+    m = oldest_model(st)
+    if m < 0:
+        return _wait_forever()
+    return ACT_START, m, min(qlen(st, m), mb), 0.0
+
+
 # --- fcfs ---------------------------------------------------------------------------
 
 @njit(cache=True, inline="always", _nrt=False)
 def _decide_fcfs(st, tb, p, x, now):
     if st.x_ctx[x] >= 0:
         return ACT_CONTINUE, -1, 0, 0.0
-    m = oldest_model(st)
-    if m < 0:
-        return _wait_forever()
-    return ACT_START, m, 1, 0.0
+    return _start_oldest(st, 1)
 
 
 # --- static (Triton / TF-Serving dynamic batching) ------------------------------------
@@ -156,10 +162,7 @@ def _decide_lazy(st, tb, p, x, now):
     mb = int(p[0])
     c = st.x_ctx[x]
     if c < 0:
-        m = oldest_model(st)
-        if m < 0:
-            return _wait_forever()
-        return ACT_START, m, min(qlen(st, m), mb), 0.0
+        return _start_oldest(st, mb)
     m = st.c_model[c]
     q = qlen(st, m)
     n = st.c_n[c]
@@ -177,10 +180,7 @@ def _decide_fluid(st, tb, p, x, now):
     mb = int(p[0])
     c = st.x_ctx[x]
     if c < 0:
-        m = oldest_model(st)
-        if m < 0:
-            return _wait_forever()
-        return ACT_START, m, min(qlen(st, m), mb), 0.0
+        return _start_oldest(st, mb)
     m = st.c_model[c]
     q = qlen(st, m)
     n = st.c_n[c]
