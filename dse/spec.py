@@ -150,15 +150,17 @@ class Space:
         Conditional policy parameters must be fixed when more than one policy is searched
         (a grid cannot hold conditional dimensions).
         """
+        def values(dim: Dim, field: str) -> list:
+            found = dim.candidates(limit=100_000)
+            if found is None:
+                raise InputError("the grid sampler needs a list or a range with a step",
+                                 source=source, field=field)
+            return [encode_choice(v) for v in found]
+
         out: dict[str, list] = {}
         for name, dim in self.npu.items():
-            if dim.kind == "fixed":
-                continue
-            values = dim.candidates(limit=100_000)
-            if values is None:
-                raise InputError("the grid sampler needs a list or a range with a step",
-                                 source=source, field=f"space.npu.{name}")
-            out[name] = [encode_choice(v) for v in values]
+            if dim.kind != "fixed":
+                out[name] = values(dim, f"space.npu.{name}")
         if self.policy.kind == "choice":
             out["policy"] = list(self.policy.values)
         for pol, dims in self.params.items():
@@ -170,20 +172,11 @@ class Space:
                                      "conditional on a searched policy; fix them or search "
                                      "one policy", source=source,
                                      field=f"space.policy.{pol}.{pname}")
-                values = dim.candidates(limit=100_000)
-                if values is None:
-                    raise InputError("the grid sampler needs a list or a range with a step",
-                                     source=source, field=f"space.policy.{pol}.{pname}")
-                out[f"{pol}.{pname}"] = values
+                out[f"{pol}.{pname}"] = values(dim, f"space.policy.{pol}.{pname}")
         for stream, dims in self.exits.items():
             for key, dim in dims.items():
-                if dim.kind == "fixed":
-                    continue
-                values = dim.candidates(limit=100_000)
-                if values is None:
-                    raise InputError("the grid sampler needs a list or a range with a step",
-                                     source=source, field=f"space.exits.{stream}.{key}")
-                out[f"exits.{stream}.{key}"] = [encode_choice(v) for v in values]
+                if dim.kind != "fixed":
+                    out[f"exits.{stream}.{key}"] = values(dim, f"space.exits.{stream}.{key}")
         return out
 
 
