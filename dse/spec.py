@@ -133,6 +133,8 @@ class Space:
     exits: dict[str, dict[str, Dim]] = field(default_factory=dict)
     """Searched exit thresholds: stream -> ``{"threshold": Dim}`` (one threshold for every
     exit) or ``{"exit0": Dim, "exit1": ...}`` (one per exit but the last)."""
+    thresholds_per_stream: dict[str, int] = field(default_factory=dict)
+    """Number of thresholds (exits but the last) of each stream in ``exits``."""
 
     def canonical(self) -> dict:
         out = {"npu": {k: d.canonical() for k, d in self.npu.items()},
@@ -447,12 +449,14 @@ def _parse_space(table: dict, source: str) -> Space:
     return Space(npu=npu, policy=policy, params=params)  # exits: see _parse_exits
 
 
-def _parse_exits(table: dict, scenario, source: str) -> dict[str, dict[str, Dim]]:
+def _parse_exits(table: dict, scenario, source: str
+                 ) -> tuple[dict[str, dict[str, Dim]], dict[str, int]]:
     """``[space.exits.<stream>]``: ``threshold`` (shared by every exit of the stream) or
     ``exit0 .. exit<E-2>`` (one per exit but the last); confidences in [0, 1]."""
     names = list(scenario.stream_names)
     models = scenario.get_models()
     out: dict[str, dict[str, Dim]] = {}
+    counts: dict[str, int] = {}
     for stream, value in table.items():
         prefix = f"space.exits.{stream}"
         if stream not in names:
@@ -481,7 +485,8 @@ def _parse_exits(table: dict, scenario, source: str) -> dict[str, dict[str, Dim]
                                  field=f"{prefix}.{key}", allowed="0 .. 1")
             dims[key] = dim
         out[stream] = dims
-    return out
+        counts[stream] = len(per_exit)
+    return out, counts
 
 
 def _check_param_bounds(dim: Dim, decl, source: str, path: str) -> None:
@@ -722,9 +727,9 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     space_table = _table(doc["space"], source, "space")
     space = _parse_space(space_table, source)
     if "exits" in space_table:
-        exits = _parse_exits(_table(space_table["exits"], source, "space.exits"), scenario,
-                             source)
-        space = dataclasses.replace(space, exits=exits)
+        exits, counts = _parse_exits(_table(space_table["exits"], source, "space.exits"),
+                                     scenario, source)
+        space = dataclasses.replace(space, exits=exits, thresholds_per_stream=counts)
     _check_space_feasible(space, source, seed)
     if sampler == "grid":
         grid = space.grid(source)

@@ -98,3 +98,13 @@ def test_searched_thresholds_trade_accuracy_and_reproduce(tmp_path, capsys):
     (stream,) = design.scenario["streams"]
     assert stream["exit_thresholds"] == trial.user_attrs["exit_thresholds"]["cam"]
     assert evaluate_design(design)["reproduced"] is True
+
+
+def test_shared_threshold_applies_to_every_exit():
+    from dse.search import suggest_exits, trial_scenario
+
+    spec = parse_spec(_spec("threshold = { low = 0.1, high = 0.9 }"), source="s.toml")
+    exits = suggest_exits(optuna.trial.FixedTrial({"exits.cam.threshold": 0.4}), spec)
+    assert exits == {"cam": [0.4, 0.4, 0.4]}  # resnet18: 4 exits, 3 thresholds
+    (stream,) = trial_scenario(spec.scenario, exits).streams
+    assert stream.exit_thresholds == (0.4, 0.4, 0.4)

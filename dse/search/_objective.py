@@ -80,17 +80,11 @@ def suggest_exits(trial, spec: StudySpec) -> dict[str, list[float]]:
     for stream, dims in spec.space.exits.items():
         if "threshold" in dims:
             t = float(_suggest(trial, f"exits.{stream}.threshold", dims["threshold"]))
-            n = len(spec.scenario.get_models()[_stream_model(spec.scenario, stream)]
-                    .exit_layers) - 1
-            out[stream] = [t] * n
+            out[stream] = [t] * spec.space.thresholds_per_stream[stream]
         else:
             out[stream] = [float(_suggest(trial, f"exits.{stream}.{key}", dims[key]))
                            for key in sorted(dims, key=lambda k: int(k[4:]))]
     return out
-
-
-def _stream_model(scenario, stream: str) -> str:
-    return scenario.streams[list(scenario.stream_names).index(stream)].model
 
 
 def trial_scenario(scenario, exit_thresholds: dict | None):
