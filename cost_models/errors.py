@@ -35,7 +35,8 @@ class InputError(ValueError):
 
 
 class RunError(RuntimeError):
-    """A runtime failure that is not a user typo (storage unreachable, corrupt file)."""
+    """A runtime failure that is not a user mistake (a storage failing during a run, a
+    worker process that crashed)."""
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:

@@ -37,7 +37,8 @@ from cost_models.errors import InputError, check_keys, did_you_mean
 
 SAMPLER_NAMES = ("nsga2", "tpe", "gp", "random", "grid")
 SAMPLER_OPTIONS = {
-    "nsga2": ("population_size", "mutation_prob", "crossover_prob", "swapping_prob"),
+    "nsga2": ("population_size", "local_search_prob", "mutation_prob", "crossover_prob",
+              "swapping_prob"),
     "tpe": ("n_startup_trials", "n_ei_candidates", "multivariate"),
     "gp": ("n_startup_trials",),
     "random": (),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cost_models.errors import InputError, RunError
+from cost_models.errors import InputError
 from dse.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,30 +269,31 @@ CASES = [
                               "{dir}/x.toml"], 2, ["999"]),
     ("dashboard-no-study", ["dashboard", "{spec_nostudy.toml}"], 2, ["never.db"]),
     ("export-no-study", ["export", "{spec_nostudy.toml}", "--pick", "knee", "--out", "{dir}/x.toml"], 2, ["never.db"]),
-    # ---- storages: unreachable server, corrupt files (runtime failures: exit 1)
-    ("status-unreachable-postgres", ["status", "{spec.toml}", "--storage", "{pg}"], 1,
+    # ---- storages: unreachable server, corrupt files (a storage given that cannot be opened: exit 2, as
+    #      issue-level usage errors; a storage failing mid-run is exit 1, tested below)
+    ("status-unreachable-postgres", ["status", "{spec.toml}", "--storage", "{pg}"], 2,
      ["postgresql://dse:***@127.0.0.1"]),
-    ("run-unreachable-postgres", ["run", "{spec.toml}", "--storage", "{pg}", "--quiet"], 1,
+    ("run-unreachable-postgres", ["run", "{spec.toml}", "--storage", "{pg}", "--quiet"], 2,
      ["postgresql://dse:***@127.0.0.1"]),
     ("worker-unreachable-postgres", ["worker", "{spec.toml}", "--storage", "{pg}",
-                                     "--quiet"], 1, ["postgresql://dse:***@127.0.0.1"]),
+                                     "--quiet"], 2, ["postgresql://dse:***@127.0.0.1"]),
     ("export-unreachable-postgres", ["export", "{spec.toml}", "--storage", "{pg}", "--pick",
-                                     "knee", "--out", "{dir}/x.toml"], 1,
+                                     "knee", "--out", "{dir}/x.toml"], 2,
      ["postgresql://dse:***@127.0.0.1"]),
     ("status-corrupt-sqlite", ["status", "{spec.toml}", "--storage", "sqlite:///{corrupt.db}"],
-     1, ["corrupt.db"]),
+     2, ["corrupt.db"]),
     ("status-not-sqlite", ["status", "{spec.toml}", "--storage", "sqlite:///{notsqlite.db}"],
-     1, ["notsqlite.db"]),
+     2, ["notsqlite.db"]),
     ("status-truncated-sqlite", ["status", "{spec.toml}", "--storage",
-                                 "sqlite:///{truncated.db}"], 1, ["truncated.db"]),
+                                 "sqlite:///{truncated.db}"], 2, ["truncated.db"]),
     ("status-foreign-sqlite", ["status", "{spec.toml}", "--storage",
                                "sqlite:///{empty_schema.db}"], 2, ["sweep"]),
     ("run-corrupt-sqlite", ["run", "{spec.toml}", "--storage", "sqlite:///{corrupt.db}",
-                            "--quiet"], 1, ["corrupt.db"]),
+                            "--quiet"], 2, ["corrupt.db"]),
     ("status-garbage-journal", ["status", "{spec.toml}", "--storage", "{garbage.journal}"],
-     1, ["garbage.journal"]),
+     2, ["garbage.journal"]),
     ("run-garbage-journal", ["run", "{spec.toml}", "--storage", "{garbage.journal}",
-                             "--quiet"], 1, ["garbage.journal"]),
+                             "--quiet"], 2, ["garbage.journal"]),
     ("status-bad-storage-url", ["status", "{spec.toml}", "--storage",
                                 f"redis://u:{PASSWORD}@h/0"], 2, ["allowed", "u:***@h"]),
 ]
@@ -325,7 +326,7 @@ def test_error_sweep(case, ws, capsys, monkeypatch):
 
 @pytest.mark.parametrize("argv, exc", [
     (["--debug", "cost", "--npu", "{dir}/nope.toml", "--model", "alexnet"], InputError),
-    (["--debug", "status", "{spec.toml}", "--storage", "{pg}"], RunError),
+    (["--debug", "status", "{spec.toml}", "--storage", "{pg}"], InputError),
 ])
 def test_debug_shows_the_traceback(argv, exc, ws):
     with pytest.raises(exc):
@@ -335,8 +336,8 @@ def test_debug_shows_the_traceback(argv, exc, ws):
 @pytest.mark.parametrize("argv, code", [
     (["cost", "--npu", "{garbage.toml}", "--model", "alexnet"], 2),
     (["run", "{spec_typo.toml}", "--quiet"], 2),
-    (["status", "{spec.toml}", "--storage", "{pg}"], 1),
-    (["status", "{spec.toml}", "--storage", "{garbage.journal}"], 1),
+    (["status", "{spec.toml}", "--storage", "{pg}"], 2),
+    (["status", "{spec.toml}", "--storage", "{garbage.journal}"], 2),
 ])
 def test_real_process_prints_exactly_one_line(argv, code, ws):
     """Through the real entry point, Python warnings and library logging included:

@@ -163,12 +163,12 @@ def test_ctrl_c_keeps_completed_trials_and_resume_reaches_total(tiny_study, tmp_
         [(t.number, t.values) for t in kept]
 
 
-def test_corrupt_storage_is_one_line_exit_1_and_untouched(tiny_study, tmp_path, capsys):
+def test_corrupt_storage_is_one_line_exit_2_and_untouched(tiny_study, tmp_path, capsys):
     path = tiny_study()
     db = tmp_path / "study.db"
     db.write_bytes(b"this is not a database\n" * 10)
     before = db.read_bytes()
-    assert main(["run", str(path), "--quiet", "--no-report"]) == 1  # runtime failure
+    assert main(["run", str(path), "--quiet", "--no-report"]) == 2  # unusable storage given
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a SQLite database" in err[0]
     assert db.read_bytes() == before
@@ -191,7 +191,7 @@ def test_same_name_other_objectives_refused_nothing_lost(tiny_study, tmp_path, c
 def test_unreachable_storage_never_prints_password(tiny_study, capsys):
     path = tiny_study()
     url = "postgresql://alice:Sup3rS3cret@127.0.0.1:9/nodb"
-    assert main(["run", str(path), "--storage", url, "--quiet", "--no-report"]) == 1
+    assert main(["run", str(path), "--storage", url, "--quiet", "--no-report"]) == 2
     err = capsys.readouterr().err
     assert "Sup3rS3cret" not in err and "***" in err and len(err.strip().splitlines()) == 1
 

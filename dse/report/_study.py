@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 
-from cost_models.errors import InputError, RunError, did_you_mean
+from cost_models.errors import InputError, did_you_mean
 from dse.search import pareto_mask
 
 
@@ -51,9 +51,9 @@ def load_study(study_name: str, storage_url: str) -> optuna.Study:
     try:
         names = optuna.get_all_study_names(storage)
     except Exception as exc:  # unreachable server, corrupt file, wrong schema
-        raise RunError(f"cannot read study storage {redact_url(storage_url)}: "
-                       f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                       ) from None
+        from dse.search._storage import storage_failure
+
+        raise storage_failure(exc, storage_url) from None
     if study_name not in names:
         raise InputError(f"no study named '{study_name}' in {redact_url(storage_url)}"
                          f"{did_you_mean(study_name, names)}",

@@ -17,13 +17,9 @@ SamplerFactory = Callable[[object, int], optuna.samplers.BaseSampler]
 
 
 def _nsga2(spec, seed: int) -> optuna.samplers.BaseSampler:
-    # Defaults for the small budgets of design studies (tens to hundreds of trials): a
-    # small population gives more generations, and a higher mutation rate than Optuna's
-    # 1/n_params keeps it exploring (chosen on benchmarks/bench_search.py part a).
-    opts = dict(spec.sampler_options)
-    opts.setdefault("population_size", 10)
-    opts.setdefault("mutation_prob", 0.3)
-    return optuna.samplers.NSGAIISampler(seed=seed, **opts)
+    from dse.search._nsga2 import DesignNSGAIISampler
+
+    return DesignNSGAIISampler(seed=seed, **spec.sampler_options)
 
 
 def _tpe(spec, seed: int) -> optuna.samplers.BaseSampler:

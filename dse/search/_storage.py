@@ -27,7 +27,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
-from cost_models.errors import InputError, RunError
+from cost_models.errors import InputError
 
 HEARTBEAT_S = 5
 GRACE_S = 20
@@ -89,9 +89,9 @@ def check_workers(url: str, workers: int, *, source: str) -> None:
 
 
 def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``.  A bad URL or a missing file is an
-    :class:`InputError`; an unreachable server or a corrupt file is a :class:`RunError`
-    (both one line, without the password).
+    """An Optuna storage for ``url``.  A bad URL, a missing file, an unreachable server or
+    a corrupt file is an :class:`InputError` (one line, without the password, exit 2: the
+    storage the user gave cannot be used; nothing in it is changed).
 
     With ``create=False`` a missing SQLite/journal file is an error instead of a new store.
     """
@@ -114,27 +114,27 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
             if path.exists() and path.stat().st_size:
                 with open(path, "rb") as fh:
                     if fh.read(16) != b"SQLite format 3\x00":
-                        raise RunError(f"{safe}: study.storage: '{path}' is not a SQLite "
-                                       "database (corrupt or another file); nothing was "
-                                       "changed")
+                        raise InputError(f"'{path}' is not a SQLite database (corrupt or "
+                                         "another file); nothing was changed", source=safe,
+                                         field="study.storage")
         storage = _rdb(url, k)
         if k == "sqlite":
             _fast_sqlite(storage)
         return storage
-    except (InputError, RunError):
+    except InputError:
         raise
     except Exception as exc:  # unreachable server, bad credentials, corrupt file
         raise storage_failure(exc, url) from None
 
 
-def storage_failure(exc: Exception, url: str) -> RunError:
-    """A one-line :class:`RunError` for a storage that cannot be opened or read."""
+def storage_failure(exc: Exception, url: str) -> InputError:
+    """A one-line :class:`InputError` for a storage that cannot be opened or read."""
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     what = "cannot open storage"
     if kind(url) == "journal":
         what = "cannot read the study journal (corrupt, or not an Optuna journal file)"
-    return RunError(f"{redact_url(url)}: study.storage: {what}: {type(exc).__name__}: "
-                    f"{_scrub(msg, url)}")
+    return InputError(f"{what}: {type(exc).__name__}: {_scrub(msg, url)}",
+                      source=redact_url(url), field="study.storage")
 
 
 def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
