@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -174,6 +175,16 @@ def _journal_backend(path: str):
     from optuna.storages.journal._file import get_lock_file
 
     class _Backend(JournalFileBackend):
+        def read_logs(self, log_number_from):
+            # Optuna remembers the byte offset of every record ever read, but reads only
+            # forward from the last one: keep the offsets still ahead (~1.8 KiB per trial).
+            offsets = self._log_number_offset
+            if len(offsets) > 1:
+                self._log_number_offset = {k: v for k, v in offsets.items()
+                                           if k >= log_number_from} or offsets
+            for log in super().read_logs(log_number_from):
+                yield _interned(log)
+
         def append_logs(self, logs):
             data = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
             with get_lock_file(self._lock):
@@ -181,6 +192,21 @@ def _journal_backend(path: str):
                     f.write(data.encode("utf-8"))
 
     return _Backend(path)
+
+
+def _interned(obj):
+    """``obj`` (decoded JSON) with its dict keys and short strings interned.
+
+    Every process holds every trial of a journal in memory; each record is decoded on its
+    own, so without this every trial carries its own copy of each user-attr key ("metrics",
+    "p99_latency_ms", ...): ~40% of the replica's memory."""
+    if isinstance(obj, dict):
+        return {sys.intern(k): _interned(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_interned(v) for v in obj]
+    if isinstance(obj, str) and len(obj) <= 64:
+        return sys.intern(obj)
+    return obj
 
 
 _UNFINISHED = frozenset((TrialState.WAITING, TrialState.RUNNING))
