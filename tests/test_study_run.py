@@ -231,3 +231,26 @@ def test_open_study_refuses_changed_spec(tiny_study):
 
     with pytest.raises(InputError, match="different spec"):
         open_study(load_spec(path))
+
+
+def test_journal_replica_shares_keys_and_keeps_few_offsets(tmp_path):
+    """The journal backend interns decoded keys (one copy per key across trials) and keeps
+    only the byte offsets still ahead; what is read back is unchanged."""
+    from dse.search._storage import open_storage
+
+    url = f"journal:///{tmp_path}/s.journal"
+    study = optuna.create_study(study_name="j", storage=open_storage(url),
+                                directions=["maximize", "minimize"])
+    for i in range(30):
+        t = study.ask()
+        t.suggest_int("pe_count", 1, 8)
+        t.set_user_attr("metrics", {"overall": {"p99_latency_ms": float(i), "tag": "x" * 80}})
+        study.tell(t, [i / 30, 1.0 + i])
+    storage = open_storage(url, create=False)
+    trials = optuna.load_study(study_name="j", storage=storage).get_trials(deepcopy=False)
+    keys = [next(iter(t.user_attrs["metrics"]["overall"])) for t in trials]
+    assert all(k is keys[0] for k in keys)
+    assert [t.user_attrs["metrics"]["overall"]["p99_latency_ms"] for t in trials] == \
+        [float(i) for i in range(30)]
+    assert trials[-1].user_attrs["metrics"]["overall"]["tag"] == "x" * 80
+    assert len(storage._backend._log_number_offset) <= 2
