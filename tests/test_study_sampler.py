@@ -41,16 +41,24 @@ def point(*values):
     return dict(zip(SPACE, values, strict=True))
 
 
-def frozen(number, values, params=None, constraints=None):
-    t = optuna.trial.create_trial(params=params or {}, distributions={
-        k: optuna.distributions.CategoricalDistribution(SPACE[k]) for k in (params or {})},
-        values=list(values), constraints=constraints)
+def frozen(number, values, params=None, constraints=None, distributions=None):
+    params = params or {}
+    distributions = distributions or {
+        k: optuna.distributions.CategoricalDistribution(SPACE[k]) for k in params}
+    t = optuna.trial.create_trial(params=params, distributions=distributions,
+                                  values=list(values), constraints=constraints)
     t.number = number
     return t
 
 
 class _Study:
     directions = DIRS
+
+    def __init__(self, trials=()):
+        self.trials = list(trials)
+
+    def get_trials(self, deepcopy=True):
+        return self.trials
 
 
 def test_elite_counts_each_objective_vector_once():
@@ -93,6 +101,36 @@ def test_local_search_changes_at_most_one_parameter_of_a_front_member():
         assert any(sum(p[k] != v for k, v in child.items()) == 1 for p in front.values())
 
 
+def test_children_avoid_designs_the_study_holds():
+    kids = FrontLocalSearchChildren(seed=4, local_search_prob=1.0)
+    space = {k: optuna.distributions.CategoricalDistribution(v) for k, v in SPACE.items()}
+    best = point(8, 4, "fluid", 8, 0.25)
+    parents = [frozen(0, (1.0, 4.5), best), frozen(1, (0.0, 5.0), point(1, 1, "rigid", 1, 0.0))]
+    # the study already holds every neighbour of the front member but one
+    held = [dict(best, **{k: c}) for k, v in SPACE.items() for c in v if c != best[k]]
+    free = held.pop(9)  # mode "rigid": one of 5 parameters to change, one other choice
+    study = _Study(parents + [frozen(2 + i, (0.5, 2.0), p) for i, p in enumerate(held)])
+    hits = sum(kids(study, space, parents) == free for _ in range(20))
+    assert hits >= 14  # 10 attempts per child: 89% (a single attempt: 20%)
+
+
+def test_numeric_local_moves_stay_on_the_grid_and_move():
+    kids = FrontLocalSearchChildren(seed=5, local_search_prob=1.0)
+    space = {"batch": optuna.distributions.IntDistribution(1, 32),
+             "refill": optuna.distributions.FloatDistribution(0.0, 1.0, step=0.25),
+             "sram": optuna.distributions.FloatDistribution(128.0, 4096.0, log=True)}
+    start = {"batch": 16, "refill": 0.5, "sram": 512.0}
+    parents = [frozen(0, (1.0, 4.5), start, distributions=space),
+               frozen(1, (0.0, 1.0), start, distributions=space)]
+    for _ in range(100):
+        child = kids(_Study(parents), space, parents)
+        moved = [k for k in space if child[k] != start[k]]
+        assert len(moved) == 1
+        for k, d in space.items():
+            assert d._contains(d.to_internal_repr(child[k]))
+        assert abs(child["batch"] - 16) <= 12 and isinstance(child["batch"], int)
+
+
 def test_crossover_takes_every_parameter_from_a_parent():
     kids = FrontLocalSearchChildren(seed=2, local_search_prob=0.0, mutation_prob=0.0)
     space = {k: optuna.distributions.CategoricalDistribution(v) for k, v in SPACE.items()}
@@ -125,7 +163,7 @@ def test_same_seed_same_trials():
 
 def test_reaches_the_exhaustive_front_with_a_tenth_of_the_grid():
     """Ground truth: every point of the 960-point grid.  At 10% of it (mean over 5 seeds)
-    nsga2 reaches >= 96% of the true hypervolume (measured 97.6%) and beats random search
+    nsga2 reaches >= 96% of the true hypervolume (measured 98.2%) and beats random search
     (87.3%) and Optuna's plain NSGA-II with the settings dse used before (86.6%)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     grid = np.array([toy(*c) for c in itertools.product(*SPACE.values())])

@@ -10,13 +10,14 @@ replaced (see ``docs/studies.md``, "The nsga2 sampler", and ``benchmarks/bench_s
   fill places that are left (Fortin & Parizeau, GECCO 2013).
 - **Children: local search around the front, crossover otherwise.**  With probability
   ``local_search_prob`` a child is a rank-1 elite member with one parameter changed (a
-  categorical one to another choice, a numeric one re-sampled);
+  categorical one to another choice, a numeric one by a normal step of 10% of its range);
   otherwise, as in Optuna, a uniform crossover of two binary-tournament winners
   (``crossover_prob``, each parameter from the second one with ``swapping_prob``; else a
   copy of one) and per-parameter mutation, i.e. re-sampling, with ``mutation_prob``
-  (default ``1 / n_params``).  When the elite has no spread in
-  some objective (for example all of it at SLO attainment 0) there is nothing to climb,
-  and children are sampled at random until there is.
+  (default ``1 / n_params``).  A child equal to a design the study already holds would
+  cost a trial for nothing; up to ``MAX_TRIES`` children are drawn to avoid one.  When the
+  elite has no spread in some objective (for example all of it at SLO attainment 0)
+  there is nothing to climb, and children are sampled at random until there is.
 
 Constraints follow Deb's rules as in Optuna: feasible before infeasible, infeasible by
 total violation.  Re-sampled parameters are left to Optuna's independent (random) sampler.
@@ -28,10 +29,13 @@ import warnings
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.study import StudyDirection
 
 from dse.search._front import pareto_mask
+
+#: Attempts at a child that is not a design the study already holds.
+MAX_TRIES = 10
 
 
 def _ranks(population: list, directions) -> np.ndarray:
@@ -97,6 +101,23 @@ class UniqueEliteSelection:
         return elite
 
 
+def _nudge(dist, value, rng: np.random.RandomState):
+    """A different value of a numeric ``dist`` near ``value``: a normal step of 10% of the
+    range (in log space for log ranges), snapped to the step grid."""
+    lo, hi = float(dist.low), float(dist.high)
+    to, back = (np.log, np.exp) if dist.log else (float, float)
+    x = float(to(value)) + rng.normal(0.0, 0.1 * (float(to(hi)) - float(to(lo))))
+    new = float(np.clip(back(x), lo, hi))
+    step = dist.step if dist.step is not None else (1 if isinstance(dist, IntDistribution)
+                                                    else None)
+    if step is not None:
+        k = round((new - lo) / step)
+        if lo + k * step == value:  # rounded back onto the parent: one step instead
+            k += 1 if (rng.rand() < 0.5 and lo + (k + 1) * step <= hi) or k == 0 else -1
+        new = min(lo + k * step, hi)
+    return int(round(new)) if isinstance(dist, IntDistribution) else new
+
+
 class FrontLocalSearchChildren:
     """Child parameters: local search around the front or crossover + mutation."""
 
@@ -113,19 +134,37 @@ class FrontLocalSearchChildren:
         self.crossover_prob = crossover_prob
         self.swapping_prob = swapping_prob
         self._rng = np.random.RandomState(seed)
+        self._seen: set = set()
+        self._n_seen = 0
 
     def reseed(self) -> None:
         self._rng.seed()
 
     def __call__(self, study, search_space: dict, parents: list) -> dict:
-        rng = self._rng
-        names = list(search_space)
-        if not names or not parents:
+        if not search_space or not parents:
             return {}
         values = np.array([t.values for t in parents], dtype=np.float64)
         if np.any(values.max(axis=0) == values.min(axis=0)):
             return {}  # no spread in some objective: sample at random
         ranks = _ranks(parents, study.directions)
+        seen = self._evaluated(study)
+        for _ in range(MAX_TRIES):  # a design already tried would cost a trial for nothing
+            child = self._child(search_space, parents, ranks)
+            if len(child) < len(search_space) or _key(child) not in seen:
+                break
+        return child
+
+    def _evaluated(self, study) -> set:
+        """Parameter keys of the study's trials (updated with the trials added since)."""
+        trials = study.get_trials(deepcopy=False)
+        for t in trials[self._n_seen:]:
+            self._seen.add(_key(t.params))
+        self._n_seen = len(trials)
+        return self._seen
+
+    def _child(self, search_space: dict, parents: list, ranks: np.ndarray) -> dict:
+        rng = self._rng
+        names = list(search_space)
         if rng.rand() < self.local_search_prob:
             front = [t for t, r in zip(parents, ranks, strict=True) if r == 0]
             child = dict(front[rng.randint(len(front))].params)
@@ -134,6 +173,9 @@ class FrontLocalSearchChildren:
             if isinstance(dist, CategoricalDistribution) and len(dist.choices) > 1:
                 others = [c for c in dist.choices if c != child.get(name)]
                 child[name] = others[rng.randint(len(others))]
+            elif (isinstance(dist, IntDistribution | FloatDistribution) and name in child
+                  and dist.high > dist.low):
+                child[name] = _nudge(dist, child[name], rng)
             else:
                 child.pop(name, None)  # re-sampled
         else:
@@ -153,6 +195,10 @@ class FrontLocalSearchChildren:
                 if rng.rand() < p:
                     child.pop(n)  # mutated: re-sampled
         return {n: v for n, v in child.items() if n in search_space and v is not None}
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
 class DesignNSGAIISampler(optuna.samplers.NSGAIISampler):
