@@ -12,6 +12,9 @@ sample, then start vs end throughput (trials/s over the first and last 10% of th
 skipping the first 2% as start-up), worker CPU time per trial over the same windows (less
 sensitive to other load on the machine than trials/s) and start vs end worker memory.
 Targets: worker RSS flat (end within 10% of start) and end throughput within 20% of start.
+Also prints the KiB per trial that a fresh process needs to hold the finished journal
+(Optuna's replica of the study), the growth every journal client shows, to tell it from a
+leak.
 """
 
 from __future__ import annotations
@@ -72,6 +75,22 @@ def rss_mib(pid: int) -> float | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
+
+
+def replica_kib_per_trial(journal: Path) -> float:
+    """KiB per trial that a fresh process needs to hold the study in ``journal``: the
+    growth any journal client must show, as opposed to a leak."""
+    code = ("import os, optuna; from dse.search._storage import open_storage\n"
+            "def rss():\n"
+            "    for line in open(f'/proc/{os.getpid()}/status'):\n"
+            "        if line.startswith('VmRSS:'): return int(line.split()[1])\n"
+            "before = rss()\n"
+            f"st = open_storage('journal:///{journal}', create=False)\n"
+            "n = len(optuna.load_study(study_name='soak', storage=st).get_trials(False))\n"
+            "print((rss() - before) / n)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.split()[-1])
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -219,7 +238,17 @@ def main() -> int:
             summary["start_worker_mib"] = first["worker_mib"]
             summary["end_worker_mib"] = mem[-1]["worker_mib"]
             summary["peak_worker_mib"] = max(max(s["worker_mib"]) for s in mem)
+            grown = max(summary["end_worker_mib"]) - max(first["worker_mib"])
+            summary["worker_kib_per_trial"] = grown * 1024 / max(
+                mem[-1]["complete"] - first["complete"], 1)
+            summary["replica_kib_per_trial"] = replica_kib_per_trial(journal)
     print(json.dumps(summary, indent=1))
+    if "replica_kib_per_trial" in summary:
+        flat = max(summary["end_worker_mib"]) <= 1.1 * max(summary["start_worker_mib"])
+        print(f"memory: workers grew {summary['worker_kib_per_trial']:.1f} KiB per trial; a "
+              f"fresh process holding the journal's {total} trials needs "
+              f"{summary['replica_kib_per_trial']:.1f} KiB per trial (Optuna's replica of "
+              f"the study); flat (end within 10% of start): {'met' if flat else 'NOT met'}")
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "samples": samples},
                                               indent=1))
