@@ -112,9 +112,9 @@ def _nudge(dist, value, rng: np.random.RandomState):
                                                     else None)
     if step is not None:
         k = round((new - lo) / step)
-        if lo + k * step == value:  # rounded back onto the parent: one step instead
+        if k == round((value - lo) / step):  # rounded back onto the parent: one step
             k += 1 if (rng.rand() < 0.5 and lo + (k + 1) * step <= hi) or k == 0 else -1
-        new = min(lo + k * step, hi)
+        new = min(round(lo + k * step, 12), hi)  # 0.1 * 3 is stored as 0.3
     return int(round(new)) if isinstance(dist, IntDistribution) else new
 
 
