@@ -278,6 +278,21 @@ def _is_num(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _check_sampler_options(options: dict, source: str) -> None:
+    """Types and ranges of ``study.sampler_options`` (names are checked before)."""
+    p = "study.sampler_options."
+    for key, value in options.items():
+        if key.endswith("_prob"):
+            _num(options, key, source, p, low=0.0, high=1.0)
+        elif key == "multivariate":
+            if not isinstance(value, bool):
+                raise InputError(f"expected true or false, got {value!r}", source=source,
+                                 field=p + key)
+        else:  # population_size, n_startup_trials, n_ei_candidates
+            _int(options, key, source, p, low={"population_size": 2,
+                                               "n_ei_candidates": 1}.get(key, 0))
+
+
 def _int(table, key, source, prefix, *, default=None, low=None):
     if key not in table:
         return default
@@ -715,6 +730,7 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     options = _table(study.get("sampler_options", {}), source, "study.sampler_options")
     check_keys(options, SAMPLER_OPTIONS[sampler], source=source,
                prefix="study.sampler_options.")
+    _check_sampler_options(options, source)
     n_trials = _int(study, "n_trials", source, "study.", low=1)
     timeout = _num(study, "timeout", source, "study.", low=0.0, strict_low=True)
     seed = _int(study, "seed", source, "study.", default=0, low=0)

@@ -76,6 +76,17 @@ def test_unknown_sampler():
     assert e.field == "study.sampler" and "nsga2" in e.allowed and "grid" in e.allowed
 
 
+@pytest.mark.parametrize("options, field, words", [
+    ("mutation_prob = 2.0", "mutation_prob", "<= 1.0"),
+    ("local_search_prob = -0.1", "local_search_prob", ">= 0.0"),
+    ("population_size = 1", "population_size", ">= 2"),
+    ('population_size = "x"', "population_size", "integer"),
+])
+def test_sampler_option_values_are_checked(options, field, words):
+    e = err(spec_text(f"sampler_options = {{ {options} }}"))
+    assert e.field == "study.sampler_options." + field and words in str(e)
+
+
 def test_unknown_npu_field_did_you_mean():
     e = err(spec_text(npu="pe_cont = [32, 64]"))
     assert e.field == "space.npu.pe_cont" and "pe_count" in str(e)
