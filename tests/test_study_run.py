@@ -254,3 +254,29 @@ def test_journal_replica_shares_keys_and_keeps_few_offsets(tmp_path):
         [float(i) for i in range(30)]
     assert trials[-1].user_attrs["metrics"]["overall"]["tag"] == "x" * 80
     assert len(storage._backend._log_number_offset) <= 2
+
+
+def test_a_trial_has_a_heartbeat_before_it_names_its_worker(tiny_study):
+    """On RDB storages a trial killed after it recorded ``worker`` must already have a
+    heartbeat, or Optuna's stale check never reaps it (and a resume waits forever)."""
+    from dse.search._runner import run_worker
+
+    spec = load_spec(tiny_study(n_trials=3))
+    study = open_study(spec)
+    storage = study._storage
+    beats: set = set()
+    seen: list = []
+    record, set_attr = storage.record_heartbeat, storage.set_trial_user_attr
+
+    def recorded(trial_id):
+        record(trial_id)
+        beats.add(trial_id)
+
+    def checked(trial_id, key, value):
+        if key == "worker" and value is not None:
+            seen.append(trial_id in beats)
+        set_attr(trial_id, key, value)
+
+    storage.record_heartbeat, storage.set_trial_user_attr = recorded, checked
+    run_worker(spec, study, n_trials=3)
+    assert seen and all(seen)

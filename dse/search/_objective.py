@@ -23,6 +23,7 @@ from dataclasses import fields
 
 import numpy as np
 import optuna
+from optuna.storages._heartbeat import is_heartbeat_enabled
 
 from cost_models.errors import InputError
 from dse.search._front import minimised, pareto_mask
@@ -292,6 +293,12 @@ class Objective:
     def __call__(self, trial) -> tuple[float, ...]:
         from cost_models import NpuDesign
 
+        storage = trial.study._storage
+        if is_heartbeat_enabled(storage):
+            # Optuna's first heartbeat comes from a thread racing this method: without this
+            # one, a kill right after "worker" is stored leaves a RUNNING trial that neither
+            # Optuna's stale check (no heartbeat) nor our orphan check (has a worker) reaps
+            storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
         self._claim(trial)
         npu, policy, params = suggest_point(trial, self.spec)

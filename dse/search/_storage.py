@@ -324,7 +324,8 @@ def _pid_alive(pid: int) -> bool:
 def _reap_rdb_orphans(study: optuna.Study) -> None:
     """RUNNING trials that never got a heartbeat (the worker died between creating the
     trial and starting its heartbeat thread) are invisible to Optuna's stale check; they
-    also never recorded ``worker`` (the objective's first step).  Fail and re-queue them
+    also never recorded ``worker`` (the objective records a heartbeat itself, then
+    ``worker``, as its first steps).  Fail and re-queue them
     once they are older than ``GRACE_S``; the storage's row lock lets one worker win."""
     storage = study._storage
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
