@@ -57,7 +57,7 @@ _LEGEND = ("marks: p published, m mapped from a published model or data set, f f
 
 def _marks(summary: dict, key: str, n: int) -> list[str]:
     """One provenance letter per element of ``key`` (empty strings for user models)."""
-    from workloads.zoo._provenance import MARKS
+    from workloads.zoo import PROVENANCE_MARKS as MARKS
 
     recs = summary["provenance"].get(key)
     return [MARKS[r["kind"]] for r in recs] if recs else [""] * n
@@ -93,7 +93,7 @@ def _list(args) -> int:
 
 def _provenance_lines(summary: dict) -> list[str]:
     """Citations and reasons, consecutive elements that share a record on one line."""
-    from workloads.zoo._provenance import MARKS
+    from workloads.zoo import PROVENANCE_MARKS as MARKS
 
     lines = []
     for key, recs in summary["provenance"].items():

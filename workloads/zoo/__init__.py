@@ -15,7 +15,10 @@ from importlib import resources
 
 from cost_models.errors import InputError, did_you_mean
 from workloads.model import EarlyExitModel
+from workloads.zoo._provenance import MARKS as PROVENANCE_MARKS
 from workloads.zoo._provenance import expand, sweep_report
+
+__all__ = ["PROVENANCE_MARKS", "threshold_fit", "zoo_data", "zoo_model", "zoo_names"]
 
 _MODULES = (
     "workloads.zoo.resnet",
