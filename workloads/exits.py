@@ -12,7 +12,7 @@ Two modes, both driven by one uniform draw ``u`` per request (common random numb
   always accepts) and is right with probability ``c_exit(d)``.  Lower thresholds -> earlier
   exits, less compute, lower accuracy.  :func:`default_thresholds` gives the thresholds
   that reproduce a given exit profile; :func:`fit_difficulty` fits the slope and the
-per-exit accuracies to a published accuracy-versus-exit-share curve.
+  per-exit accuracies to a published accuracy-versus-exit-share curve.
 
 Perturbed profiles for sensitivity studies: :func:`shift_profile` moves exits earlier or
 later along one parameter, :func:`no_exit_profile` sends every request to the last exit.
