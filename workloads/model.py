@@ -123,7 +123,7 @@ class EarlyExitModel:
             "exit_accuracy": list(self.exit_accuracy),
             "source": self.source,
             "confidence_slope": self.confidence_slope,
-            "provenance": self.provenance,
+            "provenance": {k: [dict(r) for r in v] for k, v in self.provenance.items()},
         }
 
     def layer_rows(self) -> list[dict]:
