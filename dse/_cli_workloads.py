@@ -51,6 +51,24 @@ def register(subparsers) -> None:
     t.set_defaults(func=_trace)
 
 
+_LEGEND = ("marks: p published, m mapped from a published model or data set, f fitted to "
+           "published data, a assumed")
+
+
+def _marks(summary: dict, key: str, n: int) -> list[str]:
+    """One provenance letter per element of ``key`` (empty strings for user models)."""
+    from workloads.zoo import PROVENANCE_MARKS as MARKS
+
+    recs = summary["provenance"].get(key)
+    return [MARKS[r["kind"]] for r in recs] if recs else [""] * n
+
+
+def _numbers(summary: dict, key: str) -> str:
+    values = summary[key]
+    return " ".join(f"{v:.2f}{m}" for v, m in zip(values, _marks(summary, key, len(values)),
+                                                   strict=True))
+
+
 @_pipe_safe
 def _list(args) -> int:
     from workloads import get_model, list_models
@@ -60,39 +78,79 @@ def _list(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'name':<12} {'layers':>6} {'GMACs':>8} {'backbone':>8} {'params M':>8}  "
-          f"{'exits':<22} exit profile / accuracy")
+          f"{'exits':<24} exit profile / accuracy")
     for r in rows:
         exits = ",".join(str(e) for e in r["exits"])
         if len(exits) > 22:
             exits = f"{len(r['exits'])} exits"
-        prof = " ".join(f"{p:.2f}" for p in r["exit_profile"])
-        acc = " ".join(f"{a:.2f}" for a in r["exit_accuracy"])
+        exits = f"{exits} {''.join(sorted(set(_marks(r, 'exits', len(r['exits'])))))}"
         print(f"{r['name']:<12} {r['layers']:>6} {r['gmacs']:>8.3f} {r['backbone_gmacs']:>8.3f} "
-              f"{r['params_m']:>8.2f}  {exits:<22} {prof} / {acc}")
+              f"{r['params_m']:>8.2f}  {exits:<24} {_numbers(r, 'exit_profile')} / "
+              f"{_numbers(r, 'exit_accuracy')}")
+    print(f"{_LEGEND}; citations and reasons: dse workloads show NAME")
     return 0
+
+
+def _provenance_lines(summary: dict) -> list[str]:
+    """Citations and reasons, consecutive elements that share a record on one line."""
+    from workloads.zoo import PROVENANCE_MARKS as MARKS
+
+    lines = []
+    for key, recs in summary["provenance"].items():
+        groups: list[tuple[list[int], dict]] = []
+        for i, rec in enumerate(recs):
+            if groups and groups[-1][1] == rec:
+                groups[-1][0].append(i)
+            else:
+                groups.append(([i], rec))
+        for items, rec in groups:
+            label = key if len(items) == len(recs) else (
+                f"{key}[{items[0]}]" if len(items) == 1 else f"{key}[{items[0]}-{items[-1]}]")
+            text = rec["reason"] if rec["kind"] == "assumed" else rec["cite"]
+            for extra in ("mapping", "note"):
+                if rec.get(extra):
+                    text += f"; {extra}: {rec[extra]}"
+            lines.append(f"  {label:<20} {MARKS[rec['kind']]}  {text}")
+    return lines
 
 
 @_pipe_safe
 def _show(args) -> int:
     from workloads import get_model
+    from workloads.zoo import threshold_fit
 
     m = get_model(args.name, field="NAME")
     rows = m.layer_rows()
+    fit = threshold_fit(m.name) if m.provenance else None
+    summary = m.summary()
     if args.json:
-        print(json.dumps({**m.summary(), "layer_table": rows}, indent=2))
+        print(json.dumps({**summary, "threshold_fit": fit, "layer_table": rows}, indent=2))
         return 0
     print(f"{m.name}: {len(rows)} layers, {m.gmacs:.3f} GMACs "
           f"(backbone {m.backbone_gmacs:.3f}), {m.params_m:.2f} M weights, "
           f"{m.n_exits} exits")
     print(f"source: {m.source}")
+    if m.provenance:
+        print(f"exit profile {_numbers(summary, 'exit_profile')}, accuracy "
+              f"{_numbers(summary, 'exit_accuracy')}, confidence slope {m.confidence_slope:g}")
+        print(f"provenance ({_LEGEND}):")
+        print("\n".join(_provenance_lines(summary)))
+    if fit:
+        print(f"threshold fit: {fit['distinct_points']} distinct published operating points, "
+              f"residual RMS {fit['rms_pp']:.2f} pp, largest {fit['max_abs_pp']:.2f} pp; "
+              f"the default profile is exit_thresholds "
+              f"{fit['default_profile_thresholds']} (model accuracy "
+              f"{fit['default_profile_accuracy']:.4f})")
     print(f"{'#':>3} {'name':<30} {'kind':<6} {'R':>6} {'P':>6} {'C':>6} {'G':>4} "
           f"{'MMACs':>9}  note")
     for r in rows:
         note = "head" if r["head"] else ""
         if r["exit"] is not None:
             e = r["exit"]
-            note = (f"{note} -> exit {e} (p={m.exit_profile[e]:.2f}, "
-                    f"acc={m.exit_accuracy[e]:.3f})").strip()
+            note = (f"{note} -> exit {e} (p={m.exit_profile[e]:.2f}"
+                    f"{_marks(summary, 'exit_profile', m.n_exits)[e]}, "
+                    f"acc={m.exit_accuracy[e]:.3f}"
+                    f"{_marks(summary, 'exit_accuracy', m.n_exits)[e]})").strip()
         if not r["weights_shared"]:
             note = f"act x act {note}".strip()
         print(f"{r['index']:>3} {r['name'][:30]:<30} {r['kind']:<6} {r['rows']:>6} "

@@ -47,6 +47,28 @@ def test_show(capsys):
     assert code == 0 and "encoder.11.ffn2" in out and "act x act" in out
 
 
+def test_provenance_in_list_and_show(capsys):
+    code, out, _ = run(capsys, "workloads", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    alex = rows["alexnet"]
+    assert [r["kind"] for r in alex["provenance"]["exit_accuracy"]] == [
+        "assumed", "assumed", "published"]
+    assert alex["provenance"]["exit_profile"][0]["mapping"]
+    assert rows["b_alexnet"]["confidence_slope"] == get_model("b_alexnet").confidence_slope
+    code, out, _ = run(capsys, "workloads")
+    line = next(ln for ln in out.splitlines() if ln.startswith("alexnet "))
+    assert "0.66m 0.25m 0.09m / 0.30a 0.42a 0.57p" in line and "3,7,13 p" in line
+    assert "marks: p published, m mapped" in out
+    code, out, _ = run(capsys, "workloads", "show", "resnet50")
+    assert "exit_accuracy[0-2]   a  no published per-exit ImageNet accuracy" in out
+    assert "exit_accuracy[3]     p  torchvision model docs" in out
+    code, out, _ = run(capsys, "workloads", "show", "b_alexnet", "--json")
+    fit = json.loads(out)["threshold_fit"]
+    assert len(fit["points"]) == 121 and fit["distinct_points"] == 91
+    code, out, _ = run(capsys, "workloads", "show", "b_alexnet")
+    assert "threshold fit: 91 distinct published operating points" in out
+
+
 def test_show_unknown_model(capsys):
     code, out, err = run(capsys, "workloads", "show", "vgg16")
     assert code == 2 and out == ""

@@ -8,7 +8,7 @@ from cost_models import conv, fc, matmul
 from workloads import get_model, list_models
 from workloads.zoo import zoo_data
 
-ZOO = ["resnet18", "resnet50", "mobilenetv2", "alexnet", "msdnet", "bert_base"]
+ZOO = ["resnet18", "resnet50", "mobilenetv2", "alexnet", "b_alexnet", "msdnet", "bert_base"]
 
 
 def test_zoo_names():
@@ -21,7 +21,7 @@ def test_backbone_macs_match_published(name):
     # torchvision model docs (resnet18 1.81, resnet50 4.09, alexnet 0.71 GMACs),
     # Sandler et al. 2018 Table 4 (MobileNetV2 300M), TinyBERT Table 1 (BERT-base 22.5 GFLOPs).
     data = zoo_data()[name]
-    assert data["published_gmacs_source"]
+    assert get_model(name).provenance["published_gmacs"][0]["kind"] == "published"
     got = get_model(name).backbone_gmacs
     assert got == pytest.approx(data["published_gmacs"], rel=0.05), (name, got)
 
@@ -98,10 +98,29 @@ def test_alexnet_branches_after_conv1_and_conv2():
     assert names.index("features.3") < m.exit_layers[1] < names.index("features.6")
 
 
-def test_msdnet_has_five_classifiers():
+def test_b_alexnet_matches_the_official_code():
+    # kunglab/branchynet networks/alex_cifar10.py: the linear layers' input sizes (512 and
+    # 128 in the branches, 1024 in the trunk) pin the pooled shapes, branch 1 follows the
+    # 2nd convolution and branch 2 the 3rd.
+    m = get_model("b_alexnet")
+    by_name = {ly.name: ly for ly in m.layers}
+    assert (by_name["exit1/fc"].reduction, by_name["exit2/fc"].reduction,
+            by_name["fc1"].reduction) == (512, 128, 1024)
+    assert by_name["conv2"] == conv("conv2", 16, 16, 32, 64, 5, padding=2)
+    names = [ly.name for ly in m.layers]
+    assert names.index("conv2") < m.exit_layers[0] < names.index("conv3") < m.exit_layers[1]
+    assert all(m.layers[e].cols == 10 for e in m.exit_layers)
+
+
+def test_msdnet_classifiers_follow_the_official_cifar_anytime_steps():
+    # --nBlocks 7 --stepmode even --base 4 --step 2: classifiers after layers 4, 6, ..., 16
     m = get_model("msdnet")
-    assert m.n_exits == 5
+    assert m.n_exits == 7
     assert all(m.layers[e].kind == "fc" and m.layers[e].cols == 100 for e in m.exit_layers)
+    names = [ly.name for ly in m.layers]
+    dense_before = [1 + max(int(n.split(".")[0][len("layer"):]) for n in names[:e]
+                            if n.startswith("layer")) for e in m.exit_layers]
+    assert dense_before == [4, 6, 8, 10, 12, 14, 16]
 
 
 def test_unknown_model_lists_known_ones():

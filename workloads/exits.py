@@ -11,7 +11,11 @@ Two modes, both driven by one uniform draw ``u`` per request (common random numb
   ``a_e``.  The request leaves at the first exit with ``c_e(d) >= tau_e`` (the last exit
   always accepts) and is right with probability ``c_exit(d)``.  Lower thresholds -> earlier
   exits, less compute, lower accuracy.  :func:`default_thresholds` gives the thresholds
-  that reproduce a given exit profile.
+  that reproduce a given exit profile; :func:`fit_difficulty` fits the slope and the
+  per-exit accuracies to a published accuracy-versus-exit-share curve.
+
+Perturbed profiles for sensitivity studies: :func:`shift_profile` moves exits earlier or
+later along one parameter, :func:`no_exit_profile` sends every request to the last exit.
 """
 
 from __future__ import annotations
@@ -51,6 +55,86 @@ def default_thresholds(profile, accuracy, slope: float = DEFAULT_SLOPE) -> tuple
     q = midpoints(accuracy, slope)
     cut = np.cumsum(profile)[:-1]
     return tuple(float(t) for t in 1.0 / (1.0 + np.exp(-slope * (q[:-1] - cut))))
+
+
+def curve_accuracy(shares, q, slope: float) -> np.ndarray:
+    """Mean accuracy of the difficulty model when exit ``e`` takes the share ``shares[..., e]``
+    of the inputs (the easiest first): exit ``e`` serves difficulties
+    ``(x_{e-1}, x_e]`` with ``x = cumsum(shares)``, so the mean is
+    ``sum_e (softplus(k (q_e - x_{e-1})) - softplus(k (q_e - x_e))) / k``."""
+    shares = np.atleast_2d(np.asarray(shares, dtype=np.float64))
+    hi = np.minimum(np.cumsum(shares, axis=1), 1.0)
+    lo = np.concatenate([np.zeros((hi.shape[0], 1)), hi[:, :-1]], axis=1)
+    q = np.asarray(q, dtype=np.float64)
+    return ((_softplus(slope * (q - lo)) - _softplus(slope * (q - hi))) / slope).sum(axis=1)
+
+
+def fit_difficulty(shares, accuracy, *, slope0: float = DEFAULT_SLOPE,
+                   iterations: int = 200) -> tuple[np.ndarray, float, np.ndarray]:
+    """Least-squares fit of the difficulty model to measured operating points.
+
+    ``shares`` float[N, E]: the share of inputs leaving at each exit at N threshold
+    settings; ``accuracy`` float[N]: the overall accuracy (fraction) at each.  Fits the
+    midpoints ``q_e`` and the slope ``k`` by Levenberg-Marquardt on
+    ``curve_accuracy(shares, q, k) - accuracy`` (``k`` through ``log k``, so it stays
+    positive).  Returns ``(exit_accuracy[E], slope, residuals[N])`` where
+    ``exit_accuracy[e] = mean_confidence(q_e, k)``: the parameters a model stores.
+    """
+    shares = np.atleast_2d(np.asarray(shares, dtype=np.float64))
+    acc = np.asarray(accuracy, dtype=np.float64)
+    n_exits = shares.shape[1]
+    start = np.append(midpoints(np.full(n_exits, acc.mean()), slope0), np.log(slope0))
+
+    def residuals(p):
+        return curve_accuracy(shares, p[:-1], float(np.exp(p[-1]))) - acc
+
+    p, damping = start, 1e-3
+    r = residuals(p)
+    for _ in range(iterations):
+        jac = np.empty((acc.size, p.size))
+        for j in range(p.size):
+            step = np.zeros_like(p)
+            step[j] = 1e-7 * max(1.0, abs(p[j]))
+            jac[:, j] = (residuals(p + step) - r) / step[j]
+        normal = jac.T @ jac
+        trial = p - np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12),
+                                    jac.T @ r)
+        r_trial = residuals(trial)
+        if r_trial @ r_trial < r @ r:
+            converged = r @ r - r_trial @ r_trial < 1e-15 * max(r @ r, 1e-30)
+            p, r, damping = trial, r_trial, damping / 3.0
+            if converged:
+                break
+        else:
+            damping *= 4.0
+    slope = float(np.exp(p[-1]))
+    exit_accuracy = np.array([mean_confidence(q, slope) for q in p[:-1]])
+    return exit_accuracy, slope, r
+
+
+def shift_profile(profile, shift: float) -> tuple[float, ...]:
+    """The exit profile with exits moved later (``shift > 0``) or earlier (``shift < 0``).
+
+    With ``F_e`` the share leaving at exit ``e`` or before, a later shift scales it,
+    ``F_e' = (1 - shift) F_e``, and an earlier one fills the gap to 1,
+    ``F_e' = F_e + |shift| (1 - F_e)``, for every exit but the last.  ``0`` is the
+    profile itself, ``1`` the no-exit case (everything at the last exit), ``-1``
+    everything at the first exit.  Each request's exit moves one way only, so the mean
+    depth changes monotonically with ``shift``.
+    """
+    if isinstance(shift, bool) or not isinstance(shift, int | float) or not -1.0 <= shift <= 1.0:
+        raise InputError(f"exit shift must be a number in [-1, 1], got {shift!r}",
+                         field="exit_shift")
+    cdf = np.cumsum(np.asarray(profile, dtype=np.float64))
+    cdf[-1] = 1.0
+    head = cdf[:-1] * (1.0 - shift) if shift >= 0 else cdf[:-1] - shift * (1.0 - cdf[:-1])
+    cdf = np.append(np.clip(head, 0.0, 1.0), 1.0)
+    return tuple(float(p) for p in np.diff(cdf, prepend=0.0))
+
+
+def no_exit_profile(n_exits: int) -> tuple[float, ...]:
+    """Every request runs to the last exit (the baseline without early exits)."""
+    return (0.0,) * (n_exits - 1) + (1.0,)
 
 
 def fixed_exits(u: np.ndarray, profile, accuracy) -> tuple[np.ndarray, np.ndarray]:

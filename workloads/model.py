@@ -8,6 +8,7 @@ import numpy as np
 
 from cost_models import Layer
 from cost_models.errors import InputError
+from workloads.exits import DEFAULT_SLOPE, shift_profile
 
 _PROFILE_TOL = 1e-6
 
@@ -23,6 +24,11 @@ class EarlyExitModel:
     samples leaving at each exit (sums to 1); ``exit_accuracy`` the top-1 accuracy
     (fraction) of each exit's classifier on the whole test set.  ``head`` marks layers
     that belong to an early-exit head (not to the backbone); empty means "none".
+    ``confidence_slope`` is the slope of the difficulty exit model (see
+    :mod:`workloads.exits`) that streams use unless they set their own.  ``provenance``
+    maps each numeric field (``exits``, ``exit_profile``, ``exit_accuracy``,
+    ``confidence_slope``, ...) to one record per element: ``kind`` (published, mapped,
+    fitted, assumed) with its ``cite``/``mapping`` or ``reason``; empty for user models.
     """
 
     name: str
@@ -32,6 +38,8 @@ class EarlyExitModel:
     exit_accuracy: tuple[float, ...]
     source: str = ""
     head: tuple[bool, ...] = field(default=())
+    confidence_slope: float = DEFAULT_SLOPE
+    provenance: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self):
         validate_exits(self.name, len(self.layers), self.exit_layers, self.exit_profile,
@@ -85,12 +93,21 @@ class EarlyExitModel:
         return float(np.dot(self.exit_accuracy, self.exit_profile))
 
     def with_exits(self, exit_profile=None, exit_accuracy=None) -> EarlyExitModel:
-        """A copy with another exit profile and/or per-exit accuracy."""
+        """A copy with another exit profile and/or per-exit accuracy (the replaced
+        numbers lose their provenance records)."""
+        prov = {k: v for k, v in self.provenance.items()
+                if not (k == "exit_profile" and exit_profile is not None)
+                and not (k == "exit_accuracy" and exit_accuracy is not None)}
         return EarlyExitModel(
             self.name, self.layers, self.exit_layers,
             tuple(float(p) for p in (self.exit_profile if exit_profile is None else exit_profile)),
             tuple(float(a) for a in (self.exit_accuracy if exit_accuracy is None else exit_accuracy)),
-            self.source, self.head)
+            self.source, self.head, self.confidence_slope, prov)
+
+    def with_exit_shift(self, shift: float) -> EarlyExitModel:
+        """A copy whose exit profile is moved later (``shift > 0``, 1 = no early exit) or
+        earlier (``shift < 0``); see :func:`workloads.exits.shift_profile`."""
+        return self.with_exits(exit_profile=shift_profile(self.exit_profile, shift))
 
     def summary(self) -> dict:
         """The JSON object of ``dse workloads --json``."""
@@ -105,6 +122,8 @@ class EarlyExitModel:
             "exit_profile": list(self.exit_profile),
             "exit_accuracy": list(self.exit_accuracy),
             "source": self.source,
+            "confidence_slope": self.confidence_slope,
+            "provenance": {k: [dict(r) for r in v] for k, v in self.provenance.items()},
         }
 
     def layer_rows(self) -> list[dict]:

@@ -29,11 +29,11 @@ import numpy as np
 from cost_models.errors import InputError, check_keys, did_you_mean
 from workloads.arrivals import ARRIVALS
 from workloads.exits import (
-    DEFAULT_SLOPE,
     check_thresholds,
     default_thresholds,
     difficulty_exits,
     fixed_exits,
+    shift_profile,
 )
 from workloads.model import EarlyExitModel, check_profile
 from workloads.registry import get_model, is_model_file
@@ -53,7 +53,8 @@ class Stream:
     recorded rate); SLO as ``slo_ms`` (ms) or ``slo_x`` (multiple of the model's isolated
     batch-1 latency on the design under test); ``priority`` (larger = more important);
     ``exit_mode`` "profile" (fixed per-exit probabilities) or "difficulty" (confidence
-    thresholds, see :mod:`workloads.exits`).
+    thresholds, see :mod:`workloads.exits`); ``confidence_slope`` ``None`` means the
+    model's own (fitted to a published threshold sweep where the zoo has one).
     """
 
     name: str
@@ -67,7 +68,7 @@ class Stream:
     exit_mode: str = "profile"
     exit_profile: tuple[float, ...] | None = None
     exit_thresholds: tuple[float, ...] | None = None
-    confidence_slope: float = DEFAULT_SLOPE
+    confidence_slope: float | None = None
 
     @property
     def params(self) -> dict:
@@ -88,7 +89,7 @@ class Stream:
             out["exit_profile"] = list(self.exit_profile)
         if self.exit_thresholds is not None:
             out["exit_thresholds"] = list(self.exit_thresholds)
-        if self.exit_mode == "difficulty":
+        if self.confidence_slope is not None:
             out["confidence_slope"] = self.confidence_slope
         return out
 
@@ -206,6 +207,21 @@ class Scenario:
         table["streams"][idx].update(changes)
         return Scenario.from_dict(table, source=self.source)
 
+    def with_exit_shift(self, shift: float) -> Scenario:
+        """The same scenario with every stream's exit profile (its own or its model's)
+        moved later (``shift > 0``; 1 = no early exit) or earlier (``shift < 0``), see
+        :func:`workloads.exits.shift_profile`.  Streams that set ``exit_thresholds`` pick
+        their exits by threshold, so a shifted profile cannot apply to them: error."""
+        streams = []
+        for i, s in enumerate(self.streams):
+            if s.exit_thresholds is not None:
+                raise InputError(f"stream '{s.name}' sets exit_thresholds; an exit shift "
+                                 "applies to exit profiles only", source=self.source,
+                                 field=f"scenario.streams[{i}].exit_thresholds")
+            profile = s.exit_profile if s.exit_profile is not None else get_model(s.model).exit_profile
+            streams.append(dataclasses.replace(s, exit_profile=shift_profile(profile, shift)))
+        return dataclasses.replace(self, streams=tuple(streams))
+
     def _index(self, name: str) -> int:
         names = self.stream_names
         if name not in names:
@@ -271,9 +287,10 @@ def stream_exits(s: Stream, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     profile = s.exit_profile if s.exit_profile is not None else model.exit_profile
     if s.exit_mode == "profile":
         return fixed_exits(u, profile, model.exit_accuracy)
+    slope = model.confidence_slope if s.confidence_slope is None else s.confidence_slope
     thresholds = (s.exit_thresholds if s.exit_thresholds is not None
-                  else default_thresholds(profile, model.exit_accuracy, s.confidence_slope))
-    return difficulty_exits(u, model.exit_accuracy, thresholds, s.confidence_slope)
+                  else default_thresholds(profile, model.exit_accuracy, slope))
+    return difficulty_exits(u, model.exit_accuracy, thresholds, slope)
 
 
 def _rate_rps(s: Stream) -> float:
@@ -348,8 +365,7 @@ def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:
                              field=f"{prefix}exit_thresholds")
         thresholds = check_thresholds(thresholds, model.n_exits, source=source,
                                       field=f"{prefix}exit_thresholds")
-    slope = _number(t, "confidence_slope", source=source, field=f"{prefix}confidence_slope",
-                    default=DEFAULT_SLOPE)
+    slope = _number(t, "confidence_slope", source=source, field=f"{prefix}confidence_slope")
     return Stream(name=name, model=model_name, arrival=arrival, rate_rps=rate, slo_ms=slo_ms,
                   slo_x=slo_x, priority=prio, arrival_params=tuple(params.items()),
                   exit_mode=mode, exit_profile=profile, exit_thresholds=thresholds,

@@ -2,7 +2,8 @@
 
 Adding a zoo model is one builder module exposing ``BUILDERS = {name: fn}`` (``fn()``
 returns a :class:`workloads._build.NetBuilder`), one line in ``_MODULES`` and one table
-in ``workloads/data/zoo.toml`` (exit profile, per-exit accuracy, citations).
+in ``workloads/data/zoo.toml`` (exit profile, per-exit accuracy, confidence slope, and a
+provenance record for every number, see :mod:`workloads.zoo._provenance`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from importlib import resources
 
 from cost_models.errors import InputError, did_you_mean
 from workloads.model import EarlyExitModel
+from workloads.zoo._provenance import MARKS as PROVENANCE_MARKS
+from workloads.zoo._provenance import expand, sweep_report
+
+__all__ = ["PROVENANCE_MARKS", "threshold_fit", "zoo_data", "zoo_model", "zoo_names"]
 
 _MODULES = (
     "workloads.zoo.resnet",
@@ -55,4 +60,13 @@ def zoo_model(name: str) -> EarlyExitModel:
     return EarlyExitModel(name=name, layers=tuple(b.layers), exit_layers=tuple(b.exits),
                           exit_profile=tuple(float(p) for p in data["exit_profile"]),
                           exit_accuracy=tuple(float(a) for a in data["exit_accuracy"]),
-                          source=data["source"], head=tuple(b.head))
+                          source=data["source"], head=tuple(b.head),
+                          confidence_slope=float(data["confidence_slope"]),
+                          provenance=expand(name, data, len(b.exits)))
+
+
+def threshold_fit(name: str) -> dict | None:
+    """The difficulty-model fit of zoo model ``name`` against its published threshold
+    sweep (points, residuals, equivalent thresholds), or ``None`` if it has none."""
+    data = zoo_data().get(name, {})
+    return sweep_report(data) if "threshold_sweep" in data else None

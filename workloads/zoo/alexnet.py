@@ -1,6 +1,13 @@
-"""AlexNet at 224x224 (single-tower layout of torchvision, Krizhevsky 2014 "one weird
-trick") with B-AlexNet exits (Teerapittayanon et al., ICPR 2016): a branch after conv1
-and one after conv2, each a small conv head plus classifier."""
+"""AlexNet with BranchyNet exits (Teerapittayanon et al., ICPR 2016).
+
+* ``alexnet``: 224x224, single-tower layout of torchvision (Krizhevsky 2014 "one weird
+  trick"), a branch after conv1 and one after conv2 as the paper's text places them,
+  each our small conv head plus classifier.
+* ``b_alexnet``: B-AlexNet for 32x32 CIFAR-10 exactly as the official code builds it
+  (kunglab/branchynet, ``networks/alex_cifar10.py``): branches after the 2nd and the 3rd
+  convolution.  Chainer's pooling rounds up (``cover_all``), which ``pool(3, 2, 1)``
+  reproduces at these sizes (32 -> 16 -> 8 -> 4 -> 2).
+"""
 
 from __future__ import annotations
 
@@ -27,4 +34,32 @@ def alexnet(classes: int = 1000) -> NetBuilder:
     return b
 
 
-BUILDERS = {"alexnet": alexnet}
+def b_alexnet(classes: int = 10) -> NetBuilder:
+    b = NetBuilder(32, 32, 3)
+    b.conv("conv1", 32, 5)
+    b.pool(3, 2, 1)                                      # 16x16
+    b.conv("conv2", 64, 5)
+    with b.head_branch():                                # branch 1: 2 convs + linear
+        b.pool(3, 2, 1)                                  # 8x8
+        b.conv("exit1/conv1", 32, 3)
+        b.conv("exit1/conv2", 32, 3)
+        b.pool(3, 2, 1)                                  # 4x4x32 = 512
+        b.fc("exit1/fc", classes)
+    b.pool(3, 2, 1)                                      # 8x8
+    b.conv("conv3", 96, 3)
+    with b.head_branch():                                # branch 2: 1 conv + linear
+        b.pool(3, 2, 1)                                  # 4x4
+        b.conv("exit2/conv", 32, 3)
+        b.pool(3, 2, 1)                                  # 2x2x32 = 128
+        b.fc("exit2/fc", classes)
+    b.conv("conv4", 96, 3)
+    b.conv("conv5", 64, 3)
+    b.pool(3, 2, 1)                                      # 4x4x64 = 1024
+    b.fc("fc1", 256)
+    b.fc("fc2", 128)
+    b.fc("fc3", classes)
+    b.final_exit()
+    return b
+
+
+BUILDERS = {"alexnet": alexnet, "b_alexnet": b_alexnet}
