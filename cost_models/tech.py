@@ -3,17 +3,22 @@
 One table, :data:`TECH`: ``name -> Constant(value, unit, node_nm, source)``.  A constant
 measured at ``node_nm`` is moved to the design's node by :func:`scaled`:
 
-* area (``um2``) scales with the square of the feature size, ``(node / ref)^2``
-  (classical dimension scaling, Dennard et al., IEEE JSSC 9(5), 1974);
+* area (``um2``) scales with the published per-node area factors of Stillmaker & Baas
+  (:data:`NODE_AREA_FACTOR`, :func:`area_factor`), not with ``(node / ref)^2``: FinFET
+  nodes shrink far less than the classical rule says (45 -> 16 nm: 0.19, not 0.13);
 * on-chip energy (``pJ``) scales linearly, ``node / ref``: switched capacitance shrinks
   with the feature size while the supply voltage has stayed near 0.8-1.0 V below 45 nm
-  (our simplification; Stillmaker & Baas, Integration 58, 2017, show the real curve
-  deviates from classical rules, so treat cross-node figures as +-30%);
+  (our simplification, checked against published chips in docs/cost_model.md);
 * ``node_nm = 0`` marks node-independent constants (DRAM energy, cycle counts, ratios).
+
+The three ``cal_*`` constants are fitted to published silicon by
+:func:`cost_models.silicon.fit_area` (data and leave-one-out validation in
+:mod:`cost_models.silicon`); a test checks that the stored values equal a fresh fit.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 
@@ -26,6 +31,23 @@ class Constant(NamedTuple):
 
 _HOROWITZ = "Horowitz, 'Computing's energy problem', ISSCC 2014, 45 nm, 0.9 V"
 _NANGATE = "Nangate 45 nm Open Cell Library (FreePDK45), typical corner"
+_FIT = "fitted to published silicon (cost_models/silicon.py, docs/cost_model.md)"
+
+#: Area of a layout at each node relative to the same layout at 45 nm: the 45 nm row of
+#: the area-scaling table of Stillmaker & Baas, "Scaling equations for the accurate
+#: prediction of CMOS device performance from 180 nm to 7 nm", Integration 58 (2017)
+#: 74-81 (two significant digits, as published).  Nodes in between are interpolated
+#: linearly in log(node)-log(factor); nodes outside 7-180 nm extend the end segment.
+NODE_AREA_FACTOR: dict[int, float] = {
+    180: 19.0, 130: 6.4, 90: 2.8, 65: 1.5, 45: 1.0, 32: 0.46, 20: 0.21, 16: 0.19,
+    14: 0.17, 10: 0.1, 7: 0.059,
+}
+_NODES = sorted(NODE_AREA_FACTOR)
+
+# Fitted values (regenerate with `python3 benchmarks/calibrate_area.py`).
+CAL_LOGIC = 2.014
+CAL_SRAM = 0.2251
+CAL_FIXED = 563400.0
 
 TECH: dict[str, Constant] = {
     # --- energy (Horowitz ISSCC 2014 table, 45 nm) ---
@@ -49,10 +71,16 @@ TECH: dict[str, Constant] = {
     "a_sram_bitcell_um2": Constant(0.346, "um2", 45,
                                    "Mistry et al., IEDM 2007 (Intel 45 nm high-k/metal "
                                    "gate): 6T SRAM cell 0.346 um2"),
-    "sram_array_efficiency": Constant(0.5, "ratio", 0,
-                                      "ours: bit-cell area / macro area incl. decoders, "
-                                      "sense amps and I/O, typical of CACTI 6.5 outputs for "
-                                      "64 KiB-4 MiB arrays"),
+    # --- calibration to published silicon (see module docstring) ---
+    "cal_logic_layout": Constant(CAL_LOGIC, "ratio", 0,
+                                 _FIT + ": placed-and-routed logic area / standard-cell "
+                                 "area (utilisation, wiring, clock tree, pipelining)"),
+    "cal_sram_efficiency": Constant(CAL_SRAM, "ratio", 0,
+                                    _FIT + ": bit-cell area / SRAM macro area (decoders, "
+                                    "sense amps, I/O, banking)"),
+    "cal_fixed_overhead_um2": Constant(CAL_FIXED, "um2", 45,
+                                       _FIT + ": per-chip blocks outside the PE model "
+                                       "(DMA, host interface, post-processing)"),
     # --- control and fixed overheads ---
     "control_fraction": Constant(0.02, "ratio", 0,
                                  "Jouppi et al., ISCA 2017 (TPU v1 floor plan): control "
@@ -68,19 +96,31 @@ TECH: dict[str, Constant] = {
 }
 
 
+def area_factor(tech_nm: float) -> float:
+    """Area of a layout at ``tech_nm`` relative to 45 nm (Stillmaker & Baas 2017 table,
+    log-log interpolation, end segments extended beyond 7 and 180 nm)."""
+    x = math.log(tech_nm)
+    i = 0
+    while i < len(_NODES) - 2 and x > math.log(_NODES[i + 1]):
+        i += 1
+    n0, n1 = _NODES[i], _NODES[i + 1]
+    y0, y1 = math.log(NODE_AREA_FACTOR[n0]), math.log(NODE_AREA_FACTOR[n1])
+    t = (x - math.log(n0)) / (math.log(n1) - math.log(n0))
+    return math.exp(y0 + t * (y1 - y0))
+
+
 def value(name: str) -> float:
     """Raw value of a constant at its reference node."""
     return TECH[name].value
 
 
 def scaled(name: str, tech_nm: float) -> float:
-    """Constant moved to ``tech_nm`` (area ~ node^2, on-chip energy ~ node)."""
+    """Constant moved to ``tech_nm`` (area by :func:`area_factor`, on-chip energy ~ node)."""
     c = TECH[name]
     if c.node_nm == 0:
         return c.value
-    ratio = tech_nm / c.node_nm
     if c.unit == "um2":
-        return c.value * ratio * ratio
+        return c.value * area_factor(tech_nm) / area_factor(c.node_nm)
     if c.unit == "pJ":
-        return c.value * ratio
+        return c.value * tech_nm / c.node_nm
     return c.value
