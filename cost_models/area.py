@@ -92,6 +92,10 @@ def cell_areas(design: NpuDesign) -> dict[str, float]:
         seg_nodes *= d.pe_count
     out["adder_trees"] = adders * 1e-6
     out["pe_registers"] = regs * 1e-6
+    out["act_sram"] = _bitcells_mm2(d.act_sram_kib * 8192, nm)
+    out["weight_sram"] = _bitcells_mm2(d.weight_sram_kib * 8192, nm)
+    out["out_sram"] = _bitcells_mm2(d.out_sram_kib * 8192, nm)
+    out["tile_buffers"] = _bitcells_mm2(2 * d.tile_rows * d.pe_width * bits, nm)
 
     stack = 0.0
     for k in d.stack_factors:
@@ -99,11 +103,6 @@ def cell_areas(design: NpuDesign) -> dict[str, float]:
             stack += (d.pe_count // k) * (k - 1) * _adder_um2(acc, nm) + d.pe_count * acc * mux
     out["stacking"] = stack * 1e-6
     out["p_batching"] = (seg_nodes * acc * mux if d.batching in ("p", "fluid") else 0.0) * 1e-6
-
-    out["act_sram"] = _bitcells_mm2(d.act_sram_kib * 8192, nm)
-    out["weight_sram"] = _bitcells_mm2(d.weight_sram_kib * 8192, nm)
-    out["out_sram"] = _bitcells_mm2(d.out_sram_kib * 8192, nm)
-    out["tile_buffers"] = _bitcells_mm2(2 * d.tile_rows * d.pe_width * bits, nm)
     lut = 0.0
     if d.batching == "fluid" or len(d.stack_factors) > 1:
         entry_bits = (math.ceil(math.log2(d.max_batch + 1)) * 2
@@ -117,9 +116,8 @@ def area_breakdown(design: NpuDesign, *, calibration: Calibration | None = None
                    ) -> dict[str, float]:
     """Area in mm2 per component plus ``total`` (calibration: the stored fit by default)."""
     cal = calibration or Calibration.stored()
-    cells = cell_areas(design)
-    out = {k: cells[k] * cal.logic_layout for k in LOGIC_KEYS}
-    out.update({k: cells[k] / cal.sram_efficiency for k in SRAM_KEYS})
+    out = {k: v * cal.logic_layout if k in LOGIC_KEYS else v / cal.sram_efficiency
+           for k, v in cell_areas(design).items()}
     subtotal = sum(out.values())
     out["control"] = subtotal * value("control_fraction")
     out["fixed_overhead"] = cal.fixed_overhead_um2 * 1e-6 * area_factor(design.tech_nm)
