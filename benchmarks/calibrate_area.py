@@ -1,4 +1,5 @@
-"""Fit the area calibration to published silicon and validate it leave-one-out.
+"""Fit the area calibration to published silicon, validate it leave-one-out, and check
+energy per MAC against the published chips.
 
     python3 benchmarks/calibrate_area.py
 
@@ -14,14 +15,15 @@ from dataclasses import replace
 import numpy as np
 
 from cost_models import latency_table
-from cost_models.silicon import SILICON, fit_area, leave_one_out
-from cost_models.tech import scaled
+from cost_models.latency import mac_energy_pj
+from cost_models.silicon import SILICON, block_basis, fit_area, leave_one_out, predict
+from cost_models.tech import energy_factor, scaled
 from workloads import get_model
 
 
 def chip_table() -> None:
-    print("| chip | node | MACs (PEs x width, bits) | SRAM KiB (act / weight / out + extra) "
-          "| published total mm2 |")
+    print("| chip | node | MACs (PEs x width, bits, style) | SRAM KiB (act / weight / out "
+          "+ extra) | published total mm2 |")
     print("|---|---|---|---|---|")
     for c in SILICON:
         d = c.design
@@ -52,27 +54,76 @@ def loo_table() -> None:
           f"{worst.chip} {worst.block} at {worst.loo_ratio:.2f}")
 
 
-def energy_table() -> None:
-    """Model energy per MAC (on chip: MACs + SRAM, no DRAM) on AlexNet's CONV layers."""
-    layers = [la for la in get_model("alexnet").layers if la.name.startswith("features")]
-    macs_per_sample = sum(la.rows * la.reduction * la.cols * la.groups for la in layers)
-    print("\n| chip | node | published pJ/MAC | model pJ/MAC (AlexNet CONV, batch 4) "
-          "| published / model | published figure |")
-    print("|---|---|---|---|---|---|")
+def spread_table() -> None:
+    """Why +-25% cannot hold: within one factor's blocks, published / uncalibrated cells
+    must not spread by more than 1.25 / 0.75 = 1.67 for one factor to fit them all."""
+    cal = fit_area()
+    groups = {"logic (x cal_logic_layout)": [], "SRAM macros (x 1 / cal_sram_efficiency)": [],
+              "fixed overhead (mm2 at 45 nm)": []}
     for c in SILICON:
-        if c.energy_pj_per_mac is None:
+        basis = block_basis(c)
+        for block in c.fitted_blocks():
+            if block == "total":
+                p = predict(c, cal)
+                fixed_now = cal.fixed_overhead_um2 * 1e-6
+                rest = p["total"] - basis["total"][2] * cal.fixed_overhead_um2
+                implied = (c.published["total"][0] - rest) / (basis["total"][2] * 1e6)
+                groups["fixed overhead (mm2 at 45 nm)"].append((c.name, implied / fixed_now,
+                                                                implied))
+                continue
+            v = basis[block]
+            i = 0 if v[0] else 1
+            groups[list(groups)[i]].append((f"{c.name} {block}",
+                                            c.published[block][0] / v[i], None))
+    print("\n| factor | published / uncalibrated model, per block | max / min |")
+    print("|---|---|---|")
+    for name, rows in groups.items():
+        if name.startswith("fixed"):
+            cells = ", ".join(f"{n} {mm2:.2f}" for n, _, mm2 in rows)
+            vals = [mm2 for _, _, mm2 in rows]
+        else:
+            cells = ", ".join(f"{n} {r:.2f}" for n, r, _ in rows)
+            vals = [r for _, r, _ in rows]
+        pos = [x for x in vals if x > 0]
+        spread = f"{max(pos) / min(pos):.2f}" if len(pos) == len(vals) else "negative"
+        print(f"| {name} | {cells} | {spread} |")
+
+
+def _layers(workload: str, which: str):
+    layers = get_model(workload).layers
+    if which == "conv":
+        return [la for la in layers if la.name.startswith("features")]
+    return [la for la in layers if "exit" not in la.name]
+
+
+def energy_table() -> None:
+    """Model on-chip energy per MAC (MACs + SRAM, no DRAM) against each published figure,
+    the published figure moved to the model's reference supply (Stillmaker-Baas)."""
+    print("\n| chip | node | workload (batch) | published pJ/MAC | at 0.9 V | model pJ/MAC "
+          "(MAC + SRAM) | model / published at 0.9 V | published figure |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c in SILICON:
+        if c.energy is None:
             continue
-        d = replace(c.design, batching="r", max_batch=4)
+        e = c.energy
+        d = replace(c.design, batching="r", max_batch=e.batch)
+        layers = _layers(e.workload, e.layers)
+        macs = sum(la.rows * la.reduction * la.cols * la.groups for la in layers) * e.batch
         t = latency_table(d, layers)
-        dram_pj = t.dram_bytes[:, 4].sum() * scaled("e_dram_64b_pj", d.tech_nm) / 8.0
-        on_chip = t.energy_uj[:, 4].sum() * 1e6 - dram_pj
-        model = on_chip / (4 * macs_per_sample)
-        pub, where = c.energy_pj_per_mac
-        print(f"| {c.name} | {d.tech_nm:g} nm | {pub:.3f} | {model:.3f} | {pub / model:.2f} "
-              f"| {where} |")
+        dram_pj = t.dram_bytes[:, e.batch].sum() * scaled("e_dram_64b_pj", d.tech_nm) / 8.0
+        on_chip = t.energy_uj[:, e.batch].sum() * 1e6 - dram_pj
+        model = on_chip / macs
+        nm = d.tech_nm
+        at_ref = e.pj_per_mac if e.vdd is None else (
+            e.pj_per_mac * energy_factor(nm) / energy_factor(nm, e.vdd))
+        mac_share = mac_energy_pj(d) / model
+        print(f"| {c.name} | {nm:g} nm | {e.workload} {e.layers} ({e.batch}) | "
+              f"{e.pj_per_mac:.3f} | {at_ref:.3f} | {model:.3f} ({mac_share:.0%} MAC) | "
+              f"{model / at_ref:.2f} | {e.where} |")
 
 
 if __name__ == "__main__":
     chip_table()
     loo_table()
+    spread_table()
     energy_table()

@@ -61,6 +61,15 @@ def _adder_um2(bits: float, tech_nm: float) -> float:
     return scaled("a_add32_um2", tech_nm) * bits / 32.0
 
 
+def register_file_mm2(entries: int, width_bits: int, tech_nm: float) -> float:
+    """Uncalibrated area (mm2) of a register file of ``entries`` words of ``width_bits``:
+    one flip-flop per bit plus a read multiplexer tree (``entries - 1`` 2:1 muxes per
+    output bit).  Used for small buffers that chips build from flip-flops."""
+    dff = scaled("a_dff_um2", tech_nm)
+    mux = scaled("a_mux2_um2", tech_nm)
+    return (entries * width_bits * dff + width_bits * (entries - 1) * mux) * 1e-6
+
+
 def cell_areas(design: NpuDesign) -> dict[str, float]:
     """Uncalibrated areas (mm2 at the design's node): standard cells for the
     :data:`LOGIC_KEYS`, bare bit cells for the :data:`SRAM_KEYS`."""

@@ -118,13 +118,13 @@ def test_area_breakdown_sums_and_hand_value():
 def test_tpu_v1_against_published_floorplan():
     """Jouppi et al. ISCA 2017 (Table 2: die < 331 mm2 at 28 nm; Figure 2: matrix unit 24%,
     unified buffer 29%, accumulators 6%).  Calibrated figures (docs/cost_model.md): buffers
-    within 25%, the matrix unit at 0.41 of the floor-plan block (the fit also has to match
+    within 25%, the matrix unit at 0.47 of the floor-plan block (the fit also has to match
     DianNao's adder-tree NFU, which needs 3x less area per MAC)."""
     a = area_breakdown(load_npu(DESIGNS / "tpu_v1.toml"))
     mxu = a["multipliers"] + a["adder_trees"] + a["pe_registers"]
-    assert a["act_sram"] / (0.29 * 331) == pytest.approx(1.19, abs=0.01)
-    assert a["out_sram"] / (0.06 * 331) == pytest.approx(0.96, abs=0.01)
-    assert mxu / (0.24 * 331) == pytest.approx(0.41, abs=0.01)
+    assert a["act_sram"] / (0.29 * 331) == pytest.approx(1.01, abs=0.01)
+    assert a["out_sram"] / (0.06 * 331) == pytest.approx(0.82, abs=0.01)
+    assert mxu / (0.24 * 331) == pytest.approx(0.47, abs=0.01)
     assert 0.4 * 331 < a["total"] < 331
 
 
@@ -133,5 +133,6 @@ def test_every_constant_has_a_source_and_scaling():
         assert c.source and c.unit, name
     assert scaled("a_mult8_um2", 45) == 282.0
     assert scaled("a_mult8_um2", 16) == pytest.approx(282.0 * 0.19)   # Stillmaker-Baas
-    assert scaled("e_mult8_pj", 22.5) == pytest.approx(0.1)
+    # Stillmaker-Baas energy fits at 0.9 V: 65 nm 1.05838 / 45 nm 0.69888 (hand-evaluated)
+    assert scaled("e_mult8_pj", 65) == pytest.approx(0.2 * 1.05838 / 0.69888, rel=1e-4)
     assert scaled("e_dram_64b_pj", 7) == TECH["e_dram_64b_pj"].value
