@@ -10,14 +10,17 @@ block with its in-sample and leave-one-out ratio, and the energy-per-MAC check.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from cost_models import latency_table
 from cost_models.latency import mac_energy_pj
-from cost_models.silicon import SILICON, block_basis, fit_area, leave_one_out, predict
-from cost_models.tech import energy_factor, scaled
+from cost_models.silicon import (
+    SILICON,
+    block_basis,
+    fit_area,
+    leave_one_out,
+    onchip_pj_per_mac,
+    predict,
+)
 from workloads import get_model
 
 
@@ -89,7 +92,9 @@ def spread_table() -> None:
         print(f"| {name} | {cells} | {spread} |")
 
 
-def _layers(workload: str, which: str):
+def energy_layers(workload: str, which: str):
+    """The layers an energy point runs: ``conv`` keeps AlexNet's feature convolutions,
+    ``backbone`` drops the zoo model's early-exit branches."""
     layers = get_model(workload).layers
     if which == "conv":
         return [la for la in layers if la.name.startswith("features")]
@@ -106,17 +111,10 @@ def energy_table() -> None:
         if c.energy is None:
             continue
         e = c.energy
-        d = replace(c.design, batching="r", max_batch=e.batch)
-        layers = _layers(e.workload, e.layers)
-        macs = sum(la.rows * la.reduction * la.cols * la.groups for la in layers) * e.batch
-        t = latency_table(d, layers)
-        dram_pj = t.dram_bytes[:, e.batch].sum() * scaled("e_dram_64b_pj", d.tech_nm) / 8.0
-        on_chip = t.energy_uj[:, e.batch].sum() * 1e6 - dram_pj
-        model = on_chip / macs
-        nm = d.tech_nm
-        at_ref = e.pj_per_mac if e.vdd is None else (
-            e.pj_per_mac * energy_factor(nm) / energy_factor(nm, e.vdd))
-        mac_share = mac_energy_pj(d) / model
+        model = onchip_pj_per_mac(c.design, energy_layers(e.workload, e.layers), e.batch)
+        nm = c.design.tech_nm
+        at_ref = e.at_ref_vdd(nm)
+        mac_share = mac_energy_pj(c.design) / model
         print(f"| {c.name} | {nm:g} nm | {e.workload} {e.layers} ({e.batch}) | "
               f"{e.pj_per_mac:.3f} | {at_ref:.3f} | {model:.3f} ({mac_share:.0%} MAC) | "
               f"{model / at_ref:.2f} | {e.where} |")

@@ -16,14 +16,15 @@ P-batching hardware), ``act_sram``, ``weight_sram``, ``out_sram``, ``act_weight_
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from cost_models.area import LOGIC_KEYS, SRAM_KEYS, Calibration, cell_areas, register_file_mm2
 from cost_models.design import NpuDesign
-from cost_models.tech import area_factor, scaled, value
+from cost_models.latency import latency_table
+from cost_models.tech import area_factor, energy_factor, scaled, value
 
 BLOCKS = ("compute", "act_sram", "weight_sram", "out_sram", "act_weight_sram", "total")
 
@@ -51,6 +52,12 @@ class EnergyPoint(NamedTuple):
     layers: str
     batch: int
     where: str
+
+    def at_ref_vdd(self, tech_nm: float) -> float:
+        """The published pJ/MAC moved to the model's reference supply (Stillmaker-Baas)."""
+        if self.vdd is None:
+            return self.pj_per_mac
+        return self.pj_per_mac * energy_factor(tech_nm) / energy_factor(tech_nm, self.vdd)
 
 
 @dataclass(frozen=True)
@@ -195,8 +202,10 @@ SILICON: tuple[Chip, ...] = (
                            "ground-referenced-signalling transceivers, whose areas are not "
                            "published; the only smaller figure (4.01 TOPS at 1.29 TOPS/mm2 "
                            "= 3.1 mm2) does not say what it covers"},
-        energy=EnergyPoint(2 * 0.11, 0.42, "resnet50", "backbone", 1,
-                           "VLSI 2019 abstract: 0.11 pJ/op; measured at 0.42 V (JSSC 2020)")),
+        energy=EnergyPoint(2 * 0.11, None, "resnet50", "backbone", 1,
+                           "VLSI 2019 abstract: 0.11 pJ/op, its best point; the abstract "
+                           "does not state the supply (a low-voltage point would be "
+                           "several times higher at 0.9 V)")),
     Chip(
         "nvdla_small", _NVDLA,
         _design(pe_count=8, pe_width=8, tile_rows=32, act_sram_kib=64, weight_sram_kib=64,
@@ -242,6 +251,16 @@ SILICON: tuple[Chip, ...] = (
                            "ISCA 2021 abstract: 13.6 TOPS/W on Inception-v3 int8, one "
                            "core, zero skipping counted as work (ResNet-50 run here)")),
 )
+
+
+def onchip_pj_per_mac(design: NpuDesign, layers, batch: int) -> float:
+    """Model on-chip energy per MAC (pJ: MACs + SRAM traffic, DRAM excluded) of ``layers``
+    at batch ``batch`` with R-batching."""
+    d = replace(design, batching="r", max_batch=batch)
+    t = latency_table(d, layers)
+    macs = sum(la.rows * la.reduction * la.cols * la.groups for la in layers) * batch
+    dram_pj = t.dram_bytes[:, batch].sum() * scaled("e_dram_64b_pj", d.tech_nm) / 8.0
+    return (t.energy_uj[:, batch].sum() * 1e6 - dram_pj) / macs
 
 
 def block_basis(chip: Chip) -> dict[str, np.ndarray]:

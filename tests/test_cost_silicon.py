@@ -146,3 +146,37 @@ def test_one_logic_factor_cannot_fit_the_published_compute_blocks():
     assert k["tpu_v1"] / k["diannao"] == pytest.approx(3.17, abs=0.01)
     assert k["tpu_v1"] / k["gemmini"] == pytest.approx(1.79, abs=0.01)
     assert k["tpu_v1"] / k["gemmini"] > 1.25 / 0.75
+
+
+# Model on-chip energy per MAC / published (moved to 0.9 V), from
+# `python3 benchmarks/calibrate_area.py` (docs/cost_model.md, energy check).  Sources: Eyeriss
+# JSSC 2017 abstract (278 mW, 35 frames/s, 1 V); DianNao ASPLOS 2014 abstract (485 mW, 452
+# GOP/s); Simba VLSI 2019 abstract (0.11 pJ/op); NVDLA Primer table (average mW at
+# ResNet-50 frames/s); Exynos NPU ISCA 2021 abstract (13.6 TOPS/W).
+ENERGY_GOLDEN = {"diannao": 2.61, "eyeriss": 0.96, "simba": 0.95, "nvdla_small": 0.44,
+                 "nvdla_large": 0.50, "exynos_npu_5nm": 2.14}
+
+
+def _energy_layers(workload: str, which: str):
+    from workloads import get_model
+    layers = get_model(workload).layers
+    if which == "conv":
+        return [la for la in layers if la.name.startswith("features")]
+    return [la for la in layers if "exit" not in la.name]
+
+
+def test_energy_against_published_chips_golden():
+    from cost_models.silicon import onchip_pj_per_mac
+    ratios = {}
+    for c in SILICON:
+        if c.energy is not None:
+            e = c.energy
+            model = onchip_pj_per_mac(c.design, _energy_layers(e.workload, e.layers), e.batch)
+            ratios[c.name] = model / e.at_ref_vdd(c.design.tech_nm)
+    assert set(ratios) == set(ENERGY_GOLDEN)
+    for name, ratio in ENERGY_GOLDEN.items():
+        assert ratios[name] == pytest.approx(ratio, abs=0.006), name
+    # Eyeriss's 278 mW at 1 V is 9.48 pJ/MAC at 0.9 V (65 nm fit: 1.05838 / 1.33200)
+    eyeriss = CHIPS["eyeriss"].energy
+    assert eyeriss.at_ref_vdd(65) == pytest.approx(
+        278e-3 / (35 * 666e6) * 1e12 * 1.05838 / 1.33200, rel=1e-4)
