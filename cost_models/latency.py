@@ -36,17 +36,33 @@ class LatencyTable:
     energy_uj: np.ndarray
 
 
-def sram_energy_per_byte_pj(size_kib: float, tech_nm: float) -> float:
-    """Read energy per byte (pJ) of an SRAM of ``size_kib`` KiB at ``tech_nm``.
+def sram_energy_per_byte_pj(size_kib: float, tech_nm: float, port_bits: float = 64.0
+                            ) -> float:
+    """Read energy per byte (pJ) of an SRAM of ``size_kib`` KiB read ``port_bits`` wide.
 
-    Power law through Horowitz's 8 KB / 1 MB points (10 and 100 pJ per 64-bit read):
-    ``e = e8k/8 * (size/8 KiB)^a`` with ``a = log(10)/log(128)``; the 32 KB point
-    (20 pJ) is reproduced within 4%.  Sizes below 1 KiB are clamped to 1 KiB.
+    A ``port_bits``-wide SRAM is ``port_bits / 64`` parallel 64-bit banks of
+    ``size_kib * 64 / port_bits`` KiB each, and every access reads one word from each.  The
+    64-bit read energy of a bank is a power law through Horowitz's 8 KB / 1 MB points (10
+    and 100 pJ): ``e = e8k/8 * (bank/8 KiB)^a`` per byte with ``a = log(10)/log(128)``; the
+    32 KB point (20 pJ) is reproduced within 4%.  Banks below 1 KiB are clamped to 1 KiB
+    (periphery dominates there).  A wide port therefore costs less per byte: the bit
+    lines and word lines of a shallow bank are short.
     """
     e8 = scaled("e_sram8k_64b_pj", tech_nm) / 8.0
     e1m = scaled("e_sram1m_64b_pj", tech_nm) / 8.0
     alpha = math.log(e1m / e8) / math.log(1024.0 / 8.0)
-    return e8 * (max(size_kib, 1.0) / 8.0) ** alpha
+    bank_kib = size_kib * 64.0 / max(port_bits, 64.0)
+    return e8 * (max(bank_kib, 1.0) / 8.0) ** alpha
+
+
+def sram_port_bits(design: NpuDesign) -> dict[str, float]:
+    """Read width (bits per cycle) of each SRAM in the PE model: the activation SRAM
+    feeds one input row of the widest stacked dot product, the weight SRAM refills one
+    weight per PE per cycle, the output SRAM moves one accumulator per PE per cycle."""
+    d = design
+    return {"act_sram": d.pe_width * max(d.stack_factors) * d.precision_bits,
+            "weight_sram": d.pe_count * d.precision_bits,
+            "out_sram": d.pe_count * value("acc_bits")}
 
 
 def mac_energy_pj(design: NpuDesign) -> float:
@@ -79,14 +95,15 @@ def latency_table(design: NpuDesign, layers) -> LatencyTable:
     acc_bytes = int(value("acc_bits")) // 8
     bytes_per_cycle = d.dram_gbps * 1e9 / (d.clock_mhz * 1e6)
     ks = np.asarray(d.stack_factors, dtype=np.int64)
+    port = sram_port_bits(d)
     cycles, compute, dram, modes, energy_pj = _kernels.build_table(
         arr, int(d.max_batch), ks, _BATCH_CODE[d.batching], int(d.pe_count),
         int(d.pe_width), effective_tile_rows(d), d.pe_style == "systolic", bpe, acc_bytes,
         int(d.weight_sram_kib * 1024), int(d.act_sram_kib * 1024) // 2, bytes_per_cycle,
         int(value("layer_overhead_cycles")), mac_energy_pj(d),
-        sram_energy_per_byte_pj(d.weight_sram_kib, d.tech_nm),
-        sram_energy_per_byte_pj(d.act_sram_kib, d.tech_nm),
-        sram_energy_per_byte_pj(d.out_sram_kib, d.tech_nm),
+        sram_energy_per_byte_pj(d.weight_sram_kib, d.tech_nm, port["weight_sram"]),
+        sram_energy_per_byte_pj(d.act_sram_kib, d.tech_nm, port["act_sram"]),
+        sram_energy_per_byte_pj(d.out_sram_kib, d.tech_nm, port["out_sram"]),
         scaled("e_dram_64b_pj", d.tech_nm) / 8.0)
     ms = cycles / (d.clock_mhz * 1e3)
     macs = (arr[:, 0] * arr[:, 1] * arr[:, 2] * arr[:, 3]).astype(np.float64)

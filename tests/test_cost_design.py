@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,31 +101,38 @@ def test_area_grows_with_stacking_and_batching_hardware():
 
 def test_area_breakdown_sums_and_hand_value():
     """Multipliers of edge_small: 64*16 8-bit multipliers of 282 um2 at 45 nm (Horowitz),
-    scaled to 28 nm by (28/45)^2 -> 1024 * 282 * 0.38716 um2 = 0.11180 mm2."""
+    moved to 28 nm by the Stillmaker-Baas factor (log-log between 0.46 at 32 nm and 0.21 at
+    20 nm: 0.3681) and the fitted logic layout factor."""
     a = area_breakdown(load_npu(DESIGNS / "edge_small.toml"))
-    assert a["multipliers"] == pytest.approx(1024 * 282 * (28 / 45) ** 2 * 1e-6)
+    s28 = math.exp(math.log(0.46) + math.log(28 / 32) / math.log(20 / 32)
+                   * (math.log(0.21) - math.log(0.46)))
+    assert s28 == pytest.approx(0.3681, abs=1e-4)
+    assert a["multipliers"] == pytest.approx(
+        1024 * 282 * s28 * 1e-6 * TECH["cal_logic_layout"].value)
     parts = sum(v for k, v in a.items() if k != "total")
     assert a["total"] == pytest.approx(parts)
     assert set(a) >= {"multipliers", "adder_trees", "act_sram", "weight_sram", "out_sram",
-                      "stacking", "fbe_lut", "control", "total"}
+                      "stacking", "fbe_lut", "control", "fixed_overhead", "total"}
 
 
 def test_tpu_v1_against_published_floorplan():
-    """Jouppi et al. ISCA 2017: die <= 331 mm2 at 28 nm, matrix unit 24%, unified buffer
-    29%.  Our bottom-up figures (docs/cost_model.md) are below the die (I/O, PCIe and DRAM
-    ports are not modelled) and below the published blocks, within a factor of 5."""
+    """Jouppi et al. ISCA 2017 (Table 2: die < 331 mm2 at 28 nm; Figure 2: matrix unit 24%,
+    unified buffer 29%, accumulators 6%).  Calibrated figures (docs/cost_model.md): buffers
+    within 25%, the matrix unit at 0.47 of the floor-plan block (the fit also has to match
+    DianNao's adder-tree NFU, which needs 3x less area per MAC)."""
     a = area_breakdown(load_npu(DESIGNS / "tpu_v1.toml"))
     mxu = a["multipliers"] + a["adder_trees"] + a["pe_registers"]
-    ub = a["act_sram"]
-    assert a["total"] < 331
-    assert 0.24 * 331 / 5 < mxu < 0.24 * 331
-    assert 0.29 * 331 / 5 < ub < 0.29 * 331
+    assert a["act_sram"] / (0.29 * 331) == pytest.approx(1.01, abs=0.01)
+    assert a["out_sram"] / (0.06 * 331) == pytest.approx(0.82, abs=0.01)
+    assert mxu / (0.24 * 331) == pytest.approx(0.47, abs=0.01)
+    assert 0.4 * 331 < a["total"] < 331
 
 
 def test_every_constant_has_a_source_and_scaling():
     for name, c in TECH.items():
         assert c.source and c.unit, name
     assert scaled("a_mult8_um2", 45) == 282.0
-    assert scaled("a_mult8_um2", 22.5) == pytest.approx(282.0 / 4)
-    assert scaled("e_mult8_pj", 22.5) == pytest.approx(0.1)
+    assert scaled("a_mult8_um2", 16) == pytest.approx(282.0 * 0.19)   # Stillmaker-Baas
+    # Stillmaker-Baas energy fits at 0.9 V: 65 nm 1.05838 / 45 nm 0.69888 (hand-evaluated)
+    assert scaled("e_mult8_pj", 65) == pytest.approx(0.2 * 1.05838 / 0.69888, rel=1e-4)
     assert scaled("e_dram_64b_pj", 7) == TECH["e_dram_64b_pj"].value

@@ -278,3 +278,16 @@ def test_layer_validation():
     with pytest.raises(InputError, match="groups"):
         conv("x", 8, 8, 6, 4, 3, groups=4)
     assert conv("x", 224, 224, 3, 64, 7, stride=2, padding=3).rows == 112 * 112
+
+
+def test_sram_energy_per_byte_hand_values_and_port_width():
+    """Horowitz ISSCC 2014 (45 nm, 0.9 V): 64-bit read of an 8 KB SRAM = 10 pJ, so 1.25
+    pJ/byte; a 32 KiB SRAM read 256 bits wide is four 64-bit banks of 8 KiB, again 1.25
+    pJ/byte; banks below 1 KiB are clamped."""
+    from cost_models.latency import sram_energy_per_byte_pj
+    assert sram_energy_per_byte_pj(8, 45) == pytest.approx(1.25)
+    assert sram_energy_per_byte_pj(32, 45, 256) == pytest.approx(1.25)
+    assert sram_energy_per_byte_pj(1024, 45) == pytest.approx(100 / 8)
+    assert sram_energy_per_byte_pj(32, 45, 4096) == sram_energy_per_byte_pj(1, 45)
+    e = [sram_energy_per_byte_pj(512, 28, w) for w in (64, 128, 512, 2048, 8192)]
+    assert all(a > b for a, b in zip(e[:-1], e[1:], strict=True))

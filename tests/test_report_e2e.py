@@ -25,7 +25,7 @@ SPEC = textwrap.dedent("""
       { metric = "area_mm2", direction = "minimize" },
     ]
     [study.constraints]
-    max_area_mm2 = 2.65
+    max_area_mm2 = 5.05
 
     [scenario]
     name = "one-cam"
@@ -79,7 +79,7 @@ def test_feasibility_and_front_match_optuna(run):
     data = read_study(study)
     expected = [all(v <= 0 for v in t.constraints.values()) for t in data.trials]
     assert data.feasible.tolist() == expected
-    assert 0 < data.feasible.sum() < len(data.trials)  # the 2.65 mm2 budget bites
+    assert 0 < data.feasible.sum() < len(data.trials)  # the 5.05 mm2 budget bites
     assert sorted(data.numbers[data.pareto].tolist()) == sorted(t.number for t in
                                                                 study.best_trials)
 
@@ -193,7 +193,7 @@ def test_reproduces_sweep_objective_with_replications(tmp_path):
     spec = tmp_path / "sweep.toml"
     spec.write_text(SPEC.replace('metric = "slo_attainment"', 'metric = "tail_slo_satisfaction"')
                     .replace("n_trials = 8", "n_trials = 2")
-                    .replace("max_area_mm2 = 2.65", "max_area_mm2 = 50.0")
+                    .replace("max_area_mm2 = 5.05", "max_area_mm2 = 50.0")
                     .replace("requests = 600", "requests = 300\nreplications = 2"))
     assert main(["run", str(spec), "--quiet", "--no-report"]) == 0
     out = tmp_path / "d.toml"
