@@ -48,33 +48,38 @@ def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
     """Compute cycles of one array pass over ``rows`` stacked rows (all G groups).
 
     adder_tree: k-stacked array of T_C/k PEs, each a k*T_P-wide dot product, one input
-    row per cycle.  Loading a weight tile takes T_P cycles (T_C weights per cycle) and is
-    double-buffered behind the rows of the previous tile.  When the reduction fits one
-    tile, each weight tile stays put while all ``rows`` stream past it: max(rows, T_P)
-    per weight tile.  Otherwise partial sums live in the T_R x T_C output tile, so the
-    loop is row tiles (T_R) > weight tiles, each costing max(rows in tile, T_P).  Plus one
-    exposed weight load and the adder-tree + accumulator pipeline depth.  Groups with
-    fewer output channels than PEs sit side by side (see ``_weight_tiles``); each
-    group's PEs then get their own input row.
+    row per cycle.  A PE loads one weight per cycle, so a weight tile whose reduction
+    extent is p_t lanes (per sample) loads in L = min(p_t, T_P) cycles, double-buffered
+    behind the rows of the previous tile: each tile costs max(rows in tile, L of the
+    next tile).  When the reduction fits one tile, each weight tile stays put while all
+    ``rows`` stream past it; otherwise partial sums live in the T_R x T_C output tile,
+    so the loop is row tiles (T_R) > weight tiles.  Summed over the tile sequence:
+    sum max(rows_t, L_t) + min(L_first, rows_last) (the exposed first load, and the last
+    tile with nothing left to load) + the adder-tree + accumulator pipeline depth.
+    Groups with fewer output channels than PEs sit side by side (see ``_weight_tiles``);
+    each group's PEs then get their own input row.
     systolic: SCALE-Sim weight-stationary timing on a (k*T_P) x (T_C/k) array: each
     fold costs 2*H + W + rows - 2 (weight load H, skewed stream, drain W - 1).
     With b_p > 1 the b_p samples sit side by side in one dot product (segmented
-    reduction; requires b_p * p <= k*T_P).
+    reduction; requires b_p * p <= k*T_P; the b_p weight replicas are wired).
     """
     g_tiles, c_tiles, p_tiles = _weight_tiles(p, c, g, k, b_p, t_c, t_p, systolic)
-    tiles = g_tiles * c_tiles * p_tiles
     width = k * t_p
     if systolic:
-        return tiles * (2 * width + t_c // k + rows - 2)
+        return g_tiles * c_tiles * p_tiles * (2 * width + t_c // k + rows - 2)
+    load_last = min(p - (p_tiles - 1) * width, t_p)  # the last (or only) reduction tile
+    load_first = t_p if p_tiles > 1 else load_last
     if p_tiles == 1:
-        per_tile = max(rows, t_p)
+        r_full, r_tile, r_last = 0, t_r, rows
     else:
-        r_full = rows // t_r
+        r_full = (rows - 1) // t_r  # full row tiles before the last one
+        r_tile = t_r
         r_last = rows - r_full * t_r
-        per_tile = r_full * max(t_r, t_p)
-        if r_last > 0:
-            per_tile += max(r_last, t_p)
-    return tiles * per_tile + t_p + _clog2(width) + 1
+    per_rows_full = (p_tiles - 1) * max(r_tile, t_p) + max(r_tile, load_last)
+    per_rows_last = (p_tiles - 1) * max(r_last, t_p) + max(r_last, load_last)
+    tiles = g_tiles * c_tiles
+    return (tiles * (r_full * per_rows_full + per_rows_last) + min(load_first, r_last)
+            + _clog2(width) + 1)
 
 
 @njit(cache=True)
