@@ -53,7 +53,7 @@ def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
     behind the rows of the previous tile: each tile costs max(rows in tile, L of the
     next tile).  When the reduction fits one tile, each weight tile stays put while all
     ``rows`` stream past it; otherwise partial sums live in the T_R x T_C output tile,
-    so the loop is row tiles (T_R) > weight tiles.  Summed over the tile sequence:
+    so the loop is row tiles (ceil(rows / T_R), split evenly) > weight tiles.  Summed over the tile sequence:
     sum max(rows_t, L_t) + min(L_first, rows_last) (the exposed first load, and the last
     tile with nothing left to load) + the adder-tree + accumulator pipeline depth.
     Groups with fewer output channels than PEs sit side by side (see ``_weight_tiles``);
@@ -69,17 +69,15 @@ def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
         return g_tiles * c_tiles * p_tiles * (2 * width + t_c // k + rows - 2)
     load_last = min(p - (p_tiles - 1) * width, t_p)  # the last (or only) reduction tile
     load_first = t_p if p_tiles > 1 else load_last
-    if p_tiles == 1:
-        r_full, r_tile, r_last = 0, t_r, rows
-    else:
-        r_full = (rows - 1) // t_r  # full row tiles before the last one
-        r_tile = t_r
-        r_last = rows - r_full * t_r
-    per_rows_full = (p_tiles - 1) * max(r_tile, t_p) + max(r_tile, load_last)
-    per_rows_last = (p_tiles - 1) * max(r_last, t_p) + max(r_last, load_last)
-    tiles = g_tiles * c_tiles
-    return (tiles * (r_full * per_rows_full + per_rows_last) + min(load_first, r_last)
-            + _clog2(width) + 1)
+    # Row tiles: one of all rows (weight-stationary), else ceil(rows / T_R) tiles split
+    # evenly (``big`` of them one row longer), the shortest last.
+    n_rt = 1 if p_tiles == 1 else _cdiv(rows, t_r)
+    r_last = rows // n_rt
+    big = rows - r_last * n_rt
+    per_short = (p_tiles - 1) * max(r_last, t_p) + max(r_last, load_last)
+    per_long = (p_tiles - 1) * max(r_last + 1, t_p) + max(r_last + 1, load_last)
+    row_sum = big * per_long + (n_rt - big) * per_short
+    return (g_tiles * c_tiles * row_sum + min(load_first, r_last) + _clog2(width) + 1)
 
 
 @njit(cache=True)

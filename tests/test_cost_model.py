@@ -162,9 +162,9 @@ DW = conv("dw", 14, 14, 96, 96, 3, padding=1, groups=96)  # R=196, P=9, C=1, G=9
     (16, 64, 64, (1,), 1176 + 9 + 6 + 1),
     # 256 PEs x 8: all 96 groups fit one group tile, but P = 9 > 8 needs 2 reduction tiles
     # (loads of 8 and 1 cycles), so partial sums go through the T_R = 32 row output tile:
-    # 196 rows = 6 tiles of 32, each max(32, 8) + max(32, 1) = 64, then one of 4 rows:
-    # max(4, 8) + max(4, 1) = 12 -> 396, + min(8, 4) = 4 + log2(8) = 3 + 1.
-    (256, 8, 32, (1,), 396 + 4 + 3 + 1),
+    # 196 rows = ceil(196/32) = 7 even tiles of 28, each max(28, 8) + max(28, 1) = 56
+    # -> 392, + min(first load 8, 28) = 8 + log2(8) = 3 + 1.
+    (256, 8, 32, (1,), 392 + 8 + 3 + 1),
     # 64 PEs x 16 stacked k=2: 32 PEs x 32 wide -> 3 group tiles * 196 = 588, + 9 + 5 + 1.
     (64, 16, 64, (2,), 588 + 9 + 5 + 1),
 ])
@@ -341,7 +341,8 @@ def _reference_pass(rows, p, c, g_tiles, k, b_p, d, t_r):
     width, n_pe = k * d.pe_width, d.pe_count // k
     p_tiles = 1 if b_p > 1 else -(-p // width)
     loads = [d.pe_width] * (p_tiles - 1) + [min(p - (p_tiles - 1) * width, d.pe_width)]
-    row_tiles = [rows] if p_tiles == 1 else [min(t_r, rows - i) for i in range(0, rows, t_r)]
+    n_rt = 1 if p_tiles == 1 else -(-rows // t_r)  # row tiles, split evenly
+    row_tiles = sorted((len(range(i, rows, n_rt)) for i in range(n_rt)), reverse=True)
     per_row_tile = g_tiles * -(-c // n_pe)  # weight-tile groups visited per row tile
     cycles, prev_rows = loads[0], None
     for r_t in row_tiles:
