@@ -44,7 +44,7 @@ def _weight_tiles(p, c, g, k, b_p, t_c, t_p, systolic):
 
 
 @njit(cache=True)
-def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
+def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic, shared=True):
     """Compute cycles of one array pass over ``rows`` stacked rows (all G groups).
 
     adder_tree: k-stacked array of T_C/k PEs, each a k*T_P-wide dot product, one input
@@ -61,13 +61,15 @@ def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
     systolic: SCALE-Sim weight-stationary timing on a (k*T_P) x (T_C/k) array: each
     fold costs 2*H + W + rows - 2 (weight load H, skewed stream, drain W - 1).
     With b_p > 1 the b_p samples sit side by side in one dot product (segmented
-    reduction; requires b_p * p <= k*T_P; the b_p weight replicas are wired).
+    reduction; requires b_p * p <= k*T_P).  Shared weights are loaded once and wired to
+    the b_p segments; an unshared second operand (attention) loads all b_p segments.
     """
     g_tiles, c_tiles, p_tiles = _weight_tiles(p, c, g, k, b_p, t_c, t_p, systolic)
     width = k * t_p
     if systolic:
         return g_tiles * c_tiles * p_tiles * (2 * width + t_c // k + rows - 2)
-    load_last = min(p - (p_tiles - 1) * width, t_p)  # the last (or only) reduction tile
+    seg = 1 if shared else b_p  # segments whose weights are loaded, not wired
+    load_last = min(seg * p - (p_tiles - 1) * width, t_p)  # the last (or only) tile
     load_first = t_p if p_tiles > 1 else load_last
     # Row tiles: one of all rows (weight-stationary), else ceil(rows / T_R) tiles split
     # evenly (``big`` of them one row longer), the shortest last.
@@ -136,6 +138,8 @@ def _energy_pj(L, b, k, b_p, b_r, passes, dram, t_c, t_p, t_r, systolic, bpe, ac
     # Block-diagonal groups move the same bytes as serial groups: each group still reads
     # its own inputs and weights as often, only concurrently with its neighbours.
     w_reads = L[5] * bpe * _weight_reads(rows, t_r, p_tiles, systolic)
+    if L[6] == 0:
+        w_reads *= b_p  # an unshared second operand: one per sample in the dot product
     in_reads = rows * p * g * c_tiles * bpe * b_p
     acc_rw = rows * c * g * (2 * p_tiles - 1) * acc_bytes * b_p
     out_writes = rows * c * g * bpe * b_p
@@ -191,7 +195,7 @@ def build_table(layers, max_batch, ks, batching, t_c, t_p, t_r, systolic, bpe, a
                     mbr = _cdiv(max_batch, b_p)
                 for b_r in range(1, mbr + 1):
                     pass_cost[ki, b_p, b_r] = pass_compute_cycles(
-                        b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic)
+                        b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic, shared)
         for b in range(1, nb):
             best_total = np.int64(-1)
             best_comp = np.int64(0)
