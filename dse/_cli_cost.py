@@ -117,11 +117,11 @@ def _sweep_table(sw: dict, title: str, batch: int) -> str:
                                                 for v, m in cols))
     lines += ["", f"by layer class at batch {batch}, compute cycles "
                   f"(b=1: without / with stacking):",
-              f"{'class':<16}{'layers':>6}{'MACs':>7}{'b=1':>14} {head}"]
+              f"{'class':<16}{'layers':>6}{'MACs':>7} {'b=1':>15} {head}"]
     for c, e in sw["classes"].items():
         cu = e["compute_utilisation"]
         one = f"{cu['no_stacking']['fluid'][0]:.1%} / {cu['stacking']['fluid'][0]:.1%}"
-        lines.append(f"{c:<16}{e['layers']:>6}{e['mac_share']:>7.1%}{one:>14} " + " ".join(
+        lines.append(f"{c:<16}{e['layers']:>6}{e['mac_share']:>7.1%} {one:>15} " + " ".join(
             f"{cu[v][m][batch - 1]:>11.1%}" for v, m in cols))
     return "\n".join(lines)
 
