@@ -118,6 +118,20 @@ def test_activation_spill_counts_dram_traffic():
     assert t.dram_bytes[0, 2] == w + 2 * act + 2 * act
 
 
+def test_grouped_input_read_once_per_group_chunk():
+    """conv 28x28x512 -> 512, 3x3, groups=2: 1179648 weight bytes exceed a 1 MiB weight
+    SRAM (streamed once per pass), but each group's 589824 fit, so the spilled input
+    (401408 B > half of 512 KiB) is read once, not once per weight chunk; the output
+    (401408 B) is written once.  The dense layer of the same size re-reads its input for
+    each of its ceil(2359296 / 1048576) = 3 chunks."""
+    d = _design(act_sram_kib=512.0, weight_sram_kib=1024.0)
+    act = 28 * 28 * 512
+    grouped = latency_table(d, [conv("g", 28, 28, 512, 512, 3, padding=1, groups=2)])
+    assert grouped.dram_bytes[0, 1] == 1179648 + act + act
+    dense = latency_table(d, [conv("d", 28, 28, 512, 512, 3, padding=1)])
+    assert dense.dram_bytes[0, 1] == 2359296 + 3 * act + act
+
+
 def test_unshared_matmul_not_amortised():
     """Attention scores: the second operand is per sample, so batching cannot stack rows."""
     ly = [matmul("qk", 64, 64, 64, heads=4)]
