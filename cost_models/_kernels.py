@@ -53,9 +53,10 @@ def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic, shared=T
     behind the rows of the previous tile: each tile costs max(rows in tile, L of the
     next tile).  When the reduction fits one tile, each weight tile stays put while all
     ``rows`` stream past it; otherwise partial sums live in the T_R x T_C output tile,
-    so the loop is row tiles (ceil(rows / T_R), split evenly) > weight tiles.  Summed over the tile sequence:
-    sum max(rows_t, L_t) + min(L_first, rows_last) (the exposed first load, and the last
-    tile with nothing left to load) + the adder-tree + accumulator pipeline depth.
+    so the loop is row tiles (ceil(rows / T_R), split evenly) > weight tiles.  Summed
+    over the tile sequence: sum max(rows_t, L_t) + min(L_first, rows_last) (the exposed
+    first load, and the last tile with nothing left to load) + the adder-tree +
+    accumulator pipeline depth.
     Groups with fewer output channels than PEs sit side by side (see ``_weight_tiles``);
     each group's PEs then get their own input row.
     systolic: SCALE-Sim weight-stationary timing on a (k*T_P) x (T_C/k) array: each
@@ -79,7 +80,7 @@ def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic, shared=T
     per_short = (p_tiles - 1) * max(r_last, t_p) + max(r_last, load_last)
     per_long = (p_tiles - 1) * max(r_last + 1, t_p) + max(r_last + 1, load_last)
     row_sum = big * per_long + (n_rt - big) * per_short
-    return (g_tiles * c_tiles * row_sum + min(load_first, r_last) + _clog2(width) + 1)
+    return g_tiles * c_tiles * row_sum + min(load_first, r_last) + _clog2(width) + 1
 
 
 @njit(cache=True)
