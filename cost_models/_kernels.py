@@ -28,71 +28,100 @@ def _clog2(x):
 
 
 @njit(cache=True)
-def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic):
-    """Compute cycles of one array pass over ``rows`` stacked rows (all G groups).
+def _weight_tiles(p, c, g, k, b_p, t_c, t_p, systolic):
+    """(group, column, reduction) tile counts of one pass on the k-stacked array.
 
-    adder_tree: k-stacked array of T_C/k PEs, each a k*T_P-wide dot product; loop
-    row tiles (T_R) > column tiles > reduction tiles; each tile costs max(rows in tile,
-    T_P) cycles (weight registers double-buffered, refilled at T_C weights/cycle), plus
-    one exposed weight load and the adder-tree + accumulator pipeline depth.
-    systolic: SCALE-Sim weight-stationary timing on a (k*T_P) x (T_C/k) array: each
-    fold costs 2*H + W + rows - 2 (weight load H, skewed stream, drain W - 1).
-    With b_p > 1 the b_p samples sit side by side in one dot product (segmented
-    reduction; requires b_p * p <= k*T_P), so there is one reduction tile.
+    N = T_C/k PEs of width W = k*T_P.  adder_tree places floor(N / C) groups side by
+    side across the PEs when C < N (block-diagonal); systolic runs the groups one after
+    the other, as SCALE-Sim does.  With b_p > 1 there is one reduction tile.
     """
     width = k * t_p
     n_pe = t_c // k
-    if b_p > 1:
-        p_tiles = 1
-    else:
-        p_tiles = _cdiv(p, width)
+    p_tiles = 1 if b_p > 1 else _cdiv(p, width)
     c_tiles = _cdiv(c, n_pe)
-    if systolic:
-        per_fold = 2 * width + n_pe + rows - 2
-        return g * p_tiles * c_tiles * per_fold
-    r_full = rows // t_r
-    r_last = rows - r_full * t_r
-    per_tile = r_full * max(t_r, t_p)
-    if r_last > 0:
-        per_tile += max(r_last, t_p)
-    return g * c_tiles * p_tiles * per_tile + t_p + _clog2(width) + 1
+    g_tiles = g if systolic else _cdiv(g, max(1, n_pe // c))
+    return g_tiles, c_tiles, p_tiles
 
 
 @njit(cache=True)
-def _row_tiles(rows, t_r, systolic):
+def pass_compute_cycles(rows, p, c, g, k, b_p, t_c, t_p, t_r, systolic, shared=True):
+    """Compute cycles of one array pass over ``rows`` stacked rows (all G groups).
+
+    adder_tree: k-stacked array of T_C/k PEs, each a k*T_P-wide dot product, one input
+    row per cycle.  A PE loads one weight per cycle, so a weight tile whose reduction
+    extent is p_t lanes (per sample) loads in L = min(p_t, T_P) cycles, double-buffered
+    behind the rows of the previous tile: each tile costs max(rows in tile, L of the
+    next tile).  When the reduction fits one tile, each weight tile stays put while all
+    ``rows`` stream past it; otherwise partial sums live in the T_R x T_C output tile,
+    so the loop is row tiles (ceil(rows / T_R), split evenly) > weight tiles.  Summed
+    over the tile sequence: sum max(rows_t, L_t) + min(L_first, rows_last) (the exposed
+    first load, and the last tile with nothing left to load) + the adder-tree +
+    accumulator pipeline depth.
+    Groups with fewer output channels than PEs sit side by side (see ``_weight_tiles``);
+    each group's PEs then get their own input row.
+    systolic: SCALE-Sim weight-stationary timing on a (k*T_P) x (T_C/k) array: each
+    fold costs 2*H + W + rows - 2 (weight load H, skewed stream, drain W - 1).
+    With b_p > 1 the b_p samples sit side by side in one dot product (segmented
+    reduction; requires b_p * p <= k*T_P).  Shared weights are loaded once and wired to
+    the b_p segments; an unshared second operand (attention) loads all b_p segments.
+    """
+    g_tiles, c_tiles, p_tiles = _weight_tiles(p, c, g, k, b_p, t_c, t_p, systolic)
+    width = k * t_p
     if systolic:
+        return g_tiles * c_tiles * p_tiles * (2 * width + t_c // k + rows - 2)
+    seg = 1 if shared else b_p  # segments whose weights are loaded, not wired
+    load_last = min(seg * p - (p_tiles - 1) * width, t_p)  # the last (or only) tile
+    load_first = t_p if p_tiles > 1 else load_last
+    # Row tiles: one of all rows (weight-stationary), else ceil(rows / T_R) tiles split
+    # evenly (``big`` of them one row longer), the shortest last.
+    n_rt = 1 if p_tiles == 1 else _cdiv(rows, t_r)
+    r_last = rows // n_rt
+    big = rows - r_last * n_rt
+    per_short = (p_tiles - 1) * max(r_last, t_p) + max(r_last, load_last)
+    per_long = (p_tiles - 1) * max(r_last + 1, t_p) + max(r_last + 1, load_last)
+    row_sum = big * per_long + (n_rt - big) * per_short
+    return g_tiles * c_tiles * row_sum + min(load_first, r_last) + _clog2(width) + 1
+
+
+@njit(cache=True)
+def _weight_reads(rows, t_r, p_tiles, systolic):
+    """How often a pass reads each weight from the weight SRAM."""
+    if systolic or p_tiles == 1:
         return 1
     return _cdiv(rows, t_r)
 
 
 @njit(cache=True)
 def dram_bytes(L, b, passes, bpe, w_sram, act_half):
-    """(DRAM bytes, weight chunks) of a layer step of batch ``b`` run in ``passes`` passes.
+    """DRAM bytes of a layer step of batch ``b`` run in ``passes`` passes.
 
     Shared weights are fetched once per step if they fit the weight SRAM, else streamed
     in weight-SRAM-sized chunks once per pass.  The batch's input (and the per-sample
-    second operand of an unshared matmul) is read from DRAM, once per weight chunk, when
-    it exceeds half the activation SRAM; its output is written out likewise.
+    second operand of an unshared matmul) is read from DRAM when it exceeds half the
+    activation SRAM: once per weight chunk of a group, because a group's input is only
+    needed while that group's weights are resident (a dense layer is one group, so once
+    per chunk).  The output is written out likewise, once.  The bytes do not depend on
+    whether the groups run serially or side by side.
     """
     w_bytes = L[5] * bpe
     in_bytes = L[4] * bpe
     out_bytes = L[7] * bpe
-    chunks = 1
+    rereads = 1
     if L[6] != 0:
         if w_bytes <= w_sram:
             w_dram = w_bytes
         else:
             w_dram = w_bytes * passes
-            chunks = _cdiv(w_bytes, w_sram)
+            rereads = _cdiv(_cdiv(w_bytes, L[3]), w_sram)
     else:
         w_dram = 0
         in_bytes += w_bytes
     dram = w_dram
     if b * in_bytes > act_half:
-        dram += b * in_bytes * chunks
+        dram += b * in_bytes * rereads
     if b * out_bytes > act_half:
         dram += b * out_bytes
-    return dram, chunks
+    return dram
 
 
 @njit(cache=True)
@@ -102,15 +131,16 @@ def _energy_pj(L, b, k, b_p, b_r, passes, dram, t_c, t_p, t_r, systolic, bpe, ac
     p = L[1]
     c = L[2]
     g = L[3]
-    width = k * t_p
-    n_pe = t_c // k
     rows = b_r * r
-    p_tiles = 1 if b_p > 1 else _cdiv(p, width)
-    c_tiles = _cdiv(c, n_pe)
-    # Bytes moved per pass: weights once per row tile (replicas for the b_p segments are
-    # wired, not re-read), inputs once per column tile, partial sums written once and read
-    # back for every reduction tile but the first.
-    w_reads = L[5] * bpe * _row_tiles(rows, t_r, systolic)
+    _, c_tiles, p_tiles = _weight_tiles(p, c, g, k, b_p, t_c, t_p, systolic)
+    # Bytes moved per pass: weights once per weight-tile visit (``_weight_reads``;
+    # replicas for the b_p segments are wired, not re-read), inputs once per column tile,
+    # partial sums written once and read back for every reduction tile but the first.
+    # Block-diagonal groups move the same bytes as serial groups: each group still reads
+    # its own inputs and weights as often, only concurrently with its neighbours.
+    w_reads = L[5] * bpe * _weight_reads(rows, t_r, p_tiles, systolic)
+    if L[6] == 0:
+        w_reads *= b_p  # an unshared second operand: one per sample in the dot product
     in_reads = rows * p * g * c_tiles * bpe * b_p
     acc_rw = rows * c * g * (2 * p_tiles - 1) * acc_bytes * b_p
     out_writes = rows * c * g * bpe * b_p
@@ -166,7 +196,7 @@ def build_table(layers, max_batch, ks, batching, t_c, t_p, t_r, systolic, bpe, a
                     mbr = _cdiv(max_batch, b_p)
                 for b_r in range(1, mbr + 1):
                     pass_cost[ki, b_p, b_r] = pass_compute_cycles(
-                        b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic)
+                        b_r * r, p, c, g, k, b_p, t_c, t_p, t_r, systolic, shared)
         for b in range(1, nb):
             best_total = np.int64(-1)
             best_comp = np.int64(0)
@@ -184,7 +214,7 @@ def build_table(layers, max_batch, ks, batching, t_c, t_p, t_r, systolic, bpe, a
                         if b_r != _cdiv(m, passes):
                             continue  # a smaller b_r gives the same number of passes
                         comp = passes * pass_cost[ki, b_p, b_r]
-                        dram, chunks = dram_bytes(L, b, passes, bpe, w_sram, act_half)
+                        dram = dram_bytes(L, b, passes, bpe, w_sram, act_half)
                         mem = np.int64(np.ceil(dram / bytes_per_cycle))
                         total = max(comp, mem) + overhead
                         if (best_total < 0 or total < best_total

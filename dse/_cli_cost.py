@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from cost_models import area_breakdown, latency_table, load_npu, load_topology
+from cost_models import (
+    SWEEP_BATCHING,
+    area_breakdown,
+    latency_table,
+    load_npu,
+    load_topology,
+    utilisation_sweep,
+)
 from cost_models.errors import InputError
 
 
@@ -19,17 +26,19 @@ def register(subparsers) -> None:
     src.add_argument("--model", metavar="NAME", help="zoo model name (see `dse workloads`)")
     p.add_argument("--gemm", action="store_true",
                    help="the topology CSV is in GEMM format (Layer name, M, N, K)")
-    p.add_argument("--batch", type=int, default=1, metavar="B",
-                   help="batch size, 1..max_batch (default 1)")
+    p.add_argument("--batch", type=int, default=None, metavar="B",
+                   help="batch size, 1..max_batch (default 1; with --sweep-batch, the batch "
+                        "of the per-layer-class table, default max_batch)")
+    p.add_argument("--sweep-batch", action="store_true",
+                   help="MAC utilisation by batch size for r / p / fluid batching, with and "
+                        "without PE stacking, overall and per layer class")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def report(design, layers, batch: int, exit_layers=None) -> dict:
     """The ``dse cost --json`` object for ``layers`` at batch ``batch``."""
-    if not 1 <= batch <= design.max_batch:
-        raise InputError(f"must be in 1..{design.max_batch} (the design's max_batch), "
-                         f"got {batch}", field="--batch")
+    _check_batch(design, batch)
     t = latency_table(design, layers)
     b = batch
     rows = []
@@ -85,6 +94,38 @@ def _table(out: dict, title: str) -> str:
     return "\n".join(lines)
 
 
+def _check_batch(design, batch: int) -> None:
+    if not 1 <= batch <= design.max_batch:
+        raise InputError(f"must be in 1..{design.max_batch} (the design's max_batch), "
+                         f"got {batch}", field="--batch")
+
+
+def _sweep_table(sw: dict, title: str, batch: int) -> str:
+    """Text form of ``utilisation_sweep``: powers-of-two batches, then classes at ``batch``."""
+    cols = [(v, m) for v in ("no_stacking", "stacking") for m in SWEEP_BATCHING]
+    names = [m if v == "no_stacking" else f"{m}+stack" for v, m in cols]
+    head = " ".join(f"{n:>11}" for n in names)
+    last = sw["batches"][-1]
+    shown = sorted({b for b in sw["batches"] if b & (b - 1) == 0} | {last})
+    lines = [title, f"MAC utilisation = useful MACs / (pe_count x pe_width x cycles); "
+                    f"+stack: k in {sw['stack_factors']}, otherwise k = 1"]
+    for key, what in (("utilisation", "total cycles (DRAM stalls and per-layer overhead)"),
+                      ("compute_utilisation", "compute cycles (array busy)")):
+        lines += ["", f"{what}:", f"{'batch':<8}{head}"]
+        for b in shown:
+            lines.append(f"{b:<8}" + " ".join(f"{sw[key][v][m][b - 1]:>11.1%}"
+                                                for v, m in cols))
+    lines += ["", f"by layer class at batch {batch}, compute cycles "
+                  f"(b=1: without / with stacking):",
+              f"{'class':<16}{'layers':>6}{'MACs':>7} {'b=1':>15} {head}"]
+    for c, e in sw["classes"].items():
+        cu = e["compute_utilisation"]
+        one = f"{cu['no_stacking']['fluid'][0]:.1%} / {cu['stacking']['fluid'][0]:.1%}"
+        lines.append(f"{c:<16}{e['layers']:>6}{e['mac_share']:>7.1%} {one:>15} " + " ".join(
+            f"{cu[v][m][batch - 1]:>11.1%}" for v, m in cols))
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     design = load_npu(args.npu)
     if args.gemm and not args.topology:
@@ -92,17 +133,27 @@ def run(args) -> int:
     exit_layers = None
     if args.topology:
         layers = load_topology(args.topology, gemm=args.gemm)
-        title = f"{args.topology} on {args.npu}, batch {args.batch}"
+        name = args.topology
     else:
         from workloads import get_model
 
         model = get_model(args.model, field="--model")
         layers = list(model.layers)
         exit_layers = list(model.exit_layers)
-        title = f"{model.name} on {args.npu}, batch {args.batch}"
-    out = report(design, layers, args.batch, exit_layers)
+        name = model.name
+    if args.sweep_batch:
+        batch = design.max_batch if args.batch is None else args.batch
+        _check_batch(design, batch)
+        sw = utilisation_sweep(design, layers)
+        if args.json:
+            print(json.dumps({"model": name, "npu": args.npu, **sw}, indent=1))
+        else:
+            print(_sweep_table(sw, f"{name} on {args.npu}", batch))
+        return 0
+    batch = 1 if args.batch is None else args.batch
+    out = report(design, layers, batch, exit_layers)
     if args.json:
         print(json.dumps(out, indent=1))
     else:
-        print(_table(out, title))
+        print(_table(out, f"{name} on {args.npu}, batch {batch}"))
     return 0

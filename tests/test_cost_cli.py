@@ -67,6 +67,8 @@ def test_table_output(topo, capsys):
     (["--npu", EDGE, "--model", "resnet18", "--batch", "0"], "--batch: must be in 1..32"),
     (["--npu", EDGE, "--model", "resnet18", "--batch", "x"], "invalid int value"),
     (["--npu", EDGE, "--model", "resnet18", "--gemm"], "--gemm applies to --topology only"),
+    (["--npu", EDGE, "--model", "resnet18", "--sweep-batch", "--batch", "33"],
+     "--batch: must be in 1..32"),
     (["--npu", EDGE], "one of the arguments --topology --model is required"),
 ])
 def test_cli_errors_one_line_exit_2(args, match, capsys):
@@ -101,3 +103,55 @@ def test_bad_topology_exit_2(tmp_path, csv, match, capsys):
     assert main(["cost", "--npu", EDGE, "--topology", str(p)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(p) in err and match in err
+
+
+def test_sweep_batch_json_matches_latency_tables(capsys):
+    """--sweep-batch: utilisation = b * MACs / (peak * total cycles) of each mode's table;
+    fluid is never below r or p; the class MAC shares add up to one."""
+    from dataclasses import replace
+
+    from workloads import get_model
+
+    assert main(["cost", "--npu", EDGE, "--model", "mobilenetv2", "--sweep-batch",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    d = load_npu(EDGE)
+    layers = get_model("mobilenetv2").layers
+    assert out["model"] == "mobilenetv2" and out["batches"] == list(range(1, 33))
+    assert out["stack_factors"] == [1, 2, 4]
+    macs = sum(ly.macs for ly in layers)
+    peak = d.pe_count * d.pe_width
+    for variant, ks in (("no_stacking", (1,)), ("stacking", (1, 2, 4))):
+        for mode in ("r", "p", "fluid"):
+            t = latency_table(replace(d, batching=mode, stack_factors=ks), layers)
+            for b in (1, 4, 32):
+                assert out["utilisation"][variant][mode][b - 1] == pytest.approx(
+                    b * macs / (peak * t.cycles[:, b].sum()))
+                assert out["compute_utilisation"][variant][mode][b - 1] == pytest.approx(
+                    b * macs / (peak * t.compute_cycles[:, b].sum()))
+        u = out["utilisation"][variant]
+        assert all(f >= max(r, p) - 1e-12 for f, r, p in zip(u["fluid"], u["r"], u["p"], strict=True))
+    assert set(out["classes"]) == {"grouped", "fc", "dense"}
+    assert out["classes"]["grouped"]["layers"] == 17
+    assert sum(c["mac_share"] for c in out["classes"].values()) == pytest.approx(1.0)
+
+
+def test_sweep_batch_table(capsys):
+    assert main(["cost", "--npu", str(DESIGNS / "npu_wide.toml"), "--model", "mobilenetv2",
+                 "--sweep-batch", "--batch", "8"]) == 0
+    text = capsys.readouterr().out
+    assert "fluid+stack" in text and "compute cycles (array busy)" in text
+    assert "by layer class at batch 8" in text and "small_reduction" in text
+    rows = [ln.split()[0] for ln in text.splitlines() if ln[:1].isdigit()]
+    assert rows == ["1", "2", "4", "8", "16", "32"] * 2
+
+
+def test_layer_classes():
+    from cost_models import NpuDesign, conv, fc, layer_class
+
+    d = NpuDesign(pe_count=32, pe_width=128)
+    assert layer_class(conv("dw", 14, 14, 8, 8, 3, padding=1, groups=8), d) == "grouped"
+    assert layer_class(fc("fc", 1280, 1000), d) == "fc"
+    assert layer_class(conv("late", 7, 7, 256, 256, 3, padding=1), d) == "small_spatial"
+    assert layer_class(conv("first", 56, 56, 3, 32, 3, padding=1), d) == "small_reduction"
+    assert layer_class(conv("dense", 28, 28, 128, 128, 3, padding=1), d) == "dense"
