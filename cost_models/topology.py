@@ -19,8 +19,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from cost_models.errors import InputError
 from cost_models.layers import Layer
+from dse.common import InputError
 
 CONV_FIELDS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                "Channels", "Num Filter", "Strides")

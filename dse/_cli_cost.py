@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cost_models import area_breakdown, latency_table, load_npu, load_topology
-from cost_models.errors import InputError
+from dse.common import InputError
 
 
 def register(subparsers) -> None:

@@ -9,7 +9,7 @@ import sys
 
 def _int(low: int):
     def parse(text: str) -> int:
-        from cost_models.errors import InputError
+        from dse.common import InputError
 
         try:
             v = int(text)
@@ -22,7 +22,7 @@ def _int(low: int):
 
 
 def _mm2(text: str) -> float:
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     try:
         v = float(text)
@@ -123,7 +123,7 @@ def _dashboard(args) -> int:
         server = DashboardServer(build, lambda: study_fingerprint(study), host=args.host,
                                  port=args.port, poll_s=max(0.5, args.poll))
     except OSError as exc:
-        from cost_models.errors import InputError
+        from dse.common import InputError
 
         raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          field="--port") from None
@@ -142,7 +142,7 @@ def _fmt(v) -> str:
 
 
 def _export(args) -> int:
-    from cost_models.errors import InputError
+    from dse.common import InputError
     from dse.report import PICK_RULES, design_record, pick, read_study, write_design
     from dse.report import write_trials as _write_trials
     from dse.report._study import trial_area
@@ -158,7 +158,7 @@ def _export(args) -> int:
         raise InputError("say which design: --trial N, --pick RULE or --area-budget MM2",
                          source="dse export", allowed=", ".join(PICK_RULES))
     if args.pick is not None and args.pick not in PICK_RULES:
-        from cost_models.errors import did_you_mean
+        from dse.common import did_you_mean
 
         raise InputError(f"unknown pick rule '{args.pick}'{did_you_mean(args.pick, PICK_RULES)}",
                          field="--pick", allowed=PICK_RULES)

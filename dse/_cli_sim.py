@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-from cost_models.errors import InputError
+from dse.common import InputError
 
 COMPARE_ARRIVALS = ("poisson", "spikes")
 DEFAULT_LOADS = (0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.2)
@@ -132,7 +132,7 @@ def _check_workload_args(args, *, single_required: bool) -> None:
 
         get_model(args.model)
         if args.arrival not in _arrival_names():
-            from cost_models.errors import did_you_mean
+            from dse.common import did_you_mean
 
             raise InputError(f"unknown arrival process '{args.arrival}'"
                              f"{did_you_mean(args.arrival, _arrival_names())}",

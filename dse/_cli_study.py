@@ -6,7 +6,7 @@ import json
 
 
 def _positive_int(text: str) -> int:
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     try:
         v = int(text)
@@ -18,7 +18,7 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     try:
         v = float(text)
@@ -102,7 +102,7 @@ def _worker(args) -> int:
     import signal
     import time
 
-    from cost_models.errors import InputError
+    from dse.common import InputError
     from dse.search import open_study, run_worker
     from dse.search._runner import Progress, _Stop
     from dse.search._storage import kind

@@ -153,7 +153,7 @@ def trace_summary(scenario, trace, window_ms: float = 1000.0) -> dict:
 
 @_pipe_safe
 def _trace(args) -> int:
-    from cost_models.errors import InputError
+    from dse.common import InputError
     from workloads import load_scenario
 
     if args.window_ms <= 0:

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from cost_models.errors import InputError, RunError
+from dse.common import InputError, RunError
 
 # Adding a command group is one module and one line here.
 _COMMAND_MODULES = (

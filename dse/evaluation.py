@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cost_models import area_breakdown, latency_table
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.metrics import compute_metrics, slo_satisfaction
 from dse.sim import ModelTables, get_policy, simulate
 from dse.sim.core import DEFAULT_QUEUE_CAP

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from cost_models.errors import InputError, check_keys, did_you_mean
+from dse.common import InputError, check_keys, did_you_mean
 
 SAMPLER_NAMES = ("nsga2", "tpe", "gp", "random", "grid")
 SAMPLER_OPTIONS = {

@@ -268,7 +268,7 @@ def test_modes_respect_batching_and_stack_factors(d, layers):
 
 
 def test_layer_validation():
-    from cost_models.errors import InputError
+    from dse.common import InputError
     with pytest.raises(InputError, match="kind"):
         Layer("x", "pool", 1, 1, 1)
     with pytest.raises(InputError, match="rows"):

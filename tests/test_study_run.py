@@ -227,7 +227,7 @@ def test_open_study_refuses_changed_spec(tiny_study):
     _run(path)
     changed = path.read_text().replace("pe_width = [8, 16]", "pe_width = [8, 32]")
     path.write_text(changed)
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     with pytest.raises(InputError, match="different spec"):
         open_study(load_spec(path))

@@ -105,7 +105,7 @@ def test_msdnet_has_five_classifiers():
 
 
 def test_unknown_model_lists_known_ones():
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     with pytest.raises(InputError) as err:
         get_model("resnet05")

@@ -56,7 +56,7 @@ def write_run_report(spec, study) -> tuple[str, str | None]:
 
     Called by ``dse run`` when a study finishes or is stopped.
     """
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     out = Path(spec.results_dir)
     out.mkdir(parents=True, exist_ok=True)

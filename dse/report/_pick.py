@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.report._study import StudyData, trial_area
 from dse.search import pareto_mask
 
@@ -108,7 +108,7 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
         j = within[np.lexsort((numbers[within], area[within], slo[within]))][0]
         return data.trials[int(j)]
     if rule not in PICK_RULES:
-        from cost_models.errors import did_you_mean
+        from dse.common import did_you_mean
 
         raise InputError(f"unknown pick rule '{rule}'{did_you_mean(str(rule), PICK_RULES)}",
                          field="--pick", allowed=PICK_RULES)

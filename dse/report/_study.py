@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean
 from dse.search import pareto_mask
 
 

@@ -16,7 +16,7 @@ import sys
 
 from tqdm import tqdm
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean
 from dse.report._stats import mean_ci
 from dse.report.design_file import DesignFile
 from dse.report.export import _clean, _drop_none

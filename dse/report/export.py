@@ -21,7 +21,7 @@ import os
 
 import pandas as pd
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.report import _toml
 from dse.report._study import StudyData
 

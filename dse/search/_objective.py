@@ -25,7 +25,7 @@ import numpy as np
 import optuna
 from optuna.storages._heartbeat import is_heartbeat_enabled
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.search._front import minimised, pareto_mask
 from dse.search._index import TrialIndex
 from dse.search._storage import worker_id

@@ -25,7 +25,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from cost_models.errors import InputError, RunError
+from dse.common import InputError, RunError
 from dse.search._front import front_summary
 from dse.search._objective import InvalidDesign, Objective, Surplus
 from dse.search._samplers import make_sampler
@@ -67,7 +67,7 @@ def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool 
         _check_same_study(spec, study, safe)
         return study
     if not create:
-        from cost_models.errors import did_you_mean
+        from dse.common import did_you_mean
 
         raise InputError(f"no study named '{spec.name}' in {safe}"
                          f"{did_you_mean(spec.name, names)}", source=spec.source,

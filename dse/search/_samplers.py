@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import optuna
 
-from cost_models.errors import InputError
+from dse.common import InputError
 
 SamplerFactory = Callable[[object, int], optuna.samplers.BaseSampler]
 

@@ -28,7 +28,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
-from cost_models.errors import InputError
+from dse.common import InputError
 
 HEARTBEAT_S = 5
 GRACE_S = 20

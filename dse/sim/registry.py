@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import (
+    InputError,
+    check_bool,
+    check_float,
+    check_int,
+    did_you_mean,
+    is_number,
+)
 
 
 @dataclass(frozen=True)
@@ -29,38 +36,40 @@ class Param:
     doc: str = ""
 
     def coerce(self, value, *, source: str = "policy") -> float | int | bool:
-        """Validate one user value (number or string) and return it typed."""
+        """Validate one user value (a number, or text such as ``--param k=v`` gives) and
+        return it typed."""
         field_name = f"{source}.{self.name}" if source else self.name
+        if isinstance(value, np.generic):
+            value = value.item()
         if isinstance(value, str):
-            text = value.strip().lower()
-            if self.kind == "bool":
-                if text in ("1", "true", "yes", "on"):
-                    return True
-                if text in ("0", "false", "no", "off"):
-                    return False
-                raise InputError(f"expected true or false, got '{value}'", field=field_name)
-            try:
-                value = float(text)
-            except ValueError:
-                raise InputError(f"expected a number, got '{value}'", field=field_name) from None
-        if isinstance(value, bool) and self.kind != "bool":
-            raise InputError(f"expected a number, got {value}", field=field_name)
+            value = _parse(value, self.kind, field_name)
         if self.kind == "bool":
-            if value not in (0, 1, True, False):
-                raise InputError(f"expected true or false, got {value}", field=field_name)
-            return bool(value)
-        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-            raise InputError(f"expected a finite number, got {value!r}", field=field_name)
+            if is_number(value) and value in (0, 1):
+                value = bool(value)
+            return check_bool(value, field=field_name)
+        allowed = f"{self.low}..{self.high}"
         if self.kind == "int":
-            if float(value) != int(value):
-                raise InputError(f"expected an integer, got {value}", field=field_name)
-            value = int(value)
-        else:
-            value = float(value)
-        if not (self.low <= value <= self.high):
-            raise InputError(f"{value} is out of range", field=field_name,
-                             allowed=f"{self.low}..{self.high}")
-        return value
+            if is_number(value) and math.isfinite(value) and float(value) == int(value):
+                value = int(value)
+            return check_int(value, field=field_name, low=self.low, high=self.high,
+                             allowed=allowed)
+        return check_float(value, field=field_name, low=self.low, high=self.high,
+                           allowed=allowed)
+
+
+def _parse(text: str, kind: str, field: str):
+    """A command-line value: true/false words for booleans, else a number."""
+    word = text.strip().lower()
+    if kind == "bool":
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise InputError(f"expected true or false, got '{text}'", field=field)
+    try:
+        return float(word)
+    except ValueError:
+        raise InputError(f"expected a number, got '{text}'", field=field) from None
 
 
 @dataclass(frozen=True)
