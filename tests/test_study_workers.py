@@ -11,7 +11,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from dse.search import open_study, run, run_worker
+from dse.cli._runner import run_study
+from dse.search import open_study, run_worker
 from dse.search._storage import open_storage
 from dse.spec import load_spec
 
@@ -40,7 +41,7 @@ def _check_exact(study, n):
 def test_two_local_workers_on_journal_reach_exactly_n(tiny_study, tmp_path):
     path = tiny_study(n_trials=10, storage="study.journal")
     spec = load_spec(path)
-    res = run(spec, workers=2, progress=False, report=False)
+    res = run_study(spec, workers=2, progress=False)
     complete = _check_exact(res.study, 10)
     workers = {t.user_attrs["worker"] for t in complete}
     assert len(workers) == 2  # both processes did work
@@ -50,8 +51,8 @@ def test_two_local_workers_on_journal_reach_exactly_n(tiny_study, tmp_path):
 def test_resume_with_more_workers_than_trials_left(tiny_study):
     path = tiny_study(n_trials=6, storage="study.journal")
     spec = load_spec(path)
-    run(spec, progress=False, report=False)
-    res = run(spec, workers=3, n_trials=8, progress=False, report=False)
+    run_study(spec, progress=False)
+    res = run_study(spec, workers=3, n_trials=8, progress=False)
     _check_exact(res.study, 8)
 
 
@@ -103,7 +104,7 @@ def test_postgres_run_with_workers_and_status(tiny_study, postgres_url, capsys):
 
     path = tiny_study(name="pg-run", n_trials=8, storage=postgres_url)
     spec = load_spec(path)
-    res = run(spec, workers=2, progress=False, report=False)
+    res = run_study(spec, workers=2, progress=False)
     _check_exact(res.study, 8)
     assert main(["status", str(path)]) == 0
     out = capsys.readouterr().out

@@ -96,7 +96,7 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
     if area_budget is not None:
         if not area_budget > 0:
             raise InputError(f"area budget must be > 0 mm2, got {area_budget}",
-                             field="--area-budget")
+                             field="area_budget")
         idx = _feasible_or_fail(data, "area budget")
         within = idx[area[idx] <= area_budget]
         if len(within) == 0:
@@ -111,7 +111,7 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
         from dse.common import did_you_mean
 
         raise InputError(f"unknown pick rule '{rule}'{did_you_mean(str(rule), PICK_RULES)}",
-                         field="--pick", allowed=PICK_RULES)
+                         field="rule", allowed=PICK_RULES)
     front = front_2d(data)
     slo = _slo_min(data)
     if rule == "max-slo":

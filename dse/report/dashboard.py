@@ -78,8 +78,7 @@ def detail_targets(data: StudyData, max_designs: int) -> list[int]:
 def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float = 0.1) -> dict:
     """Figures for one design: CDF, per-layer latency/utilisation, area, mode tables."""
     from cost_models import NpuDesign, area_breakdown
-    from dse.evaluation import evaluate, isolated_ms
-    from dse.search import trial_scenario
+    from dse.evaluation import evaluate, isolated_ms, trial_scenario
     from workloads import get_model
 
     ua = trial.user_attrs
@@ -352,9 +351,9 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
 
 def write_dashboard(study: optuna.Study, path: str, **kwargs) -> str:
     """Write :func:`build_dashboard` output to ``path`` atomically; returns the path."""
-    from dse.report.export import _check_out
+    from dse.report.export import check_out_path
 
-    _check_out(path, (".html", ".htm"), "--out")
+    check_out_path(path, (".html", ".htm"))
     text = build_dashboard(study, **kwargs)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:

@@ -118,13 +118,13 @@ def evaluate_design(design: DesignFile, *, scenario_path: str | None = None,
                     requests: int | None = None, seeds: int = 1) -> dict:
     """Re-simulate ``design``; returns a JSON-ready result (see ``dse evaluate --json``)."""
     if seeds < 1:
-        raise InputError(f"must be >= 1, got {seeds}", field="--seeds")
+        raise InputError(f"must be >= 1, got {seeds}", field="seeds")
     n_req = requests if requests is not None else design.requests
     if n_req is None:
         raise InputError("the design file records no trace length; pass --requests N",
                          source=design.path, field="provenance.requests")
     if n_req < 1:
-        raise InputError(f"must be >= 1, got {n_req}", field="--requests")
+        raise InputError(f"must be >= 1, got {n_req}", field="requests")
     seed0 = design.seed if design.seed is not None else 0
     npu, scenario, policy, params = build_inputs(design, scenario_path=scenario_path)
     seed_list = [seed0 + i * design.replications for i in range(seeds)]

@@ -79,16 +79,6 @@ def kind(url: str) -> str:
                              "postgresql://user@host/db, mysql://user@host/db")
 
 
-def check_workers(url: str, workers: int, *, source: str) -> None:
-    """Refuse parallel writers on SQLite (it locks and corrupts under concurrency)."""
-    if workers > 1 and kind(url) == "sqlite":
-        path = Path(sqlite_path(url))
-        raise InputError(
-            f"--workers {workers} cannot share the SQLite storage {path.name}; give "
-            f"--storage journal:///{path.with_suffix('.journal').as_posix()} (one machine) "
-            "or a postgresql:// URL (many machines)", source=source, field="--workers")
-
-
 def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``.  A bad URL, a missing file, an unreachable server or
     a corrupt file is an :class:`InputError` (one line, without the password, exit 2: the

@@ -6,8 +6,8 @@ Public API: :data:`POLICIES` (name -> :class:`Policy`), :class:`Param`,
 """
 
 from dse.sim import policies as _policies  # noqa: F401  (registers the built-in policies)
-from dse.sim.core import ModelTables, SimResult, Stepper, simulate
+from dse.sim.core import DEFAULT_QUEUE_CAP, ModelTables, SimResult, Stepper, simulate
 from dse.sim.registry import POLICIES, Param, Policy, get_policy, register
 
-__all__ = ["POLICIES", "ModelTables", "Param", "Policy", "SimResult", "Stepper",
+__all__ = ["DEFAULT_QUEUE_CAP", "POLICIES", "ModelTables", "Param", "Policy", "SimResult", "Stepper",
            "get_policy", "register", "simulate"]
