@@ -24,10 +24,10 @@ from dse.search._runner import (
 from dse.search._samplers import SAMPLERS, Option, Sampler, make_sampler
 from dse.search._status import pareto_table, status
 from dse.search._storage import kind as storage_kind
-from dse.search._storage import open_storage, redact_url
+from dse.search._storage import open_storage, redact_url, storage_failure
 
 __all__ = ["SAMPLERS", "Objective", "Option", "RunResult", "Sampler", "TrialIndex", "counts", "front_summary",
            "hypervolume", "make_sampler",
            "open_storage", "open_study", "pareto_mask", "pareto_table", "redact_url",
-           "result", "run", "run_limits", "run_worker", "status", "storage_kind",
+           "result", "run", "run_limits", "run_worker", "status", "storage_failure", "storage_kind",
            "suggest_exits", "suggest_point", "trial_metrics", "trial_scenario"]

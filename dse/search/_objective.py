@@ -22,11 +22,11 @@ from collections import OrderedDict
 
 import numpy as np
 import optuna
-from optuna.storages._heartbeat import is_heartbeat_enabled
 
 from dse.common import InputError
 from dse.evaluation import jsonable, trial_metrics, trial_scenario
 from dse.metrics import METRICS, metric_value
+from dse.search import _optuna_compat as compat
 from dse.search._front import minimised, pareto_mask
 from dse.search._index import TrialIndex
 from dse.search._storage import worker_id
@@ -197,12 +197,12 @@ class Objective:
     def __call__(self, trial) -> tuple[float, ...]:
         from cost_models import NpuDesign
 
-        storage = trial.study._storage
-        if is_heartbeat_enabled(storage):
+        storage = compat.storage_of(trial.study)
+        if compat.heartbeat_enabled(storage):
             # Optuna's first heartbeat comes from a thread racing this method: without this
             # one, a kill right after "worker" is stored leaves a RUNNING trial that neither
             # Optuna's stale check (no heartbeat) nor our orphan check (has a worker) reaps
-            storage.record_heartbeat(trial._trial_id)
+            compat.record_heartbeat(storage, compat.trial_id(trial))
         trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
         self._claim(trial)
         npu, policy, params = suggest_point(trial, self.spec)

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
 from dse.common import InputError
+from dse.search import _optuna_compat as compat
 
 HEARTBEAT_S = 5
 GRACE_S = 20
@@ -95,7 +94,7 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                 raise InputError(f"no study journal at '{path}'", source=safe,
                                  field="study.storage")
             _check_writable_dir(path, safe, create)
-            return _journal_storage()(_journal_backend(str(path)))
+            return compat.FastJournalStorage(compat.FastJournalBackend(str(path)))
         if k == "sqlite":
             path = Path(sqlite_path(url))
             if not create and not path.exists():
@@ -148,106 +147,6 @@ def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
                 raise
             time.sleep(0.3 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _journal_backend(path: str):
-    """Optuna's journal file backend without an fsync per record.
-
-    Optuna fsyncs every appended record (~20 per trial: params, attrs, state), which bounds
-    a study at ~50 ms of disk flushes per trial.  Records are still appended with one
-    ``write`` under the journal's lock file, so concurrent workers see a consistent log and
-    a killed process loses nothing; only a power cut can drop the last records (the same
-    trade-off as the SQLite ``synchronous=NORMAL`` setting below).
-    """
-    import json
-
-    from optuna.storages.journal import JournalFileBackend
-    from optuna.storages.journal._file import get_lock_file
-
-    class _Backend(JournalFileBackend):
-        def read_logs(self, log_number_from):
-            # Optuna remembers the byte offset of every record ever read, but reads only
-            # forward from the last one: keep the offsets still ahead (~1.8 KiB per trial).
-            offsets = self._log_number_offset
-            if len(offsets) > 1:
-                self._log_number_offset = {k: v for k, v in offsets.items()
-                                           if k >= log_number_from} or offsets
-            for log in super().read_logs(log_number_from):
-                yield _interned(log)
-
-        def append_logs(self, logs):
-            data = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
-            with get_lock_file(self._lock):
-                with open(self._file_path, "ab") as f:
-                    f.write(data.encode("utf-8"))
-
-    return _Backend(path)
-
-
-def _interned(obj):
-    """``obj`` (decoded JSON) with its dict keys and short strings interned.
-
-    Every process holds every trial of a journal in memory; each record is decoded on its
-    own, so without this every trial carries its own copy of each user-attr key ("metrics",
-    "p99_latency_ms", ...): ~40% of the replica's memory."""
-    if isinstance(obj, dict):
-        return {sys.intern(k): _interned(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_interned(v) for v in obj]
-    if isinstance(obj, str) and len(obj) <= 64:
-        return sys.intern(obj)
-    return obj
-
-
-_UNFINISHED = frozenset((TrialState.WAITING, TrialState.RUNNING))
-
-
-def _journal_storage():
-    """Optuna's JournalStorage whose WAITING/RUNNING queries cost O(new + unfinished
-    trials) instead of a pass over every trial.
-
-    Optuna's ``Study.ask`` looks for a WAITING trial before every trial by filtering all
-    trials; in a 20,000-trial study that pass is the largest per-trial cost left.  This
-    subclass remembers, per study, how many trials it has seen and which of them were
-    unfinished (a finished trial never changes state again), so those queries only look
-    at those.  Any other query, or a replay without the expected attributes (another
-    Optuna version), goes to Optuna's own implementation.
-    """
-    import copy
-
-    class _Storage(optuna.storages.JournalStorage):
-        def __init__(self, backend):
-            super().__init__(backend)
-            self._unfinished: dict[int, tuple[int, dict[int, None]]] = {}
-
-        def get_all_trials(self, study_id, deepcopy=True, states=None):
-            if states is None or not set(states) <= _UNFINISHED:
-                return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
-            with self._thread_lock:
-                self._sync_with_backend()
-                replay = self._replay_result
-                try:
-                    ids = replay._study_id_to_trial_ids[study_id]
-                    trials = replay._trials
-                except (AttributeError, KeyError):
-                    out = None
-                else:
-                    seen, open_ids = self._unfinished.get(study_id, (0, {}))
-                    for trial_id in ids[seen:]:
-                        open_ids[trial_id] = None  # insertion order = trial number
-                    out = []
-                    for trial_id in list(open_ids):
-                        t = trials[trial_id]
-                        if t.state.is_finished():
-                            del open_ids[trial_id]
-                        elif t.state in states:
-                            out.append(t)
-                    self._unfinished[study_id] = (len(ids), open_ids)
-            if out is None:
-                return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
-            return copy.deepcopy(out) if deepcopy else out
-
-    return _Storage
 
 
 def _fast_sqlite(storage) -> None:
@@ -317,19 +216,19 @@ def _reap_rdb_orphans(study: optuna.Study) -> None:
     also never recorded ``worker`` (the objective records a heartbeat itself, then
     ``worker``, as its first steps).  Fail and re-queue them
     once they are older than ``GRACE_S``; the storage's row lock lets one worker win."""
-    storage = study._storage
+    storage = compat.storage_of(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if t.user_attrs.get("worker") is not None or t.datetime_start is None:
             continue
         if (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
             continue
         try:
-            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            if not storage.set_trial_state_values(compat.trial_id(t), TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker got there first
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
-            study, storage.get_trial(t._trial_id))
+            study, storage.get_trial(compat.trial_id(t)))
 
 
 def reap_stale_trials(study: optuna.Study, running=None) -> int:
@@ -339,8 +238,8 @@ def reap_stale_trials(study: optuna.Study, running=None) -> int:
     process of this host that no longer exists, among ``running`` (the study's RUNNING
     trials, e.g. from :class:`dse.search._index.TrialIndex`; default: read them all).
     """
-    storage = study._storage
-    if is_heartbeat_enabled(storage):
+    storage = compat.storage_of(study)
+    if compat.heartbeat_enabled(storage):
         import warnings
 
         with warnings.catch_warnings():
@@ -373,29 +272,29 @@ def reap_stale_trials(study: optuna.Study, running=None) -> int:
         return 0
     from optuna.storages.journal import JournalFileOpenLock
 
-    lock_path = getattr(getattr(storage, "_backend", None), "_file_path", None)
+    lock_path = compat.journal_file(storage)
     lock = JournalFileOpenLock(f"{lock_path}.stale") if lock_path else None
     n = 0
     if lock is not None:
         lock.acquire()
     try:
         for t in stale:
-            fresh = storage.get_trial(t._trial_id)
+            fresh = storage.get_trial(compat.trial_id(t))
             if fresh.state != TrialState.RUNNING:
                 continue  # another worker got there first
             # the re-queued copy inherits the user attrs: it must not name the dead worker,
             # or the next worker that picks it up loses it to this check before it can
             # record itself (and then crashes telling a FAIL trial)
-            storage.set_trial_user_attr(t._trial_id, "worker", None)
-            storage.set_trial_user_attr(t._trial_id, "stale_worker", fresh.user_attrs.get(
+            storage.set_trial_user_attr(compat.trial_id(t), "worker", None)
+            storage.set_trial_user_attr(compat.trial_id(t), "stale_worker", fresh.user_attrs.get(
                 "worker"))
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            storage.set_trial_state_values(compat.trial_id(t), TrialState.FAIL)
             import warnings
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
-                    study, storage.get_trial(t._trial_id))
+                    study, storage.get_trial(compat.trial_id(t)))
             n += 1
     finally:
         if lock is not None:
