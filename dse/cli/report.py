@@ -101,7 +101,8 @@ def _dashboard(args) -> int:
 
     try:
         server = DashboardServer(build, lambda: study_fingerprint(study), host=args.host,
-                                 port=args.port, poll_s=max(0.5, args.poll))
+                                 port=args.port, poll_s=max(0.5, args.poll),
+                                 log=lambda msg: print(msg, file=sys.stderr))
     except OSError as exc:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          field="--port") from None
@@ -201,9 +202,13 @@ def _evaluate(args) -> int:
     from dse.report import evaluate_design, flatten_numbers, load_design
 
     design = load_design(args.design)
-    with flags(requests="--requests", seeds="--seeds"):
+    from tqdm import tqdm
+
+    with tqdm(total=args.seeds, desc="seeds", unit="trace", leave=False, file=sys.stderr,
+              disable=args.seeds == 1 or not sys.stderr.isatty()) as bar, \
+            flags(requests="--requests", seeds="--seeds"):
         result = evaluate_design(design, scenario_path=args.scenario, requests=args.requests,
-                                 seeds=args.seeds)
+                                 seeds=args.seeds, on_seed=bar.update)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:

@@ -115,6 +115,18 @@ def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float 
     }
 
 
+def _objective_label(name: str, direction: str) -> str:
+    """``name (min, ms: mean latency)``: direction plus, for a catalogued metric, its unit
+    and meaning (``dse.metrics.METRICS``)."""
+    from dse.metrics import METRICS
+
+    metric = METRICS.get(name)
+    if metric is None:
+        return f"{name} ({direction[:3]})"
+    unit = f"{metric.unit}: " if metric.unit else ""
+    return f"{name} ({direction[:3]}, {unit}{metric.doc})"
+
+
 def _summary_html(data: StudyData, i: int) -> str:
     t = data.trials[i]
     ua = t.user_attrs
@@ -279,8 +291,8 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
              ("knee trial", knee if knee is not None else "-")]
     stat_html = "".join(f"<div class='stat'><b>{html.escape(str(v))}</b><span>{k}</span></div>"
                         for k, v in stats)
-    objectives = ", ".join(f"{n} ({d[:3]})" for n, d in zip(data.metric_names, data.directions,
-                                                           strict=True))
+    objectives = ", ".join(_objective_label(n, d) for n, d in zip(data.metric_names,
+                                                                  data.directions, strict=True))
     attrs = data.user_attrs
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = (f"objectives: {html.escape(objectives)} · seed {html.escape(str(attrs.get('seed', '?')))}"
