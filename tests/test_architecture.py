@@ -234,6 +234,13 @@ def test_every_policy_is_reachable(capsys, tmp_path):
             "no_batch_hook"} == set(BATCH_DONE_HOOKS)
 
 
+def test_policies_read_parameters_by_name():
+    """Kernel code reads ``p[P.name]`` (slots derived from the declared parameters),
+    never a position such as ``p[0]``."""
+    for path in (ROOT / "dse" / "sim" / "policies").glob("*.py"):
+        assert not re.search(r"\bp\[\d", path.read_text()), path.name
+
+
 def test_every_metric_is_reachable(capsys, tmp_path):
     from dse.common import InputError
     from dse.metrics import METRICS

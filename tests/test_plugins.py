@@ -86,6 +86,19 @@ def toys():
     ARRIVALS.pop(TOY_ARRIVAL.name)
 
 
+def test_a_policy_without_reference_rules_is_an_error():
+    """The reference simulator dispatches by an explicit table: a policy it has no rules
+    for is an error, never another policy's rules."""
+    case = synthetic_case(1, n_requests=50, n_models=1, n_streams=1)
+    register_policy(TOY_POLICY)
+    try:
+        with pytest.raises(KeyError, match="no reference implementation"):
+            reference_simulate(case["arrival"], case["stream"], case["model"], case["exit"],
+                               case["slo"], case["tables"], TOY_POLICY.name)
+    finally:
+        POLICIES.pop(TOY_POLICY.name)
+
+
 def _json(capsys, *argv):
     assert main([*argv, "--json"]) == 0
     return json.loads(capsys.readouterr().out)

@@ -181,16 +181,14 @@ def _export(args) -> int:
     return 0
 
 
-_KEY_METRICS = ("slo_attainment", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms",
-                "p99_latency_ms",
-                "throughput_rps", "goodput_rps", "utilisation", "mean_batch", "accuracy",
-                "energy_uj_per_request", "avg_slo_satisfaction", "tail_slo_satisfaction",
-                "dropped")
-
-
 def _shown(keys) -> list[str]:
-    """Overall metrics in a stable order, then per-stream SLO attainment and p95."""
-    out = [f"overall.{k}" for k in _KEY_METRICS if f"overall.{k}" in keys]
+    """Overall metrics, SLO attainment first and then in catalogue order (flags such as
+    ``unstable`` left out), then per-stream SLO attainment and p95."""
+    from dse.metrics import METRICS
+
+    order = ["slo_attainment", *(m for m in METRICS if m not in ("slo_attainment",
+                                                                 "unstable"))]
+    out = [f"overall.{k}" for k in order if f"overall.{k}" in keys]
     out += [k for k in keys if k.startswith("overall.") and k not in out
             and k.split(".")[-1] != "unstable"]
     out += [k for k in keys if k.startswith("streams.")

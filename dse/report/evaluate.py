@@ -33,7 +33,7 @@ def build_inputs(design: DesignFile, *, scenario_path: str | None = None):
     elif design.scenario:
         scenario = Scenario.from_dict(design.scenario, source=design.path)
     else:
-        raise InputError("missing [scenario] table; pass --scenario FILE", source=design.path,
+        raise InputError("missing table [scenario]; give a scenario file", source=design.path,
                          field="scenario")
     if design.policy not in POLICIES:
         raise InputError(f"unknown policy '{design.policy}'"
