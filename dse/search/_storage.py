@@ -16,8 +16,11 @@ under a file lock so that two workers never re-queue it twice.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import warnings
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -131,7 +134,6 @@ def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
     """RDBStorage with heartbeats.  Workers that start together on a new database race to
     create Optuna's tables; the loser sees a unique-key error and simply retries."""
     import time
-    import warnings
 
     for attempt in range(6):
         try:
@@ -214,13 +216,15 @@ def _reap_rdb_orphans(study: optuna.Study) -> None:
     """RUNNING trials that never got a heartbeat (the worker died between creating the
     trial and starting its heartbeat thread) are invisible to Optuna's stale check; they
     also never recorded ``worker`` (the objective records a heartbeat itself, then
-    ``worker``, as its first steps).  Fail and re-queue them
+    ``worker``, as its first steps), so they carry none or, for a re-queued trial, the one
+    copied from the trial it retries.  Fail and re-queue them
     once they are older than ``GRACE_S``; the storage's row lock lets one worker win."""
     storage = compat.storage_of(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") is not None or t.datetime_start is None:
+        if t.datetime_start is None or \
+                (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
             continue
-        if (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
+        if t.user_attrs.get("worker") is not None and not _inherited(study, t):
             continue
         try:
             if not storage.set_trial_state_values(compat.trial_id(t), TrialState.FAIL):
@@ -229,6 +233,35 @@ def _reap_rdb_orphans(study: optuna.Study) -> None:
             continue  # another worker got there first
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
             study, storage.get_trial(compat.trial_id(t)))
+
+
+def _inherited(study, trial) -> bool:
+    """Whether a re-queued trial's ``worker`` was copied from a failed trial it retries
+    (Optuna's retry copies the user attrs and names the first trial of the chain in
+    ``failed_trial``): until the process that picks it up records itself, that attr names
+    a dead worker, not the trial's owner."""
+    root = trial.system_attrs.get("failed_trial")
+    if root is None:
+        return False
+    dead = {t.user_attrs.get("worker") for t in
+            study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if t.number == root or t.system_attrs.get("failed_trial") == root}
+    return trial.user_attrs.get("worker") in dead
+
+
+@contextmanager
+def _reap_lock(journal: str | None):
+    """One reaper at a time per journal: an ``flock`` on ``<journal>.stale.lock``, which
+    the OS releases when its holder dies (a killed worker never leaves it behind)."""
+    if journal is None:
+        yield
+        return
+    with open(f"{journal}.stale.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def reap_stale_trials(study: optuna.Study, running=None) -> int:
@@ -240,8 +273,6 @@ def reap_stale_trials(study: optuna.Study, running=None) -> int:
     """
     storage = compat.storage_of(study)
     if compat.heartbeat_enabled(storage):
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
@@ -270,33 +301,25 @@ def reap_stale_trials(study: optuna.Study, running=None) -> int:
             stale.append(t)
     if not stale:
         return 0
-    from optuna.storages.journal import JournalFileOpenLock
-
-    lock_path = compat.journal_file(storage)
-    lock = JournalFileOpenLock(f"{lock_path}.stale") if lock_path else None
     n = 0
-    if lock is not None:
-        lock.acquire()
-    try:
+    with _reap_lock(compat.journal_file(storage)):
         for t in stale:
-            fresh = storage.get_trial(compat.trial_id(t))
+            tid = compat.trial_id(t)
+            fresh = storage.get_trial(tid)
             if fresh.state != TrialState.RUNNING:
                 continue  # another worker got there first
-            # the re-queued copy inherits the user attrs: it must not name the dead worker,
-            # or the next worker that picks it up loses it to this check before it can
-            # record itself (and then crashes telling a FAIL trial)
-            storage.set_trial_user_attr(compat.trial_id(t), "worker", None)
-            storage.set_trial_user_attr(compat.trial_id(t), "stale_worker", fresh.user_attrs.get(
-                "worker"))
-            storage.set_trial_state_values(compat.trial_id(t), TrialState.FAIL)
-            import warnings
-
+            try:
+                # the re-queued copy inherits the user attrs: it must not name the dead
+                # worker, or the next worker that picks it up loses it to this check
+                # before it can record itself (and then crashes telling a FAIL trial)
+                storage.set_trial_user_attr(tid, "worker", None)
+                storage.set_trial_user_attr(tid, "stale_worker", fresh.user_attrs.get("worker"))
+                storage.set_trial_state_values(tid, TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # finished by another process meanwhile
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
-                    study, storage.get_trial(compat.trial_id(t)))
+                    study, storage.get_trial(tid))
             n += 1
-    finally:
-        if lock is not None:
-            lock.release()
     return n
