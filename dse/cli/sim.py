@@ -231,12 +231,11 @@ def _compare(args) -> int:
     from cost_models import load_npu
     from dse.experiments import compare, model_workloads
     from dse.report import write_compare_figure
+    from dse.sim import POLICIES
 
     _check_requests(args.requests)
     _check_workload_args(args, single_required=False)
     loads = _parse_loads(args.loads)
-    from dse.sim import POLICIES
-
     policies = list(POLICIES) if args.policies == "all" else [
         n.strip() for n in args.policies.split(",") if n.strip()]
     design = load_npu(args.npu)
