@@ -205,8 +205,7 @@ def exhaustive(requests: int, template: str = QUALITY_SPEC):
     """Evaluate every grid point once; returns (objective holding the cache, values, s)."""
     import optuna
 
-    from dse.search import Objective
-    from dse.search._objective import suggest_point
+    from dse.search import Objective, suggest_point
 
     spec = _spec(template.format(sampler="grid", n_trials=1, seed=0, requests=requests))
     grid = spec.space.grid()
@@ -235,8 +234,7 @@ def run_sampler(name: str, seed: int, budget: int, requests: int, cache,
     trials in all)."""
     import optuna
 
-    from dse.search import Objective
-    from dse.search._samplers import make_sampler
+    from dse.search import Objective, make_sampler
 
     spec = _spec(template.format(sampler=name, n_trials=budget, seed=seed,
                                  requests=requests))
@@ -306,7 +304,7 @@ def part_a(seeds: int, requests: int, problem: str = "two-stream") -> dict:
 
 
 def part_b(trials: int, workers: int) -> dict:
-    from dse.search import run
+    from dse.cli._runner import run_study
 
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "bench.toml"
@@ -315,7 +313,7 @@ def part_b(trials: int, workers: int) -> dict:
 
         spec = load_spec(spec_path)
         t0 = time.perf_counter()
-        res = run(spec, workers=workers, progress=False, report=False)
+        res = run_study(spec, workers=workers, progress=False)
         wall = time.perf_counter() - t0
         trials_done = [t for t in res.study.get_trials() if t.state.name == "COMPLETE"]
         firsts = {}

@@ -80,7 +80,7 @@ def rss_mib(pid: int) -> float | None:
 def replica_kib_per_trial(journal: Path) -> float:
     """KiB per trial that a fresh process needs to hold the study in ``journal``: the
     growth any journal client must show, as opposed to a leak."""
-    code = ("import os, optuna; from dse.search._storage import open_storage\n"
+    code = ("import os, optuna; from dse.search import open_storage\n"
             "def rss():\n"
             "    for line in open(f'/proc/{os.getpid()}/status'):\n"
             "        if line.startswith('VmRSS:'): return int(line.split()[1])\n"

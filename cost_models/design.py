@@ -6,11 +6,20 @@ Field names are fixed by ``docs/architecture.md``; units are in the names (``_mh
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from cost_models.errors import InputError, check_keys
+from dse.common import (
+    InputError,
+    check_choice,
+    check_float,
+    check_int,
+    check_keys,
+    check_range,
+    check_table,
+    read_toml,
+    table,
+)
 
 BATCHING = ("none", "r", "p", "fluid")
 PE_STYLES = ("adder_tree", "systolic")
@@ -55,37 +64,20 @@ class NpuDesign:
     @classmethod
     def from_dict(cls, table: dict, source: str = "<npu>", prefix: str = "npu.") -> NpuDesign:
         """Validate a ``[npu]`` table (missing fields take the defaults above)."""
-        if not isinstance(table, dict):
-            raise InputError("expected a table", source=source, field=prefix.rstrip("."))
+        check_table(table, source=source, field=prefix.rstrip("."))
         names = [f.name for f in fields(cls)]
         check_keys(table, names, source=source, prefix=prefix)
         values = {}
         for name in _INT_FIELDS:
             if name in table:
-                v = table[name]
-                if isinstance(v, bool) or not isinstance(v, int):
-                    raise InputError(f"expected an integer, got {v!r}", source=source,
-                                     field=prefix + name)
-                values[name] = v
+                values[name] = check_int(table[name], source=source, field=prefix + name)
         for name in _FLOAT_FIELDS:
             if name in table:
-                v = table[name]
-                if isinstance(v, bool) or not isinstance(v, int | float):
-                    raise InputError(f"expected a number, got {v!r}", source=source,
-                                     field=prefix + name)
-                values[name] = float(v)
-        for name in ("batching", "pe_style"):
+                values[name] = check_float(table[name], source=source, field=prefix + name)
+        for name, allowed in (("batching", BATCHING), ("pe_style", PE_STYLES)):
             if name in table:
-                v = table[name]
-                allowed = BATCHING if name == "batching" else PE_STYLES
-                if v not in allowed:
-                    hint = ""
-                    if isinstance(v, str):
-                        from cost_models.errors import did_you_mean
-                        hint = did_you_mean(v, allowed)
-                    raise InputError(f"unknown value {v!r}{hint}", source=source,
-                                     field=prefix + name, allowed=allowed)
-                values[name] = v
+                values[name] = check_choice(table[name], allowed, source=source,
+                                            field=prefix + name)
         if "stack_factors" in table:
             v = table["stack_factors"]
             if isinstance(v, int) and not isinstance(v, bool):
@@ -101,12 +93,8 @@ class NpuDesign:
 
     def _validate(self, source: str, prefix: str) -> None:
         for name in (*_INT_FIELDS, *_FLOAT_FIELDS):
-            v = getattr(self, name)
-            if not v > 0:
-                raise InputError(f"must be > 0, got {v!r}", source=source, field=prefix + name)
-            if v > _MAX[name]:
-                raise InputError(f"must be <= {_MAX[name]}, got {v!r}", source=source,
-                                 field=prefix + name)
+            check_range(getattr(self, name), source=source, field=prefix + name, low=0,
+                        low_open=True, high=_MAX[name])
         if self.precision_bits % 8:
             raise InputError(f"must be a multiple of 8, got {self.precision_bits}",
                              source=source, field=prefix + "precision_bits",
@@ -119,12 +107,8 @@ class NpuDesign:
                                  source=source, field=prefix + "stack_factors",
                                  allowed=divisors)
         self._validate_buffers(source, prefix)
-        if self.batching not in BATCHING:
-            raise InputError(f"unknown value {self.batching!r}", source=source,
-                             field=prefix + "batching", allowed=BATCHING)
-        if self.pe_style not in PE_STYLES:
-            raise InputError(f"unknown value {self.pe_style!r}", source=source,
-                             field=prefix + "pe_style", allowed=PE_STYLES)
+        check_choice(self.batching, BATCHING, source=source, field=prefix + "batching")
+        check_choice(self.pe_style, PE_STYLES, source=source, field=prefix + "pe_style")
 
     def _validate_buffers(self, source: str, prefix: str) -> None:
         """Each SRAM must hold the smallest tile the array works on: the weight SRAM one
@@ -178,20 +162,5 @@ class NpuDesign:
 
 def load_npu(path: str | Path) -> NpuDesign:
     """Read and validate the ``[npu]`` table of a TOML file."""
-    path = Path(path)
     source = str(path)
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a TOML file", source=source) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", source=source) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
-                         source=source) from None
-    if "npu" not in doc:
-        raise InputError("missing table [npu]", source=source, field="npu")
-    return NpuDesign.from_dict(doc["npu"], source=source)
+    return NpuDesign.from_dict(table(read_toml(path), "npu", source=source), source=source)

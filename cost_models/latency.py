@@ -9,9 +9,9 @@ import numpy as np
 
 from cost_models import _kernels
 from cost_models.design import BATCHING, NpuDesign
-from cost_models.errors import InputError
 from cost_models.layers import layer_array
 from cost_models.tech import scaled, value
+from dse.common import InputError
 
 _BATCH_CODE = {name: i for i, name in enumerate(BATCHING)}
 

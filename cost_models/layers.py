@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 
 KINDS = ("conv", "fc", "matmul")
 

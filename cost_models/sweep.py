@@ -14,9 +14,9 @@ from dataclasses import replace
 import numpy as np
 
 from cost_models.design import NpuDesign
-from cost_models.errors import InputError
 from cost_models.latency import latency_table
 from cost_models.layers import Layer, layer_array
+from dse.common import InputError
 
 SWEEP_BATCHING = ("r", "p", "fluid")
 LAYER_CLASSES = ("grouped", "fc", "small_spatial", "small_reduction", "dense")

@@ -19,8 +19,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from cost_models.errors import InputError
 from cost_models.layers import Layer
+from dse.common import InputError
 
 CONV_FIELDS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                "Channels", "Num Filter", "Strides")
@@ -79,7 +79,8 @@ def load_topology(path: str | Path, gemm: bool = False) -> list[Layer]:
     seen = set()
     for lineno, row in _rows(path):
         if len(row) < len(fields):
-            hint = " (a GEMM topology? use --gemm)" if not gemm and len(row) == 4 else ""
+            hint = (" (a GEMM topology? read it in GEMM format)" if not gemm and len(row) == 4
+                    else "")
             raise InputError(f"expected {len(fields)} columns ({', '.join(fields)}), got "
                              f"{len(row)}{hint}", source=src, field=f"line {lineno}")
         name = row[0] or f"layer{len(layers)}"

@@ -1,4 +1,9 @@
-"""Evaluate one design + scenario + policy: latency tables, trace, simulation, metrics."""
+"""Evaluate one design + scenario + policy: latency tables, trace, simulation, metrics.
+
+:func:`evaluate` is one simulation; :func:`satisfaction_sweep` the paper-style load x SLO
+grid; :func:`trial_metrics` what a study stores for a design (replications averaged,
+sweep metrics when needed), re-exported as ``dse.search.trial_metrics``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cost_models import area_breakdown, latency_table
-from cost_models.errors import InputError
-from dse.metrics import compute_metrics, slo_satisfaction
-from dse.sim import ModelTables, get_policy, simulate
-from dse.sim.core import DEFAULT_QUEUE_CAP
+from cost_models import latency_table
+from dse.common import InputError
+from dse.metrics import (
+    METRICS,
+    SATISFACTION_LOADS,
+    SATISFACTION_SLO_X,
+    compute_metrics,
+    slo_satisfaction,
+)
+from dse.sim import DEFAULT_QUEUE_CAP, ModelTables, get_policy, simulate
 from workloads import get_model
 
 
@@ -32,7 +42,7 @@ class Evaluation:
 
 
 @functools.lru_cache(maxsize=128)
-def _table(design, model_name: str):
+def model_table(design, model_name: str):
     """Latency table of a zoo/user model on a design, cached per process (a satisfaction
     sweep asks for the same tables for every grid point).  Treat it as read-only."""
     return latency_table(design, get_model(model_name).layers)
@@ -40,7 +50,7 @@ def _table(design, model_name: str):
 
 def isolated_ms(design, models) -> dict[str, float]:
     """Batch-1 latency (ms) of every model to its last exit on the whole ``design``."""
-    return {name: float(_table(design, name).ms[:, 1].sum()) for name in models}
+    return {name: float(model_table(design, name).ms[:, 1].sum()) for name in models}
 
 
 def evaluate(design, scenario, policy: str, params: dict | None = None, *,
@@ -73,7 +83,7 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     tables, sim_tables = {}, []
     for name in names:
         model = get_model(name)
-        t = _table(run_design, name)
+        t = model_table(run_design, name)
         tables[name] = t
         sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers))
     res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, sim_tables,
@@ -83,7 +93,9 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     metrics["sim_seconds"] = res.sim_seconds
     metrics["requests_per_second"] = (len(trace) / res.sim_seconds
                                       if res.sim_seconds > 0 else math.inf)
-    metrics["area_mm2"] = float(area_breakdown(design)["total"])
+    for m in METRICS.values():
+        if m.source == "design":
+            metrics[m.name] = float(m.compute(design))
     requests = {"arrival_ms": res.arrival_ms, "start_ms": res.start_ms,
                 "completion_ms": res.completion_ms, "exit": np.asarray(trace.exit),
                 "stream": np.asarray(trace.stream), "dropped": res.dropped}
@@ -102,7 +114,7 @@ def with_slo_x(scenario, slo_x: float):
 
 
 def satisfaction_sweep(design, scenario, policy: str, params: dict | None = None, *,
-                       loads=(0.5, 0.75, 1.0, 1.25), slo_x=(2.0, 4.0, 6.0, 8.0, 10.0),
+                       loads=SATISFACTION_LOADS, slo_x=SATISFACTION_SLO_X,
                        n_requests: int = 10000, seed: int = 0, warmup: float = 0.1) -> dict:
     """Paper-style SLO satisfaction (``dse.metrics.slo_satisfaction``) over the grid of
     ``loads`` (factors on every stream's rate) x ``slo_x`` (SLO as a multiple of each
@@ -125,3 +137,68 @@ def satisfaction_sweep(design, scenario, policy: str, params: dict | None = None
     out = slo_satisfaction(np.array(mean), np.array(p95), np.array(slo), np.array(unstable))
     out["grid"] = grid
     return out
+
+
+# --------------------------------------------------------------------------- studies
+def trial_scenario(scenario, exit_thresholds: dict | None):
+    """``scenario`` with a trial's searched exit thresholds (user attr ``exit_thresholds``)
+    applied; the scenario itself when the study searches none."""
+    for stream, thresholds in (exit_thresholds or {}).items():
+        scenario = scenario.replace_stream(stream, exit_thresholds=list(thresholds))
+    return scenario
+
+
+def _mean_tree(trees: list):
+    """Average numeric leaves of equally shaped nested dicts (bools: any)."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {k: _mean_tree([t[k] for t in trees]) for k in first}
+    if isinstance(first, bool):
+        return any(trees)
+    if isinstance(first, int | float):
+        return float(np.mean([float(t) for t in trees]))
+    return first
+
+
+def trial_metrics(design, scenario, policy, params, *, n_requests, seed, replications=1,
+                  warmup=0.1, needed=(), traces=None, loads=SATISFACTION_LOADS,
+                  slo_x=SATISFACTION_SLO_X) -> dict:
+    """Metrics stored on a trial: :func:`evaluate` metrics averaged over replications.
+
+    Replication ``r`` simulates ``scenario.trace(n_requests, seed + r)`` (or
+    ``traces[r]``).  ``overall`` gains every sweep metric (``avg_slo_satisfaction``,
+    ``tail_slo_satisfaction``) when ``needed`` asks for one (paper-style sweep over
+    ``loads`` x ``slo_x``, see :func:`satisfaction_sweep`; seed = the study seed).
+    """
+    runs = []
+    for r in range(replications):
+        trace = traces[r] if traces is not None else None
+        ev = evaluate(design, scenario, policy, params, n_requests=n_requests, seed=seed + r,
+                      warmup=warmup, trace=trace)
+        runs.append(ev.metrics)
+    metrics = runs[0] if len(runs) == 1 else _mean_tree(runs)
+    sweep = [m for m in METRICS.values() if m.source == "sweep"]
+    if {m.name for m in sweep} & set(needed):
+        sat = satisfaction_sweep(design, scenario, policy, params, loads=loads, slo_x=slo_x,
+                                 n_requests=n_requests, seed=seed, warmup=warmup)
+        metrics = dict(metrics)
+        metrics["overall"] = {**metrics["overall"],
+                              **{m.name: float(m.compute(sat)) for m in sweep}}
+    return metrics
+
+
+def jsonable(obj):
+    """Plain-JSON copy of a metrics tree (numpy scalars/arrays to Python numbers/lists)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj

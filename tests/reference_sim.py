@@ -48,6 +48,8 @@ class ReferenceSim:
     def __init__(self, arrival, stream, model, exit, stream_slo, tables, policy, params=None,
                  queue_cap=1024, horizon_ms=None):
         pol = get_policy(policy)
+        if pol.name not in REFERENCE_POLICIES:
+            raise KeyError(f"no reference implementation of policy {pol.name!r}")
         self.policy = pol.name
         self.p = pol.resolve(params)
         b_tab = min(t.ms.shape[1] for t in tables) - 1
@@ -111,7 +113,7 @@ class ReferenceSim:
 
     # --- policies: return (action, model, k, wake) -------------------------------------
     def decide(self, ex):
-        return getattr(self, "_" + self.policy)(ex)
+        return REFERENCE_POLICIES[self.policy](self, ex)
 
     def _fcfs(self, ex):
         if ex.running:
@@ -312,8 +314,9 @@ class ReferenceSim:
             if not b.members:
                 del ex.open[b.model]
                 ex.running = None
-                if self.policy == "adaptive":
-                    self._adaptive_done(b)
+                done = BATCH_DONE_HOOKS.get(self.policy)
+                if done is not None:
+                    done(self, b)
             return True
         b.catchup = self._run_layer(b.model, b.cu_layer, b.catchup)
         b.cu_layer += 1
@@ -369,6 +372,14 @@ class ReferenceSim:
         return {"start_ms": np.array(self.start), "completion_ms": np.array(self.done),
                 "dropped": np.array(self.dropped), "energy_uj": np.array(self.energy),
                 "util_ms": np.array(self.util_ms), "batch_sum": np.array(self.batch_sum)}
+
+
+#: The reference rules of every registered policy (the same contract as the kernel: a
+#: policy without an entry here is an error, never a fall-through to another policy).
+REFERENCE_POLICIES = {name: getattr(ReferenceSim, "_" + name) for name in
+                      ("fcfs", "static", "adaptive", "lazy", "prema", "bcedge", "fluid")}
+#: Hooks run when a batch empties (the kernel's ``on_batch_done``).
+BATCH_DONE_HOOKS = {"adaptive": ReferenceSim._adaptive_done}
 
 
 def reference_simulate(arrival, stream, model, exit, stream_slo, tables, policy, params=None,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cost_models import NpuDesign, area_breakdown, load_npu
-from cost_models.errors import InputError
 from cost_models.tech import TECH, scaled
+from dse.common import InputError
 
 DESIGNS = Path(__file__).resolve().parents[1] / "cost_models" / "designs"
 

@@ -392,7 +392,7 @@ def test_grouped_between_mac_bound_and_serial_mapping(d, r, p, c, g):
 
 
 def test_layer_validation():
-    from cost_models.errors import InputError
+    from dse.common import InputError
     with pytest.raises(InputError, match="kind"):
         Layer("x", "pool", 1, 1, 1)
     with pytest.raises(InputError, match="rows"):

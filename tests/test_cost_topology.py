@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cost_models import load_topology
-from cost_models.errors import InputError
+from dse.common import InputError
 
 CONV = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,
 Conv1, 224, 224, 7, 7, 3, 64, 2,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_report_support import FRONT, make_study
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.report import design_record, load_design, read_study, write_design, write_trials
 from dse.report._stats import mean_ci, t_quantile
 from dse.report._toml import dumps

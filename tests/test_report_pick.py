@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_report_support import FRONT, make_study
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.report import pick, read_study
 from dse.report._figures import hypervolume_history
 from dse.report._pick import knee_index

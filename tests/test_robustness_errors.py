@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from cost_models.errors import InputError
 from dse.cli import main
+from dse.common import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_NPU = ROOT / "cost_models" / "designs" / "edge_small.toml"

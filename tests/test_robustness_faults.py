@@ -20,7 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.search import open_storage
 
 pytestmark = pytest.mark.heavy

@@ -66,7 +66,7 @@ def test_policies_lists_registry(capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--policy", "fluidd"], "unknown policy 'fluidd' (did you mean 'fluid'?)"),
     (["--policy", "fluid", "--param", "max_bach=3"], "did you mean 'max_batch'"),
-    (["--policy", "static", "--param", "max_batch=0"], "out of range (allowed: 1..64)"),
+    (["--policy", "static", "--param", "max_batch=0"], "must be >= 1, got 0 (allowed: 1..64)"),
     (["--policy", "static", "--param", "max_queue_delay_ms=abc"], "expected a number"),
     (["--policy", "fcfs", "--param", "x=1"], "unknown parameter 'x' of policy 'fcfs'"),
     (["--policy", "fcfs", "--requests", "0"], "--requests: must be >= 1"),

@@ -121,14 +121,14 @@ def test_overload_drops_at_queue_cap_and_horizon():
 
 
 def test_bad_inputs():
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     t = _one_layer([1.0])
     with pytest.raises(InputError, match="unknown policy 'fluidd'.*did you mean 'fluid'"):
         simulate([0.0], [0], [0], [0], [1.0], [t], "fluidd")
     with pytest.raises(InputError, match="unknown parameter 'max_bach'.*max_batch"):
         simulate([0.0], [0], [0], [0], [1.0], [t], "static", {"max_bach": 2})
-    with pytest.raises(InputError, match="out of range"):
+    with pytest.raises(InputError, match="max_batch: must be >= 1, got 0"):
         simulate([0.0], [0], [0], [0], [1.0], [t], "static", {"max_batch": 0})
     with pytest.raises(InputError, match="at least one request"):
         simulate([], [], [], [], [1.0], [t], "fcfs")

@@ -8,8 +8,8 @@ import textwrap
 import optuna
 import pytest
 
-from cost_models.errors import InputError
 from dse.cli import main
+from dse.common import InputError
 from dse.report import evaluate_design, load_design
 from dse.spec import parse_spec
 

@@ -20,8 +20,6 @@ from dse.spec import load_spec
 
 def _run(path, **kw):
     spec = load_spec(path)
-    kw.setdefault("progress", False)
-    kw.setdefault("report", False)
     return spec, run(spec, **kw)
 
 
@@ -156,7 +154,7 @@ def test_ctrl_c_keeps_completed_trials_and_resume_reaches_total(tiny_study, tmp_
     assert not study.get_trials(states=(TrialState.RUNNING,))
     total = len(kept) + 2
     spec = load_spec(path)
-    res = run(spec, n_trials=total, progress=False, report=False)
+    res = run(spec, n_trials=total)
     again = res.study.get_trials(states=(TrialState.COMPLETE,))
     assert len(again) == total
     assert [(t.number, t.values) for t in again[:len(kept)]] == \
@@ -227,7 +225,7 @@ def test_open_study_refuses_changed_spec(tiny_study):
     _run(path)
     changed = path.read_text().replace("pe_width = [8, 16]", "pe_width = [8, 32]")
     path.write_text(changed)
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     with pytest.raises(InputError, match="different spec"):
         open_study(load_spec(path))

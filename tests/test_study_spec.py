@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from cost_models.errors import InputError
 from dse.cli import main
+from dse.common import InputError
 from dse.spec import load_spec, parse_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

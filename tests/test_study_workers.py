@@ -11,7 +11,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from dse.search import open_study, run, run_worker
+from dse.cli._runner import run_study
+from dse.search import open_study, run_worker
 from dse.search._storage import open_storage
 from dse.spec import load_spec
 
@@ -40,7 +41,7 @@ def _check_exact(study, n):
 def test_two_local_workers_on_journal_reach_exactly_n(tiny_study, tmp_path):
     path = tiny_study(n_trials=10, storage="study.journal")
     spec = load_spec(path)
-    res = run(spec, workers=2, progress=False, report=False)
+    res = run_study(spec, workers=2, progress=False)
     complete = _check_exact(res.study, 10)
     workers = {t.user_attrs["worker"] for t in complete}
     assert len(workers) == 2  # both processes did work
@@ -50,8 +51,8 @@ def test_two_local_workers_on_journal_reach_exactly_n(tiny_study, tmp_path):
 def test_resume_with_more_workers_than_trials_left(tiny_study):
     path = tiny_study(n_trials=6, storage="study.journal")
     spec = load_spec(path)
-    run(spec, progress=False, report=False)
-    res = run(spec, workers=3, n_trials=8, progress=False, report=False)
+    run_study(spec, progress=False)
+    res = run_study(spec, workers=3, n_trials=8, progress=False)
     _check_exact(res.study, 8)
 
 
@@ -103,7 +104,7 @@ def test_postgres_run_with_workers_and_status(tiny_study, postgres_url, capsys):
 
     path = tiny_study(name="pg-run", n_trials=8, storage=postgres_url)
     spec = load_spec(path)
-    res = run(spec, workers=2, progress=False, report=False)
+    res = run_study(spec, workers=2, progress=False)
     _check_exact(res.study, 8)
     assert main(["status", str(path)]) == 0
     out = capsys.readouterr().out
@@ -178,4 +179,54 @@ def test_orphan_trial_without_heartbeat_or_worker_is_retried(tiny_study, monkeyp
     assert trials[0].state == TrialState.FAIL
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
     assert len(retried) == 1 and retried[0].params["pe_count"] == 64
+    _check_exact(study, 2)
+
+
+def test_requeued_orphan_with_inherited_worker_is_retried(tiny_study, monkeypatch):
+    """Optuna's retry copies the failed trial's user attrs, so a re-queued trial popped
+    by a worker killed before its first heartbeat carries the dead worker's name; it is
+    still an orphan and is failed and retried (a resume used to wait for it forever)."""
+    from dse.search import _storage
+
+    spec = load_spec(tiny_study(n_trials=2, storage="study.db"))
+    study = open_study(spec)
+    monkeypatch.setattr(_storage, "GRACE_S", 0)
+    storage = study._storage
+    dist = optuna.distributions.CategoricalDistribution([16, 32, 64, 128])
+    first = storage.create_new_trial(study._study_id)
+    storage.set_trial_param(first, "pe_count", 1.0, dist)
+    storage.set_trial_user_attr(first, "worker", "gone:1")
+    storage.set_trial_state_values(first, TrialState.FAIL)
+    retry = storage.create_new_trial(study._study_id)  # popped, never beat, then killed
+    storage.set_trial_param(retry, "pe_count", 1.0, dist)
+    storage.set_trial_user_attr(retry, "worker", "gone:1")
+    storage.set_trial_system_attr(retry, "failed_trial", 0)
+    import time
+
+    run_worker(spec, study, n_trials=2, deadline=time.monotonic() + 120)  # never hang
+    trials = study.get_trials()
+    assert trials[1].state == TrialState.FAIL
+    retried = [t for t in trials if t.number > 1 and t.system_attrs.get("failed_trial") == 0]
+    assert retried and retried[0].params["pe_count"] == 32
+    _check_exact(study, 2)
+
+
+def test_a_stale_reap_lock_file_does_not_block(tiny_study, tmp_path):
+    """The journal's re-queue lock is an flock: a lock file left by a killed worker does
+    not make the next reaper wait (Optuna's open-lock waited 30 s, then two workers could
+    both break it)."""
+    import time
+
+    path = tiny_study(n_trials=2, storage="study.journal")
+    (tmp_path / "study.journal.stale.lock").write_text("")
+    spec = load_spec(path)
+    study = open_study(spec)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    tid = study._storage.create_new_trial(study._study_id)
+    study._storage.set_trial_user_attr(tid, "worker", f"{socket.gethostname()}:{dead.pid}")
+    t0 = time.monotonic()
+    run_worker(spec, study, n_trials=2, deadline=t0 + 120)
+    assert time.monotonic() - t0 < 25
+    assert study.get_trials()[0].state == TrialState.FAIL
     _check_exact(study, 2)

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from workloads import ARRIVALS
 from workloads.arrivals import bursty, diurnal
 
@@ -163,9 +163,9 @@ def test_trace_missing_file_and_unknown_stream(tmp_path):
 
 def test_param_validation():
     proc = ARRIVALS["bursty"]
-    with pytest.raises(InputError, match=r"x\.peak_to_base.*out of range"):
+    with pytest.raises(InputError, match=r"x\.peak_to_base: must be >= 1.0, got 0.5"):
         proc.validate({"peak_to_base": 0.5}, source="s", prefix="x.")
-    with pytest.raises(InputError, match="expected float"):
+    with pytest.raises(InputError, match="mean_on_ms: expected a number"):
         proc.validate({"mean_on_ms": "long"}, source="s", prefix="x.")
     with pytest.raises(InputError, match=r"x\.mean_off_ms"):
         proc.validate({"mean_off_ms": 0.0}, source="s", prefix="x.")

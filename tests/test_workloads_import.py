@@ -6,8 +6,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cost_models import conv, fc, matmul
-from cost_models.errors import InputError
 from dse.cli import main
+from dse.common import InputError
 from workloads import Scenario, get_model
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from workloads import get_model, list_models, load_scenario
 from workloads.exits import (
     curve_accuracy,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cost_models.errors import InputError
 from dse.cli import main
+from dse.common import InputError
 from workloads import Scenario, get_model, load_scenario
 from workloads.exits import default_thresholds, difficulty_exits, mean_confidence, midpoints
 
@@ -214,7 +214,7 @@ STREAM = '[scenario]\n[[scenario.streams]]\nname = "a"\nslo_ms = 50\n'
     (STREAM + 'model = "resnet50"\narrival = "trace"\npath = "e.csv"\n', "is empty"),
     (STREAM + 'model = "resnet50"\narrival = "trace"\npath = "u.csv"\n', "not sorted"),
     ('[scenario]\nname = "x"\n', "at least one [[scenario.streams]]"),
-    ('[scenari]\n', "no [scenario] table (found [scenari]: a typo?)"),
+    ('[scenari]\n', "missing table [scenario] (found [scenari]: a typo?)"),
     ('[scenario\n', "invalid TOML"),
 ])
 def test_bad_scenarios_one_line_exit_2(tmp_path, capsys, body, expect):

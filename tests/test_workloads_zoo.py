@@ -124,7 +124,7 @@ def test_msdnet_classifiers_follow_the_official_cifar_anytime_steps():
 
 
 def test_unknown_model_lists_known_ones():
-    from cost_models.errors import InputError
+    from dse.common import InputError
 
     with pytest.raises(InputError) as err:
         get_model("resnet05")

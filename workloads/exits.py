@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 
 DEFAULT_SLOPE = 10.0
 

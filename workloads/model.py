@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cost_models import Layer
-from cost_models.errors import InputError
+from dse.common import InputError
 from workloads.exits import DEFAULT_SLOPE, shift_profile
 
 _PROFILE_TOL = 1e-6

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 from cost_models import Layer
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean
 
 GEMM_OPS = ("Conv", "Gemm", "MatMul")
 PASS_THROUGH = frozenset("""

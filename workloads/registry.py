@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean
 from workloads.model import EarlyExitModel
 from workloads.zoo import zoo_model, zoo_names
 

@@ -17,16 +17,25 @@ the policy or the other streams' parameters.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
-import tomllib
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from cost_models.errors import InputError, check_keys, did_you_mean
+from dse.common import (
+    InputError,
+    check_choice,
+    check_float,
+    check_int,
+    check_keys,
+    check_str,
+    check_table,
+    did_you_mean,
+    read_toml,
+    table,
+)
 from workloads.arrivals import ARRIVALS
 from workloads.exits import (
     check_thresholds,
@@ -111,15 +120,11 @@ class Scenario:
         (default: the directory of ``source``)."""
         if base_dir is None and source and os.path.exists(source):
             base_dir = os.path.dirname(os.path.abspath(source))
-        if not isinstance(table, dict):
-            raise InputError("expected a table", source=source, field=prefix.rstrip("."))
+        check_table(table, source=source, field=prefix.rstrip("."))
         check_keys(table, SCENARIO_KEYS, source=source, prefix=prefix)
-        name = table.get("name", "scenario")
-        desc = table.get("description", "")
-        for key, val in (("name", name), ("description", desc)):
-            if not isinstance(val, str):
-                raise InputError(f"expected a string, got {val!r}", source=source,
-                                 field=f"{prefix}{key}")
+        name = check_str(table.get("name", "scenario"), source=source, field=f"{prefix}name")
+        desc = check_str(table.get("description", ""), source=source,
+                         field=f"{prefix}description")
         raw = table.get("streams")
         if not isinstance(raw, list) or not raw:
             raise InputError("a scenario needs at least one [[scenario.streams]] entry",
@@ -299,33 +304,24 @@ def _rate_rps(s: Stream) -> float:
     return ARRIVALS[s.arrival].native_rate_rps(s.params)
 
 
-def _number(table, key, *, source, field, positive=True, required=False, default=None):
+def _number(table, key, *, source, field, required=False, default=None):
+    """A positive number (ms, requests/s, multiples), ``None`` when absent."""
     v = table.get(key, default)
     if v is None:
         if required:
             raise InputError("missing", source=source, field=field)
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise InputError(f"expected a number, got {v!r}", source=source, field=field)
-    if positive and v <= 0:
-        raise InputError(f"must be > 0, got {v!r}", source=source, field=field)
-    return float(v)
+    return check_float(v, source=source, field=field, low=0.0, low_open=True)
 
 
 def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:
-    if not isinstance(t, dict):
-        raise InputError("expected a table", source=source, field=prefix.rstrip("."))
-    arrival = t.get("arrival", "poisson")
-    if arrival not in ARRIVALS:
-        raise InputError(f"unknown arrival process {arrival!r}"
-                         f"{did_you_mean(str(arrival), ARRIVALS)}", source=source,
-                         field=f"{prefix}arrival", allowed=list(ARRIVALS))
+    check_table(t, source=source, field=prefix.rstrip("."))
+    arrival = check_choice(t.get("arrival", "poisson"), ARRIVALS, source=source,
+                           field=f"{prefix}arrival", what="arrival process")
     proc = ARRIVALS[arrival]
     check_keys(t, (*STREAM_KEYS, *proc.params), source=source, prefix=prefix)
-    name = t.get("name", f"stream{i}")
-    if not isinstance(name, str) or not name:
-        raise InputError(f"expected a non-empty string, got {name!r}", source=source,
-                         field=f"{prefix}name")
+    name = check_str(t.get("name", f"stream{i}"), source=source, field=f"{prefix}name",
+                     empty=False)
     if "model" not in t:
         raise InputError("missing (a zoo model name or a model .toml file)", source=source,
                          field=f"{prefix}model")
@@ -341,10 +337,7 @@ def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:
     if (slo_ms is None) == (slo_x is None):
         raise InputError("give exactly one of slo_ms (ms) and slo_x (multiple of the "
                          "isolated batch-1 latency)", source=source, field=f"{prefix}slo_ms")
-    prio = t.get("priority", 0)
-    if isinstance(prio, bool) or not isinstance(prio, int) or prio < 0:
-        raise InputError(f"expected an integer >= 0, got {prio!r}", source=source,
-                         field=f"{prefix}priority")
+    prio = check_int(t.get("priority", 0), source=source, field=f"{prefix}priority", low=0)
     params = proc.validate({k: v for k, v in t.items() if k in proc.params}, source=source,
                            prefix=prefix, base_dir=base_dir)
     profile = t.get("exit_profile")
@@ -355,10 +348,8 @@ def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:
         check_profile(profile, model.n_exits, source=source, field=f"{prefix}exit_profile")
         profile = tuple(float(p) for p in profile)
     thresholds = t.get("exit_thresholds")
-    mode = t.get("exit_mode", "difficulty" if thresholds is not None else "profile")
-    if mode not in EXIT_MODES:
-        raise InputError(f"unknown exit mode {mode!r}", source=source,
-                         field=f"{prefix}exit_mode", allowed=EXIT_MODES)
+    mode = check_choice(t.get("exit_mode", "difficulty" if thresholds is not None else "profile"),
+                        EXIT_MODES, source=source, field=f"{prefix}exit_mode", what="exit mode")
     if thresholds is not None:
         if mode != "difficulty":
             raise InputError("exit_thresholds need exit_mode = 'difficulty'", source=source,
@@ -372,32 +363,7 @@ def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:
                   confidence_slope=slope)
 
 
-def read_toml(path: str) -> dict:
-    """Parse a TOML file; missing file or syntax error -> :class:`InputError`."""
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError("file not found", source=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a TOML file", source=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
-                         source=str(path)) from None
-
-
-def _typo(wanted: str, doc: dict) -> str:
-    close = difflib.get_close_matches(wanted, list(doc), n=1, cutoff=0.6)
-    return f" (found [{close[0]}]: a typo?)" if close else ""
-
-
 def load_scenario(path: str) -> Scenario:
     """Read the ``[scenario]`` table of a TOML file."""
     path = str(path)
-    doc = read_toml(path)
-    if "scenario" not in doc:
-        raise InputError("no [scenario] table" + _typo("scenario", doc), source=path,
-                         field="scenario")
-    return Scenario.from_dict(doc["scenario"], source=path)
+    return Scenario.from_dict(table(read_toml(path), "scenario", source=path), source=path)

@@ -22,7 +22,7 @@ import functools
 import os
 
 from cost_models import load_topology
-from cost_models.errors import InputError, check_keys, did_you_mean
+from dse.common import InputError, check_keys, check_str, did_you_mean, read_toml, table
 from workloads.model import EarlyExitModel, validate_exits
 
 MODEL_KEYS = ("name", "topology", "format", "onnx", "skip_unsupported", "exits", "heads",
@@ -41,19 +41,11 @@ def load_user_model(path: str) -> EarlyExitModel:
 
 @functools.lru_cache(maxsize=64)
 def _load(path: str, mtime: float) -> EarlyExitModel:
-    from workloads.scenario import _typo, read_toml
-
-    doc = read_toml(path)
-    if "model" not in doc or not isinstance(doc["model"], dict):
-        raise InputError("no [model] table" + _typo("model", doc), source=path,
-                         field="model")
-    t = doc["model"]
+    t = table(read_toml(path), "model", source=path)
     check_keys(t, MODEL_KEYS, source=path, prefix="model.")
     base = os.path.dirname(path)
-    name = t.get("name", os.path.splitext(os.path.basename(path))[0])
-    if not isinstance(name, str) or not name:
-        raise InputError(f"expected a non-empty string, got {name!r}", source=path,
-                         field="model.name")
+    name = check_str(t.get("name", os.path.splitext(os.path.basename(path))[0]),
+                     source=path, field="model.name", empty=False)
     if ("topology" in t) == ("onnx" in t):
         raise InputError("give exactly one of 'topology' (SCALE-Sim CSV) and 'onnx'",
                          source=path, field="model.topology")

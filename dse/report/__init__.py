@@ -10,25 +10,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dse.common import InputError
 from dse.report._pick import PICK_RULES, pick
-from dse.report._study import StudyData, load_study, read_study
+from dse.report._study import StudyData, load_study, read_study, trial_area
+from dse.report.compare import compare_figure, write_compare_figure
 from dse.report.dashboard import build_dashboard, write_dashboard
 from dse.report.design_file import DesignFile, load_design
-from dse.report.evaluate import evaluate_design
+from dse.report.evaluate import evaluate_design, flatten_numbers
 from dse.report.export import (
+    DESIGN_SUFFIXES,
     SCHEMA_VERSION,
+    check_out_path,
     design_record,
     trials_frame,
     write_design,
     write_trials,
 )
-from dse.report.server import DashboardServer
+from dse.report.server import DashboardServer, study_fingerprint
 
 __all__ = [
-    "PICK_RULES", "SCHEMA_VERSION", "DashboardServer", "DesignFile", "StudyData",
-    "build_dashboard", "design_record", "evaluate_design", "export_design", "load_design",
-    "load_study", "open_spec_study", "pick", "read_study", "trials_frame",
-    "write_dashboard", "write_design", "write_run_report", "write_trials",
+    "DESIGN_SUFFIXES", "PICK_RULES", "SCHEMA_VERSION", "DashboardServer", "DesignFile",
+    "StudyData", "build_dashboard", "check_out_path", "compare_figure", "design_record",
+    "evaluate_design", "export_design", "flatten_numbers", "load_design", "load_study",
+    "open_spec_study", "pick", "read_study", "study_fingerprint", "trial_area",
+    "trials_frame", "write_compare_figure", "write_dashboard", "write_design",
+    "write_run_report", "write_trials",
 ]
 
 
@@ -56,8 +62,6 @@ def write_run_report(spec, study) -> tuple[str, str | None]:
 
     Called by ``dse run`` when a study finishes or is stopped.
     """
-    from cost_models.errors import InputError
-
     out = Path(spec.results_dir)
     out.mkdir(parents=True, exist_ok=True)
     dash = write_dashboard(study, str(out / "dashboard.html"), **_spec_kwargs(spec))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.report._study import StudyData, trial_area
 from dse.search import pareto_mask
 
@@ -96,7 +96,7 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
     if area_budget is not None:
         if not area_budget > 0:
             raise InputError(f"area budget must be > 0 mm2, got {area_budget}",
-                             field="--area-budget")
+                             field="area_budget")
         idx = _feasible_or_fail(data, "area budget")
         within = idx[area[idx] <= area_budget]
         if len(within) == 0:
@@ -108,10 +108,10 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
         j = within[np.lexsort((numbers[within], area[within], slo[within]))][0]
         return data.trials[int(j)]
     if rule not in PICK_RULES:
-        from cost_models.errors import did_you_mean
+        from dse.common import did_you_mean
 
         raise InputError(f"unknown pick rule '{rule}'{did_you_mean(str(rule), PICK_RULES)}",
-                         field="--pick", allowed=PICK_RULES)
+                         field="rule", allowed=PICK_RULES)
     front = front_2d(data)
     slo = _slo_min(data)
     if rule == "max-slo":

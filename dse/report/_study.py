@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean
 from dse.search import pareto_mask
 
 
@@ -51,7 +51,7 @@ def load_study(study_name: str, storage_url: str) -> optuna.Study:
     try:
         names = optuna.get_all_study_names(storage)
     except Exception as exc:  # unreachable server, corrupt file, wrong schema
-        from dse.search._storage import storage_failure
+        from dse.search import storage_failure
 
         raise storage_failure(exc, storage_url) from None
     if study_name not in names:

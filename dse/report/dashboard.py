@@ -78,8 +78,7 @@ def detail_targets(data: StudyData, max_designs: int) -> list[int]:
 def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float = 0.1) -> dict:
     """Figures for one design: CDF, per-layer latency/utilisation, area, mode tables."""
     from cost_models import NpuDesign, area_breakdown
-    from dse.evaluation import evaluate, isolated_ms
-    from dse.search import trial_scenario
+    from dse.evaluation import evaluate, isolated_ms, trial_scenario
     from workloads import get_model
 
     ua = trial.user_attrs
@@ -114,6 +113,18 @@ def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float 
         "modes": modes,
         "warnings": list(ev.warnings),
     }
+
+
+def _objective_label(name: str, direction: str) -> str:
+    """``name (min, ms: mean latency)``: direction plus, for a catalogued metric, its unit
+    and meaning (``dse.metrics.METRICS``)."""
+    from dse.metrics import METRICS
+
+    metric = METRICS.get(name)
+    if metric is None:
+        return f"{name} ({direction[:3]})"
+    unit = f"{metric.unit}: " if metric.unit else ""
+    return f"{name} ({direction[:3]}, {unit}{metric.doc})"
 
 
 def _summary_html(data: StudyData, i: int) -> str:
@@ -280,8 +291,8 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
              ("knee trial", knee if knee is not None else "-")]
     stat_html = "".join(f"<div class='stat'><b>{html.escape(str(v))}</b><span>{k}</span></div>"
                         for k, v in stats)
-    objectives = ", ".join(f"{n} ({d[:3]})" for n, d in zip(data.metric_names, data.directions,
-                                                           strict=True))
+    objectives = ", ".join(_objective_label(n, d) for n, d in zip(data.metric_names,
+                                                                  data.directions, strict=True))
     attrs = data.user_attrs
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = (f"objectives: {html.escape(objectives)} · seed {html.escape(str(attrs.get('seed', '?')))}"
@@ -352,9 +363,9 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
 
 def write_dashboard(study: optuna.Study, path: str, **kwargs) -> str:
     """Write :func:`build_dashboard` output to ``path`` atomically; returns the path."""
-    from dse.report.export import _check_out
+    from dse.report.export import check_out_path
 
-    _check_out(path, (".html", ".htm"), "--out")
+    check_out_path(path, (".html", ".htm"))
     text = build_dashboard(study, **kwargs)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:

@@ -7,7 +7,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-from cost_models.errors import InputError, check_keys
+from dse.common import InputError, check_keys
 from dse.report.export import DESIGN_SUFFIXES, SCHEMA_VERSION
 
 _TOP_KEYS = ("schema_version", "npu", "policy", "scenario", "metrics", "area_mm2",

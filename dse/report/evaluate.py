@@ -12,11 +12,8 @@ numeric metric is summarised by its mean and two-sided 95% Student-t confidence 
 from __future__ import annotations
 
 import math
-import sys
 
-from tqdm import tqdm
-
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean
 from dse.report._stats import mean_ci
 from dse.report.design_file import DesignFile
 from dse.report.export import _clean, _drop_none
@@ -36,7 +33,7 @@ def build_inputs(design: DesignFile, *, scenario_path: str | None = None):
     elif design.scenario:
         scenario = Scenario.from_dict(design.scenario, source=design.path)
     else:
-        raise InputError("missing [scenario] table; pass --scenario FILE", source=design.path,
+        raise InputError("missing table [scenario]; give a scenario file", source=design.path,
                          field="scenario")
     if design.policy not in POLICIES:
         raise InputError(f"unknown policy '{design.policy}'"
@@ -115,24 +112,26 @@ def flatten_numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
 
 
 def evaluate_design(design: DesignFile, *, scenario_path: str | None = None,
-                    requests: int | None = None, seeds: int = 1) -> dict:
-    """Re-simulate ``design``; returns a JSON-ready result (see ``dse evaluate --json``)."""
+                    requests: int | None = None, seeds: int = 1, on_seed=None) -> dict:
+    """Re-simulate ``design``; returns a JSON-ready result (see ``dse evaluate --json``).
+    ``on_seed()`` is called after each trace (progress)."""
     if seeds < 1:
-        raise InputError(f"must be >= 1, got {seeds}", field="--seeds")
+        raise InputError(f"must be >= 1, got {seeds}", field="seeds")
     n_req = requests if requests is not None else design.requests
     if n_req is None:
-        raise InputError("the design file records no trace length; pass --requests N",
+        raise InputError("the design file records no trace length; give requests",
                          source=design.path, field="provenance.requests")
     if n_req < 1:
-        raise InputError(f"must be >= 1, got {n_req}", field="--requests")
+        raise InputError(f"must be >= 1, got {n_req}", field="requests")
     seed0 = design.seed if design.seed is not None else 0
     npu, scenario, policy, params = build_inputs(design, scenario_path=scenario_path)
     seed_list = [seed0 + i * design.replications for i in range(seeds)]
-    bar = tqdm(seed_list, desc="seeds", unit="trace", leave=False,
-               disable=seeds == 1 or not sys.stderr.isatty())
-    runs = [comparable(metrics_for(npu, scenario, policy, params, n_requests=n_req, seed=s,
-                                   design=design))
-            for s in bar]
+    runs = []
+    for s in seed_list:
+        runs.append(comparable(metrics_for(npu, scenario, policy, params, n_requests=n_req,
+                                           seed=s, design=design)))
+        if on_seed is not None:
+            on_seed()
     result: dict = {"design": design.path, "policy": policy, "requests": int(n_req),
                     "seeds": seed_list, "runs": runs}
     same_setup = (scenario_path is None and n_req == design.requests

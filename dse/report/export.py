@@ -21,7 +21,7 @@ import os
 
 import pandas as pd
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.report import _toml
 from dse.report._study import StudyData
 
@@ -81,7 +81,7 @@ def design_record(data: StudyData, trial, *, spec=None, scenario=None, fidelity=
         needed = sorted(spec.needed_metrics()) if needed is None else needed
     ua = trial.user_attrs
     if scenario is not None:  # searched exit thresholds are part of the design
-        from dse.search import trial_scenario
+        from dse.evaluation import trial_scenario
 
         scenario = trial_scenario(scenario, ua.get("exit_thresholds"))
     missing = [k for k in ("npu", "policy", "metrics") if k not in ua]
@@ -125,15 +125,17 @@ def design_record(data: StudyData, trial, *, spec=None, scenario=None, fidelity=
     return _drop_none(record)
 
 
-def _check_out(path: str, suffixes: tuple[str, ...], flag: str) -> str:
+def check_out_path(path: str, suffixes: tuple[str, ...], field: str = "path") -> str:
+    """The lower-case extension of an output ``path`` (one of ``suffixes``) whose folder
+    exists."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in suffixes:
         raise InputError(f"cannot tell the format of '{path}' from its extension",
-                         field=flag, allowed=", ".join(suffixes))
+                         field=field, allowed=", ".join(suffixes))
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InputError(f"directory '{os.path.dirname(path) or parent}' does not exist",
-                         source=path, field=flag)
+                         source=path, field=field)
     return ext
 
 
@@ -147,7 +149,7 @@ def dumps_design(record: dict, fmt: str) -> str:
 
 def write_design(record: dict, path: str) -> str:
     """Write a design record to ``path`` (``.toml`` or ``.json``); returns the path."""
-    ext = _check_out(path, DESIGN_SUFFIXES, "--out")
+    ext = check_out_path(path, DESIGN_SUFFIXES)
     text = dumps_design(record, "toml" if ext == ".toml" else "json")
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -209,7 +211,7 @@ def trials_frame(study) -> pd.DataFrame:
 
 def write_trials(study, path: str) -> pd.DataFrame:
     """Write every trial to ``path`` (``.csv`` or ``.parquet``); returns the table."""
-    ext = _check_out(path, (".csv", ".parquet"), "--trials")
+    ext = check_out_path(path, (".csv", ".parquet"))
     frame = trials_frame(study)
     if ext == ".csv":
         frame.to_csv(path, index=False)
@@ -218,5 +220,5 @@ def write_trials(study, path: str) -> pd.DataFrame:
             frame.to_parquet(path, index=False)
         except ImportError as exc:
             raise InputError("writing parquet needs pyarrow (pip install 'dse[parquet]')",
-                             field="--trials") from exc
+                             field="path") from exc
     return frame

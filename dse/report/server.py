@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +34,7 @@ class DashboardServer:
                  log: Callable[[str], None] | None = None):
         self._build, self._fingerprint = build, fingerprint
         self.poll_s = poll_s
-        self._log = log or (lambda msg: print(msg, file=sys.stderr))
+        self._log = log or (lambda msg: None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.version, self.page = "", b""

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
-from optuna._hypervolume import compute_hypervolume
 from optuna.trial import TrialState
+
+from dse.search._optuna_compat import hypervolume as _dominated_volume
 
 REF = 1.1
 
@@ -86,7 +87,7 @@ def hypervolume(points_min: np.ndarray, lower, upper) -> float:
     ref = np.full(m, REF)
     if m == 1:
         return float((REF - norm.min()) / REF)
-    return float(compute_hypervolume(norm, ref, assume_pareto=False) / REF ** m)
+    return float(_dominated_volume(norm, ref) / REF ** m)
 
 
 def complete_feasible(study: optuna.Study):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from dse.search import _optuna_compat as compat
+
 
 def params_key(params: dict) -> tuple:
     """Hashable key of a trial's parameters (equal keys <=> equal parameter dicts)."""
@@ -31,8 +33,8 @@ class TrialIndex:
 
     def __init__(self, study: optuna.Study):
         self.study = study
-        self._storage = study._storage
-        self._study_id = study._study_id
+        self._storage = compat.storage_of(study)
+        self._study_id = compat.study_id(study)
         self._n = 0                           # trials numbered < _n have been looked at
         self._open: dict[int, FrozenTrial] = {}    # number -> latest copy, unfinished
         self._finished = {s.name: 0 for s in TrialState}
@@ -40,14 +42,15 @@ class TrialIndex:
         self._short: list[list[float]] = []   # short_values of complete feasible trials
 
     def same_study(self, study: optuna.Study) -> bool:
-        return study._storage is self._storage and study._study_id == self._study_id
+        return (compat.storage_of(study) is self._storage
+                and compat.study_id(study) == self._study_id)
 
     # -- updating ----------------------------------------------------------------------
     def refresh(self) -> TrialIndex:
         """Take in the trials added or finished since the last call."""
         st = self._storage
         for number, t in list(self._open.items()):
-            fresh = st.get_trial(t._trial_id)
+            fresh = st.get_trial(compat.trial_id(t))
             if fresh.state.is_finished():
                 del self._open[number]
                 self._finish(fresh)

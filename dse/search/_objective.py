@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import fields
 
 import numpy as np
 import optuna
-from optuna.storages._heartbeat import is_heartbeat_enabled
 
-from cost_models.errors import InputError
+from dse.common import InputError
+from dse.evaluation import jsonable, trial_metrics, trial_scenario
+from dse.metrics import METRICS, metric_value
+from dse.search import _optuna_compat as compat
 from dse.search._front import minimised, pareto_mask
 from dse.search._index import TrialIndex
 from dse.search._storage import worker_id
-from dse.spec import METRICS, Dim, StudySpec, decode_choice, encode_choice
 
 
 class InvalidDesign(Exception):
@@ -41,20 +41,7 @@ class Surplus(Exception):
 
 
 # --------------------------------------------------------------------------- sampling
-def _suggest(trial, name: str, dim: Dim):
-    if dim.kind == "fixed":
-        v = dim.values[0]
-        return list(v) if isinstance(v, tuple) else v
-    if dim.kind == "choice":
-        return decode_choice(trial.suggest_categorical(name, [encode_choice(v)
-                                                              for v in dim.values]))
-    if dim.kind == "int":
-        return trial.suggest_int(name, int(dim.low), int(dim.high), step=int(dim.step or 1),
-                                 log=dim.log)
-    return trial.suggest_float(name, dim.low, dim.high, step=dim.step, log=dim.log)
-
-
-def suggest_point(trial, spec: StudySpec) -> tuple[dict, str, dict]:
+def suggest_point(trial, spec) -> tuple[dict, str, dict]:
     """(npu table, policy name, full policy parameters) for a trial.
 
     Optuna parameter names: the NpuDesign field name, ``policy``, and
@@ -62,16 +49,16 @@ def suggest_point(trial, spec: StudySpec) -> tuple[dict, str, dict]:
     """
     from dse.sim import POLICIES
 
-    npu = {name: _suggest(trial, name, dim) for name, dim in spec.space.npu.items()}
-    policy = _suggest(trial, "policy", spec.space.policy)
+    npu = {name: dim.suggest(trial, name) for name, dim in spec.space.npu.items()}
+    policy = spec.space.policy.suggest(trial, "policy")
     declared = POLICIES[policy].params
     params = {name: p.default for name, p in declared.items()}
     for name, dim in spec.space.params.get(policy, {}).items():
-        params[name] = _suggest(trial, f"{policy}.{name}", dim)
+        params[name] = dim.suggest(trial, f"{policy}.{name}")
     return npu, policy, params
 
 
-def suggest_exits(trial, spec: StudySpec) -> dict[str, list[float]]:
+def suggest_exits(trial, spec) -> dict[str, list[float]]:
     """Searched exit thresholds of a trial: stream -> one confidence per exit but the last.
 
     Optuna parameter names: ``exits.<stream>.threshold`` (shared by every exit) or
@@ -80,98 +67,17 @@ def suggest_exits(trial, spec: StudySpec) -> dict[str, list[float]]:
     out = {}
     for stream, dims in spec.space.exits.items():
         if "threshold" in dims:
-            t = float(_suggest(trial, f"exits.{stream}.threshold", dims["threshold"]))
+            t = float(dims["threshold"].suggest(trial, f"exits.{stream}.threshold"))
             out[stream] = [t] * spec.space.thresholds_per_stream[stream]
         else:
-            out[stream] = [float(_suggest(trial, f"exits.{stream}.{key}", dims[key]))
+            out[stream] = [float(dims[key].suggest(trial, f"exits.{stream}.{key}"))
                            for key in sorted(dims, key=lambda k: int(k[4:]))]
     return out
-
-
-def trial_scenario(scenario, exit_thresholds: dict | None):
-    """``scenario`` with a trial's searched exit thresholds (user attr ``exit_thresholds``)
-    applied; the scenario itself when the study searches none."""
-    for stream, thresholds in (exit_thresholds or {}).items():
-        scenario = scenario.replace_stream(stream, exit_thresholds=list(thresholds))
-    return scenario
 
 
 # --------------------------------------------------------------------------- metrics
 def _exits_key(exits: dict | None) -> tuple:
     return tuple(sorted((k, tuple(v)) for k, v in (exits or {}).items()))
-
-
-def _mean_tree(trees: list):
-    """Average numeric leaves of equally shaped nested dicts (bools: any)."""
-    first = trees[0]
-    if isinstance(first, dict):
-        return {k: _mean_tree([t[k] for t in trees]) for k in first}
-    if isinstance(first, bool):
-        return any(trees)
-    if isinstance(first, int | float):
-        return float(np.mean([float(t) for t in trees]))
-    return first
-
-
-def _satisfaction(design, scenario, policy, params, *, n_requests, seed, warmup, loads,
-                  slo_x) -> dict:
-    from dse.evaluation import satisfaction_sweep
-
-    return satisfaction_sweep(design, scenario, policy, params, loads=loads, slo_x=slo_x,
-                              n_requests=n_requests, seed=seed, warmup=warmup)
-
-
-def trial_metrics(design, scenario, policy, params, *, n_requests, seed, replications=1,
-                  warmup=0.1, needed=(), traces=None, loads=(0.5, 0.75, 1.0, 1.25),
-                  slo_x=(2.0, 4.0, 6.0, 8.0, 10.0)) -> dict:
-    """Metrics stored on a trial: ``dse.evaluate`` metrics averaged over replications.
-
-    Replication ``r`` simulates ``scenario.trace(n_requests, seed + r)`` (or
-    ``traces[r]``).  ``overall`` gains ``avg_slo_satisfaction``/``tail_slo_satisfaction``
-    when ``needed`` asks for them (paper-style sweep over ``loads`` x ``slo_x``, see
-    ``dse.evaluation.satisfaction_sweep``; seed = the study seed).
-    """
-    from dse.evaluation import evaluate
-
-    runs = []
-    for r in range(replications):
-        trace = traces[r] if traces is not None else None
-        ev = evaluate(design, scenario, policy, params, n_requests=n_requests, seed=seed + r,
-                      warmup=warmup, trace=trace)
-        runs.append(ev.metrics)
-    metrics = runs[0] if len(runs) == 1 else _mean_tree(runs)
-    if {"avg_slo_satisfaction", "tail_slo_satisfaction"} & set(needed):
-        sat = _satisfaction(design, scenario, policy, params, n_requests=n_requests,
-                            seed=seed, warmup=warmup, loads=loads, slo_x=slo_x)
-        metrics = dict(metrics)
-        overall = dict(metrics["overall"])
-        overall["avg_slo_satisfaction"] = float(sat["average"])
-        overall["tail_slo_satisfaction"] = float(sat["tail"])
-        metrics["overall"] = overall
-    return metrics
-
-
-def jsonable(obj):
-    """Plain-JSON copy of a metrics tree (numpy scalars/arrays to Python numbers/lists)."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    return obj
-
-
-def metric_value(name: str, metrics: dict, area: dict) -> float:
-    if name == "area_mm2":
-        return float(area["total"])
-    return float(metrics["overall"][name])
 
 
 # --------------------------------------------------------------------------- objective
@@ -184,7 +90,7 @@ class Objective:
     in-process per (design, policy, parameters, trace length).
     """
 
-    def __init__(self, spec: StudySpec, n_trials: int | None = None, cache_size: int = 4096):
+    def __init__(self, spec, n_trials: int | None = None, cache_size: int = 4096):
         self.spec = spec
         self.n_trials = n_trials
         self._traces: dict[int, list] = {}
@@ -225,16 +131,14 @@ class Objective:
             self._cache.move_to_end(key)
             return hit
         f = self.spec.fidelity
-        metrics = jsonable(trial_metrics(design, trial_scenario(self.spec.scenario, exits),
-                                policy, params,
-                                n_requests=n_requests, seed=self.spec.seed,
-                                replications=f.replications, warmup=f.warmup,
-                                needed=self._needed, traces=self.traces(n_requests, exits),
-                                loads=f.satisfaction_loads,
-                                slo_x=f.satisfaction_slo_x))
+        metrics = jsonable(trial_metrics(
+            design, trial_scenario(self.spec.scenario, exits), policy, params,
+            n_requests=n_requests, seed=self.spec.seed, replications=f.replications,
+            warmup=f.warmup, needed=self._needed, traces=self.traces(n_requests, exits),
+            loads=f.satisfaction_loads, slo_x=f.satisfaction_slo_x))
         area = {k: float(v) for k, v in area_breakdown(design).items()}
-        values = tuple(metric_value(m, metrics, area) for m in self.spec.metric_names)
-        cons = tuple(c.violation(metric_value(c.metric, metrics, area))
+        values = tuple(metric_value(m, metrics, design) for m in self.spec.metric_names)
+        cons = tuple(c.violation(metric_value(c.metric, metrics, design))
                      for c in self.spec.constraints)
         out = (metrics, area, values, cons)
         self._cache[key] = out
@@ -293,12 +197,12 @@ class Objective:
     def __call__(self, trial) -> tuple[float, ...]:
         from cost_models import NpuDesign
 
-        storage = trial.study._storage
-        if is_heartbeat_enabled(storage):
+        storage = compat.storage_of(trial.study)
+        if compat.heartbeat_enabled(storage):
             # Optuna's first heartbeat comes from a thread racing this method: without this
             # one, a kill right after "worker" is stored leaves a RUNNING trial that neither
             # Optuna's stale check (no heartbeat) nor our orphan check (has a worker) reaps
-            storage.record_heartbeat(trial._trial_id)
+            compat.record_heartbeat(storage, compat.trial_id(trial))
         trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
         self._claim(trial)
         npu, policy, params = suggest_point(trial, self.spec)
@@ -353,9 +257,3 @@ class Objective:
         for c, v in zip(self.spec.constraints, cons, strict=True):
             trial.set_constraint(c.name, v)
         return values
-
-
-def design_fields() -> list[str]:
-    from cost_models import NpuDesign
-
-    return [f.name for f in fields(NpuDesign)]

@@ -6,33 +6,28 @@ a worker starts a trial only while (complete + running) < n_trials, and a trial 
 starts in a race runs only if (complete + running trials with a smaller number) <
 n_trials (see :meth:`Objective._claim`).  Resume is the default: ``n_trials`` is the
 total the study should reach, not the number to add.
+
+This is the library side: one worker loop in this process, stopped by an event.  Worker
+processes, signals, progress bars and the report after a run belong to the app layer
+(``dse.cli``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import multiprocessing
-import os
-import signal
-import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from cost_models.errors import InputError, RunError
+from dse.common import InputError, RunError, did_you_mean
 from dse.search._front import front_summary
 from dse.search._objective import InvalidDesign, Objective, Surplus
 from dse.search._samplers import make_sampler
-from dse.search._storage import open_storage, reap_stale_trials, redact_url
-from dse.spec import StudySpec, parse_spec
-
-_log = logging.getLogger("dse.search")
+from dse.search._storage import open_storage, reap_stale_trials, redact_url, storage_failure
 
 REAP_INTERVAL_S = 1.0  # a worker looks for stale trials at most this often (seconds)
 
@@ -44,7 +39,7 @@ def _quiet_optuna() -> None:
 
 
 # --------------------------------------------------------------------------- studies
-def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool = True,
+def open_study(spec, storage_url: str | None = None, *, create: bool = True,
                worker: int = 0) -> optuna.Study:
     """Create the spec's study or load it (after checking it is the same study).
 
@@ -58,8 +53,6 @@ def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool 
     try:
         names = optuna.get_all_study_names(storage)
     except Exception as exc:
-        from dse.search._storage import storage_failure
-
         raise storage_failure(exc, url) from None
     sampler = make_sampler(spec, worker)
     if spec.name in names:
@@ -67,8 +60,6 @@ def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool 
         _check_same_study(spec, study, safe)
         return study
     if not create:
-        from cost_models.errors import did_you_mean
-
         raise InputError(f"no study named '{spec.name}' in {safe}"
                          f"{did_you_mean(spec.name, names)}", source=spec.source,
                          field="study.name", allowed=names or "(none stored)")
@@ -94,7 +85,7 @@ def open_study(spec: StudySpec, storage_url: str | None = None, *, create: bool 
     return study
 
 
-def _check_same_study(spec: StudySpec, study: optuna.Study, safe: str) -> None:
+def _check_same_study(spec, study: optuna.Study, safe: str) -> None:
     dirs = [d.name.lower() for d in study.directions]
     names = study.metric_names or []
     want = [f"{d} {m}" for m, d in spec.objectives]
@@ -122,38 +113,8 @@ def counts(study: optuna.Study) -> dict[str, int]:
     return out
 
 
-# --------------------------------------------------------------------------- stopping
-class _Stop:
-    """First signal: stop after the current trial.  Second: abort it (trial -> FAIL)."""
-
-    def __init__(self):
-        self.event = threading.Event()
-        self.hits = 0
-        self._old = {}
-
-    def __call__(self, signum, frame):
-        self.hits += 1
-        if self.hits == 1:
-            self.event.set()
-            print("\ndse: stopping after the current trial (Ctrl-C again to abort it)",
-                  file=sys.stderr)
-            return
-        raise KeyboardInterrupt
-
-    def install(self, *signums):
-        if threading.current_thread() is threading.main_thread():
-            for s in signums:
-                self._old[s] = signal.signal(s, self)
-        return self
-
-    def restore(self):
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        self._old.clear()
-
-
 # --------------------------------------------------------------------------- a worker
-def run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
+def run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                deadline: float | None = None, stop: threading.Event | None = None,
                on_trial=None) -> int:
     """Run trials in this process until the study has ``n_trials`` complete trials, the
@@ -181,7 +142,7 @@ def _storage_errors() -> tuple:
     return tuple(errors)
 
 
-def _run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
+def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                 deadline: float | None = None, stop: threading.Event | None = None,
                 on_trial=None) -> int:
     _quiet_optuna()
@@ -219,164 +180,47 @@ def _run_worker(spec: StudySpec, study: optuna.Study, *, n_trials: int | None,
     return mine
 
 
-# --------------------------------------------------------------------------- progress
-class Progress:
-    """tqdm bar: complete trials / n_trials, Pareto-front size and hypervolume."""
-
-    def __init__(self, spec: StudySpec, study: optuna.Study, n_trials: int | None,
-                 enabled: bool = True):
-        self.spec, self.study, self.n_trials = spec, study, n_trials
-        self._last = 0.0
-        self._every = 0.5  # seconds between refreshes; grows with the cost of one
-        self._index = None
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=n_trials, desc=spec.name, unit="trial", file=sys.stderr,
-                            dynamic_ncols=True)
-            self.refresh(force=True)
-
-    def refresh(self, study=None, force: bool = False) -> None:
-        if self.bar is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < self._every:
-            return
-        if self._index is None:
-            from dse.search._index import TrialIndex
-
-            self._index = TrialIndex(self.study)
-        c = self._index.refresh().counts()
-        front, hv = front_summary(self.study, self.spec.metric_names, self.spec.directions)
-        # the front is recomputed over all complete trials: keep that under ~5% of a core
-        self._last = time.monotonic()
-        self._every = max(0.5, 20.0 * (self._last - now))
-        self.bar.n = c["COMPLETE"]
-        self.bar.set_postfix_str(f"front={len(front)} hv={hv:.4f} pruned={c['PRUNED']} "
-                                 f"failed={c['FAIL']}", refresh=False)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.refresh(force=True)
-            self.bar.close()
-
-
 # --------------------------------------------------------------------------- run
 @dataclass
 class RunResult:
+    """Where a study stands after a run: trial counts by state, the Pareto front's size
+    and the normalised hypervolume (``dse.search.hypervolume``)."""
+
     study: optuna.Study
     storage_url: str
     counts: dict
     front_size: int
     hypervolume: float
     stopped: bool
-    report_paths: list
 
 
-def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, deadline_s,
-                worker: int) -> None:
-    """Entry point of a local worker process (``dse run --workers K``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards stops as SIGTERM
-    stop = _Stop().install(signal.SIGTERM)
-    try:
-        spec = parse_spec(text, source=source, base=Path(base))
-        study = open_study(spec, storage_url, create=False, worker=worker)
-        deadline = time.monotonic() + deadline_s if deadline_s is not None else None
-        run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event)
-    except InputError as exc:
-        print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except RunError as exc:
-        print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-def run(spec: StudySpec, *, n_trials: int | None = None, storage_url: str | None = None,
-        workers: int = 1, timeout: float | None = None, progress: bool = True,
-        report: bool = True) -> RunResult:
-    """Create or resume the study and run it to ``n_trials`` complete trials.
-
-    ``workers > 1`` starts that many local processes on the same storage (journal file or
-    server database; SQLite is refused).  Ctrl-C (SIGINT) stops after the running trials.
-    """
-    from dse.search._storage import check_workers
-
-    url = storage_url or spec.storage_url
+def run_limits(spec, n_trials: int | None = None, timeout: float | None = None):
+    """``(n_trials, timeout)``: the arguments, else the spec's; at least one is needed."""
     n_trials = n_trials if n_trials is not None else spec.n_trials
     timeout = timeout if timeout is not None else spec.timeout
     if n_trials is None and timeout is None:
         raise InputError("give n_trials and/or timeout", source=spec.source,
                          field="study.n_trials")
-    if workers < 1:
-        raise InputError(f"must be >= 1, got {workers}", field="--workers")
-    check_workers(url, workers, source=spec.source)
+    return n_trials, timeout
+
+
+def result(spec, study: optuna.Study, storage_url: str, *, stopped: bool) -> RunResult:
+    """The :class:`RunResult` of ``study`` as it is now."""
+    front, hv = front_summary(study, spec.metric_names, spec.directions)
+    return RunResult(study, storage_url, counts(study), len(front), hv, stopped)
+
+
+def run(spec, *, n_trials: int | None = None, storage_url: str | None = None,
+        timeout: float | None = None, stop: threading.Event | None = None,
+        on_trial=None) -> RunResult:
+    """Create or resume the spec's study and run it in this process until it holds
+    ``n_trials`` complete trials (default: the spec's), ``timeout`` seconds pass or
+    ``stop`` is set.  ``on_trial(study)`` is called after every trial."""
+    url = storage_url or spec.storage_url
+    n_trials, timeout = run_limits(spec, n_trials, timeout)
     study = open_study(spec, url, create=True)
     deadline = time.monotonic() + timeout if timeout is not None else None
-    bar = Progress(spec, study, n_trials, enabled=progress)
-    stop = _Stop().install(signal.SIGINT, signal.SIGTERM)
-    try:
-        if workers == 1:
-            run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
-                       on_trial=lambda s: bar.refresh())
-        else:
-            _run_processes(spec, url, n_trials, timeout, workers, stop, bar)
-    except KeyboardInterrupt:
-        stop.event.set()
-    finally:
-        stop.restore()
-        bar.close()
-    front, hv = front_summary(study, spec.metric_names, spec.directions)
-    paths = write_report(spec, study) if report else []
-    return RunResult(study, url, counts(study), len(front), hv, stop.event.is_set(), paths)
-
-
-def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    base = str(Path(spec.source).resolve().parent) if Path(spec.source).exists() else os.getcwd()
-    procs = [ctx.Process(target=_child_main, daemon=False,
-                         args=(spec.text, spec.source, base, url, n_trials, timeout, i))
-             for i in range(workers)]
-    for p in procs:
-        p.start()
-    sent = 0
-    try:
-        while any(p.is_alive() for p in procs):
-            if stop.hits > sent:
-                sent = stop.hits
-                for p in procs:
-                    if p.is_alive():
-                        os.kill(p.pid, signal.SIGTERM)
-            bar.refresh()
-            for p in procs:
-                p.join(timeout=0.1)
-    finally:
-        for p in procs:
-            p.join()
-    codes = [p.exitcode for p in procs]
-    if any(c == 2 for c in codes):
-        raise InputError("a worker stopped on an input error (see above)", source=spec.source)
-    if any(c not in (0, 130, -signal.SIGTERM) for c in codes) and not stop.event.is_set():
-        raise RunError(f"worker processes exited with codes {codes}")
-
-
-def write_report(spec: StudySpec, study: optuna.Study) -> list:
-    """Call ``dse.report.write_run_report(spec, study)`` when the report package has it."""
-    try:
-        from dse import report as rep
-    except ModuleNotFoundError:
-        return []
-    fn = getattr(rep, "write_run_report", None)
-    if fn is None:
-        return []
-    out = fn(spec, study)
-    if out is None:
-        return []
-    if isinstance(out, dict):
-        return [str(v) for v in out.values()]
-    if isinstance(out, str | Path):
-        return [str(out)]
-    return [str(p) for p in out if p is not None]
+    stop = stop or threading.Event()
+    run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop,
+               on_trial=on_trial)
+    return result(spec, study, url, stopped=stop.is_set())

@@ -8,25 +8,14 @@ import pandas as pd
 
 from dse.search._front import bounds_for, complete_feasible, hypervolume, minimised, pareto_mask
 from dse.search._runner import counts
-from dse.spec import StudySpec
 
 
-def varying_columns(spec: StudySpec) -> list[str]:
-    """Optuna parameter names that the spec actually searches."""
-    cols = [n for n, d in spec.space.npu.items() if d.kind != "fixed"]
-    if spec.space.policy.kind != "fixed":
-        cols.append("policy")
-    for pol, dims in spec.space.params.items():
-        cols += [f"{pol}.{n}" for n, d in dims.items() if d.kind != "fixed"]
-    return cols
-
-
-def pareto_table(spec: StudySpec, study: optuna.Study) -> pd.DataFrame:
+def pareto_table(spec, study: optuna.Study) -> pd.DataFrame:
     """One row per Pareto-optimal feasible design (its first trial), sorted by the first
     objective (best first): trial number, objective values, searched parameters."""
     trials = complete_feasible(study)
     names = spec.metric_names
-    cols = ["trial", *names, *varying_columns(spec)]
+    cols = ["trial", *names, *spec.space.varying()]
     if not trials:
         return pd.DataFrame(columns=cols)
     pts = minimised(np.array([t.values for t in trials]), spec.directions)
@@ -48,7 +37,7 @@ def pareto_table(spec: StudySpec, study: optuna.Study) -> pd.DataFrame:
     return df.sort_values([names[0], "trial"], ascending=[asc, True]).reset_index(drop=True)
 
 
-def status(spec: StudySpec, study: optuna.Study) -> dict:
+def status(spec, study: optuna.Study) -> dict:
     """Machine-readable status (the ``dse status --json`` object)."""
     trials = complete_feasible(study)
     pts = minimised(np.array([t.values for t in trials]), spec.directions) if trials else \

@@ -16,19 +16,21 @@ under a file lock so that two workers never re-queue it twice.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
-import sys
+import warnings
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
-from cost_models.errors import InputError
+from dse.common import InputError
+from dse.search import _optuna_compat as compat
 
 HEARTBEAT_S = 5
 GRACE_S = 20
@@ -79,16 +81,6 @@ def kind(url: str) -> str:
                              "postgresql://user@host/db, mysql://user@host/db")
 
 
-def check_workers(url: str, workers: int, *, source: str) -> None:
-    """Refuse parallel writers on SQLite (it locks and corrupts under concurrency)."""
-    if workers > 1 and kind(url) == "sqlite":
-        path = Path(sqlite_path(url))
-        raise InputError(
-            f"--workers {workers} cannot share the SQLite storage {path.name}; give "
-            f"--storage journal:///{path.with_suffix('.journal').as_posix()} (one machine) "
-            "or a postgresql:// URL (many machines)", source=source, field="--workers")
-
-
 def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``.  A bad URL, a missing file, an unreachable server or
     a corrupt file is an :class:`InputError` (one line, without the password, exit 2: the
@@ -105,7 +97,7 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                 raise InputError(f"no study journal at '{path}'", source=safe,
                                  field="study.storage")
             _check_writable_dir(path, safe, create)
-            return _journal_storage()(_journal_backend(str(path)))
+            return compat.FastJournalStorage(compat.FastJournalBackend(str(path)))
         if k == "sqlite":
             path = Path(sqlite_path(url))
             if not create and not path.exists():
@@ -142,7 +134,6 @@ def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
     """RDBStorage with heartbeats.  Workers that start together on a new database race to
     create Optuna's tables; the loser sees a unique-key error and simply retries."""
     import time
-    import warnings
 
     for attempt in range(6):
         try:
@@ -158,106 +149,6 @@ def _rdb(url: str, k: str) -> optuna.storages.RDBStorage:
                 raise
             time.sleep(0.3 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _journal_backend(path: str):
-    """Optuna's journal file backend without an fsync per record.
-
-    Optuna fsyncs every appended record (~20 per trial: params, attrs, state), which bounds
-    a study at ~50 ms of disk flushes per trial.  Records are still appended with one
-    ``write`` under the journal's lock file, so concurrent workers see a consistent log and
-    a killed process loses nothing; only a power cut can drop the last records (the same
-    trade-off as the SQLite ``synchronous=NORMAL`` setting below).
-    """
-    import json
-
-    from optuna.storages.journal import JournalFileBackend
-    from optuna.storages.journal._file import get_lock_file
-
-    class _Backend(JournalFileBackend):
-        def read_logs(self, log_number_from):
-            # Optuna remembers the byte offset of every record ever read, but reads only
-            # forward from the last one: keep the offsets still ahead (~1.8 KiB per trial).
-            offsets = self._log_number_offset
-            if len(offsets) > 1:
-                self._log_number_offset = {k: v for k, v in offsets.items()
-                                           if k >= log_number_from} or offsets
-            for log in super().read_logs(log_number_from):
-                yield _interned(log)
-
-        def append_logs(self, logs):
-            data = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
-            with get_lock_file(self._lock):
-                with open(self._file_path, "ab") as f:
-                    f.write(data.encode("utf-8"))
-
-    return _Backend(path)
-
-
-def _interned(obj):
-    """``obj`` (decoded JSON) with its dict keys and short strings interned.
-
-    Every process holds every trial of a journal in memory; each record is decoded on its
-    own, so without this every trial carries its own copy of each user-attr key ("metrics",
-    "p99_latency_ms", ...): ~40% of the replica's memory."""
-    if isinstance(obj, dict):
-        return {sys.intern(k): _interned(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_interned(v) for v in obj]
-    if isinstance(obj, str) and len(obj) <= 64:
-        return sys.intern(obj)
-    return obj
-
-
-_UNFINISHED = frozenset((TrialState.WAITING, TrialState.RUNNING))
-
-
-def _journal_storage():
-    """Optuna's JournalStorage whose WAITING/RUNNING queries cost O(new + unfinished
-    trials) instead of a pass over every trial.
-
-    Optuna's ``Study.ask`` looks for a WAITING trial before every trial by filtering all
-    trials; in a 20,000-trial study that pass is the largest per-trial cost left.  This
-    subclass remembers, per study, how many trials it has seen and which of them were
-    unfinished (a finished trial never changes state again), so those queries only look
-    at those.  Any other query, or a replay without the expected attributes (another
-    Optuna version), goes to Optuna's own implementation.
-    """
-    import copy
-
-    class _Storage(optuna.storages.JournalStorage):
-        def __init__(self, backend):
-            super().__init__(backend)
-            self._unfinished: dict[int, tuple[int, dict[int, None]]] = {}
-
-        def get_all_trials(self, study_id, deepcopy=True, states=None):
-            if states is None or not set(states) <= _UNFINISHED:
-                return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
-            with self._thread_lock:
-                self._sync_with_backend()
-                replay = self._replay_result
-                try:
-                    ids = replay._study_id_to_trial_ids[study_id]
-                    trials = replay._trials
-                except (AttributeError, KeyError):
-                    out = None
-                else:
-                    seen, open_ids = self._unfinished.get(study_id, (0, {}))
-                    for trial_id in ids[seen:]:
-                        open_ids[trial_id] = None  # insertion order = trial number
-                    out = []
-                    for trial_id in list(open_ids):
-                        t = trials[trial_id]
-                        if t.state.is_finished():
-                            del open_ids[trial_id]
-                        elif t.state in states:
-                            out.append(t)
-                    self._unfinished[study_id] = (len(ids), open_ids)
-            if out is None:
-                return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
-            return copy.deepcopy(out) if deepcopy else out
-
-    return _Storage
 
 
 def _fast_sqlite(storage) -> None:
@@ -325,21 +216,52 @@ def _reap_rdb_orphans(study: optuna.Study) -> None:
     """RUNNING trials that never got a heartbeat (the worker died between creating the
     trial and starting its heartbeat thread) are invisible to Optuna's stale check; they
     also never recorded ``worker`` (the objective records a heartbeat itself, then
-    ``worker``, as its first steps).  Fail and re-queue them
+    ``worker``, as its first steps), so they carry none or, for a re-queued trial, the one
+    copied from the trial it retries.  Fail and re-queue them
     once they are older than ``GRACE_S``; the storage's row lock lets one worker win."""
-    storage = study._storage
+    storage = compat.storage_of(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") is not None or t.datetime_start is None:
+        if t.datetime_start is None or \
+                (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
             continue
-        if (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
+        if t.user_attrs.get("worker") is not None and not _inherited(study, t):
             continue
         try:
-            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            if not storage.set_trial_state_values(compat.trial_id(t), TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker got there first
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
-            study, storage.get_trial(t._trial_id))
+            study, storage.get_trial(compat.trial_id(t)))
+
+
+def _inherited(study, trial) -> bool:
+    """Whether a re-queued trial's ``worker`` was copied from a failed trial it retries
+    (Optuna's retry copies the user attrs and names the first trial of the chain in
+    ``failed_trial``): until the process that picks it up records itself, that attr names
+    a dead worker, not the trial's owner."""
+    root = trial.system_attrs.get("failed_trial")
+    if root is None:
+        return False
+    dead = {t.user_attrs.get("worker") for t in
+            study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if t.number == root or t.system_attrs.get("failed_trial") == root}
+    return trial.user_attrs.get("worker") in dead
+
+
+@contextmanager
+def _reap_lock(journal: str | None):
+    """One reaper at a time per journal: an ``flock`` on ``<journal>.stale.lock``, which
+    the OS releases when its holder dies (a killed worker never leaves it behind)."""
+    if journal is None:
+        yield
+        return
+    with open(f"{journal}.stale.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def reap_stale_trials(study: optuna.Study, running=None) -> int:
@@ -349,10 +271,8 @@ def reap_stale_trials(study: optuna.Study, running=None) -> int:
     process of this host that no longer exists, among ``running`` (the study's RUNNING
     trials, e.g. from :class:`dse.search._index.TrialIndex`; default: read them all).
     """
-    storage = study._storage
-    if is_heartbeat_enabled(storage):
-        import warnings
-
+    storage = compat.storage_of(study)
+    if compat.heartbeat_enabled(storage):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
@@ -381,33 +301,25 @@ def reap_stale_trials(study: optuna.Study, running=None) -> int:
             stale.append(t)
     if not stale:
         return 0
-    from optuna.storages.journal import JournalFileOpenLock
-
-    lock_path = getattr(getattr(storage, "_backend", None), "_file_path", None)
-    lock = JournalFileOpenLock(f"{lock_path}.stale") if lock_path else None
     n = 0
-    if lock is not None:
-        lock.acquire()
-    try:
+    with _reap_lock(compat.journal_file(storage)):
         for t in stale:
-            fresh = storage.get_trial(t._trial_id)
+            tid = compat.trial_id(t)
+            fresh = storage.get_trial(tid)
             if fresh.state != TrialState.RUNNING:
                 continue  # another worker got there first
-            # the re-queued copy inherits the user attrs: it must not name the dead worker,
-            # or the next worker that picks it up loses it to this check before it can
-            # record itself (and then crashes telling a FAIL trial)
-            storage.set_trial_user_attr(t._trial_id, "worker", None)
-            storage.set_trial_user_attr(t._trial_id, "stale_worker", fresh.user_attrs.get(
-                "worker"))
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            import warnings
-
+            try:
+                # the re-queued copy inherits the user attrs: it must not name the dead
+                # worker, or the next worker that picks it up loses it to this check
+                # before it can record itself (and then crashes telling a FAIL trial)
+                storage.set_trial_user_attr(tid, "worker", None)
+                storage.set_trial_user_attr(tid, "stale_worker", fresh.user_attrs.get("worker"))
+                storage.set_trial_state_values(tid, TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # finished by another process meanwhile
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
-                    study, storage.get_trial(t._trial_id))
+                    study, storage.get_trial(tid))
             n += 1
-    finally:
-        if lock is not None:
-            lock.release()
     return n

@@ -1,13 +1,14 @@
 """Scheduler simulator: a Numba discrete-event loop over layer-granular batches.
 
 Public API: :data:`POLICIES` (name -> :class:`Policy`), :class:`Param`,
-:func:`get_policy`, :func:`simulate` (arrays in, :class:`SimResult` out),
-:class:`ModelTables` and :class:`Stepper` (one decision at a time).
+:func:`param_slots`, :func:`register`, :func:`get_policy`, :func:`simulate` (arrays in,
+:class:`SimResult` out), :class:`ModelTables` and :class:`Stepper` (one decision at a
+time, the same compiled kernel).
 """
 
 from dse.sim import policies as _policies  # noqa: F401  (registers the built-in policies)
-from dse.sim.core import ModelTables, SimResult, Stepper, simulate
-from dse.sim.registry import POLICIES, Param, Policy, get_policy, register
+from dse.sim.core import DEFAULT_QUEUE_CAP, ModelTables, SimResult, Stepper, simulate
+from dse.sim.registry import POLICIES, Param, Policy, get_policy, param_slots, register
 
-__all__ = ["POLICIES", "ModelTables", "Param", "Policy", "SimResult", "Stepper",
-           "get_policy", "register", "simulate"]
+__all__ = ["DEFAULT_QUEUE_CAP", "POLICIES", "ModelTables", "Param", "Policy", "SimResult",
+           "Stepper", "get_policy", "param_slots", "register", "simulate"]

@@ -1,15 +1,18 @@
 """The discrete-event loop (Numba).  Semantics are written down in docs/simulator.md.
 
-One compiled entry point, :func:`drive`, serves two uses (so it compiles once):
+One compiled entry point, :func:`drive`, serves two uses (so each policy compiles once):
 
 * :func:`run` -- the all-Numba loop studies use: advance to the next decision, ask the
-  policy (integer id + float64 parameter array), apply the action, repeat.
+  policy (its key + float64 parameter array), apply the action, repeat.
 * :func:`advance` / :func:`policy_action` / :func:`apply` -- the same steps, one at a
   time from Python (``dse.sim.Stepper``), for a future learned-scheduler environment.
 
 Event order at equal times: arrivals first (all arrivals with the same time are enqueued
 together, then every idle executor decides, lowest index first), then executor events,
 lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
+
+``drive`` is specialised per policy: its ``key`` argument (``Policy.key``) has a Numba
+type per policy, and the policy's functions are inlined (see ``dse.sim._dispatch``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from dse.sim._policies import continues_at, decide, on_batch_done
+from dse.sim._dispatch import continues_at, decide, on_batch_done
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -68,7 +71,7 @@ def _start_step(st, tb, x):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _end_step(st, tb, x, pid, p):
+def _end_step(st, tb, x, key, p):
     """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step."""
     now = st.fv[FV_NOW]
     st.x_busy[x] = 0
@@ -99,7 +102,7 @@ def _end_step(st, tb, x, pid, p):
         if n == 0:
             st.c_open[c] = 0
             st.x_ctx[x] = -1
-            on_batch_done(st, tb, pid, p, c, now)
+            on_batch_done(key, st, tb, p, c, now)
         st.x_pend[x] = 1
         return
     # catch-up phase
@@ -155,7 +158,7 @@ def _finish_at_horizon(st):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _run_ahead(st, tb, x, pid, p, t_arr):
+def _run_ahead(st, tb, x, key, p, t_arr):
     """Run the following layer steps of executor x inline while the policy would
     certainly continue and no other event (arrival ``t_arr``, other executor, horizon)
     comes first: exactly what the event loop would do, minus its bookkeeping."""
@@ -202,13 +205,13 @@ def _run_ahead(st, tb, x, pid, p, t_arr):
                 st.x_tend[x] = t_new
                 return
             st.x_tend[x] = now
-            _end_step(st, tb, x, pid, p)
+            _end_step(st, tb, x, key, p)
         elif st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0:
             c = st.x_ctx[x]
             m = st.c_model[c]
             n = st.c_n[c]
             layer = st.c_layer[c]
-            if not continues_at(st, tb, pid, p, x, c, m, layer, n):
+            if not continues_at(key, st, tb, p, x, c, m, layer, n):
                 return
             # tight loop over passes without exits: same additions, same order
             now = st.fv[FV_NOW]
@@ -228,7 +231,7 @@ def _run_ahead(st, tb, x, pid, p, t_arr):
                 cb += n
                 steps += 1
                 layer += 1
-                if not continues_at(st, tb, pid, p, x, c, m, layer, n):
+                if not continues_at(key, st, tb, p, x, c, m, layer, n):
                     blocked = True
                     break
             st.c_ce[c] = ce
@@ -248,13 +251,13 @@ def _run_ahead(st, tb, x, pid, p, t_arr):
             st.x_tend[x] = t_new
             st.iv[IV_STEPS] += 1
             st.x_pend[x] = 0
-            _end_step(st, tb, x, pid, p)
+            _end_step(st, tb, x, key, p)
         else:
             return
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _advance(st, tb, pid, p):
+def _advance(st, tb, key, p):
     """Process events until an executor needs a decision; return it (-1: run is over)."""
     X = st.x_ctx.shape[0]
     N = st.arrival.shape[0]
@@ -296,8 +299,8 @@ def _advance(st, tb, pid, p):
                 if st.x_ctx[x] < 0 and st.x_busy[x] == 0:
                     st.x_pend[x] = 1
         elif st.x_busy[xe]:
-            _end_step(st, tb, xe, pid, p)
-            _run_ahead(st, tb, xe, pid, p, t_arr)
+            _end_step(st, tb, xe, key, p)
+            _run_ahead(st, tb, xe, key, p, t_arr)
         else:
             st.x_wake[xe] = INF
             st.x_pend[xe] = 1
@@ -372,7 +375,7 @@ MODE_APPLY = 3    # carry out action (act, m, k, w) for executor x
 
 
 @njit(cache=True, _nrt=False)
-def drive(st, tb, pid, p, mode, x, act, m, k, w, out):
+def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     """The one compiled entry point: the all-Numba run (``MODE_RUN``) and the single
     steps a Python caller uses to drive the same state decision by decision."""
     y = x
@@ -382,11 +385,11 @@ def drive(st, tb, pid, p, mode, x, act, m, k, w, out):
     ww = w
     while True:  # each inlined step appears once: one copy of the code to compile
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            y = _advance(st, tb, pid, p)
+            y = _advance(st, tb, key, p)
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:
-            a, mm, kk, ww = decide(st, tb, pid, p, y)
+            a, mm, kk, ww = decide(key, st, tb, p, y)
             if mode == MODE_DECIDE:
                 out[0] = a
                 out[1] = mm
@@ -401,23 +404,23 @@ def drive(st, tb, pid, p, mode, x, act, m, k, w, out):
 _NO_OUT = np.zeros(4)
 
 
-def run(st, tb, pid, p) -> None:
-    """Simulate to the end with policy ``pid`` and parameters ``p`` (all in Numba)."""
-    drive(st, tb, pid, p, MODE_RUN, -1, 0, -1, 0, 0.0, _NO_OUT)
+def run(st, tb, key, p) -> None:
+    """Simulate to the end with the policy of ``key`` and parameters ``p`` (all in Numba)."""
+    drive(st, tb, key, p, MODE_RUN, -1, 0, -1, 0, 0.0, _NO_OUT)
 
 
-def advance(st, tb, pid, p) -> int:
+def advance(st, tb, key, p) -> int:
     """Process events until an executor needs a decision; return it (-1: run is over)."""
-    return int(drive(st, tb, pid, p, MODE_ADVANCE, -1, 0, -1, 0, 0.0, _NO_OUT))
+    return int(drive(st, tb, key, p, MODE_ADVANCE, -1, 0, -1, 0, 0.0, _NO_OUT))
 
 
-def policy_action(st, tb, pid, p, x) -> tuple[int, int, int, float]:
-    """What policy ``pid`` would do for executor ``x`` now: ``(act, model, k, wake_ms)``."""
+def policy_action(st, tb, key, p, x) -> tuple[int, int, int, float]:
+    """What the policy would do for executor ``x`` now: ``(act, model, k, wake_ms)``."""
     out = np.zeros(4)
-    drive(st, tb, pid, p, MODE_DECIDE, int(x), 0, -1, 0, 0.0, out)
+    drive(st, tb, key, p, MODE_DECIDE, int(x), 0, -1, 0, 0.0, out)
     return int(out[0]), int(out[1]), int(out[2]), float(out[3])
 
 
-def apply(st, tb, pid, p, x, act, m, k, w) -> None:
+def apply(st, tb, key, p, x, act, m, k, w) -> None:
     """Carry out a policy action for executor x at the current time."""
-    drive(st, tb, pid, p, MODE_APPLY, int(x), int(act), int(m), int(k), float(w), _NO_OUT)
+    drive(st, tb, key, p, MODE_APPLY, int(x), int(act), int(m), int(k), float(w), _NO_OUT)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from dse.sim import _kernel
 from dse.sim._state import (
     FV_NOW,
@@ -83,7 +83,7 @@ def _pack(tables: list[ModelTables], max_batch: int):
 def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTables],
             policy: str, params: dict | None = None, *, queue_cap: int = DEFAULT_QUEUE_CAP,
             horizon_ms: float | None = None):
-    """Validate inputs and build ``(state, tables, pid, pvec, policy, resolved)``."""
+    """Validate inputs and build ``(state, tables, key, pvec, policy, resolved)``."""
     pol = get_policy(policy)
     resolved = pol.resolve(params)
     arrival = np.ascontiguousarray(arrival_ms, dtype=np.float64)
@@ -122,7 +122,7 @@ def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTa
     executors = pol.instances(resolved)
     st = make_state(arrival, arrival + slo[stream], model, rexitl, M, executors, tab_b, L,
                     queue_cap, horizon_ms)
-    return st, tb, pol.pid, pol.vector(resolved), pol, resolved
+    return st, tb, pol.key, pol.vector(resolved), pol, resolved
 
 
 def _result(st, stream, exit_, executors, seconds) -> SimResult:
@@ -148,33 +148,32 @@ def simulate(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelT
     ``stream_slo_ms[stream]`` gives each request's deadline.  ``sim_seconds`` times the
     kernel alone (the first call compiles it first, outside the timing).
     """
-    st, tb, pid, pvec, pol, resolved = prepare(
+    st, tb, key, pvec, pol, resolved = prepare(
         arrival_ms, stream, model, exit, stream_slo_ms, tables, policy, params,
         queue_cap=queue_cap, horizon_ms=horizon_ms)
-    _warm()
+    _warm(pol.name)
     c0, t0 = time.thread_time(), time.perf_counter()
-    _kernel.run(st, tb, pid, pvec)
+    _kernel.run(st, tb, key, pvec)
     seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
     res = _result(st, stream, exit, pol.instances(resolved), seconds)
     res.counters["cpu_seconds"] = cpu
     return res
 
 
-_WARM = False
+_WARM: set[str] = set()
 
 
-def _warm() -> None:
-    """Compile (or load from cache) the kernel on a tiny run so timings exclude JIT."""
-    global _WARM
-    if _WARM:
+def _warm(policy: str) -> None:
+    """Compile (or load from cache) the policy's kernel on a tiny run, so that timings
+    exclude JIT; each policy compiles its own kernel, once per process."""
+    if policy in _WARM:
         return
     t = ModelTables(np.array([[0.0, 1.0, 1.5], [0.0, 1.0, 1.5]]), np.ones((2, 3)),
                     np.ones((2, 3)), (0, 1))
-    for pid in range(7):
-        st, tb, _, _, _, _ = prepare(np.array([0.0, 0.5]), [0, 0], [0, 0], [0, 1], [5.0],
-                                     [t], "fcfs")
-        _kernel.run(st, tb, pid, np.array([2.0, 1.0, 0.9, 0.5, 0.0]))
-    _WARM = True
+    st, tb, key, p, _, _ = prepare(np.array([0.0, 0.5]), [0, 0], [0, 0], [0, 1], [5.0],
+                                   [t], policy)
+    _kernel.run(st, tb, key, p)
+    _WARM.add(policy)
 
 
 class Stepper:
@@ -187,7 +186,7 @@ class Stepper:
     """
 
     def __init__(self, *args, **kwargs):
-        self.st, self.tb, self.pid, self.p, self.policy, self.params = prepare(*args, **kwargs)
+        self.st, self.tb, self.key, self.p, self.policy, self.params = prepare(*args, **kwargs)
         self._stream = np.asarray(args[1])
         self._exit = np.asarray(args[3])
 
@@ -196,7 +195,7 @@ class Stepper:
         return float(self.st.fv[FV_NOW])
 
     def next_decision(self) -> int | None:
-        x = _kernel.advance(self.st, self.tb, self.pid, self.p)
+        x = _kernel.advance(self.st, self.tb, self.key, self.p)
         return None if x < 0 else int(x)
 
     def observe(self) -> dict:
@@ -207,7 +206,7 @@ class Stepper:
                 "batch_layer": st.c_layer.copy(), "batch_active": st.c_n.copy()}
 
     def policy_action(self, x: int):
-        return _kernel.policy_action(self.st, self.tb, self.pid, self.p, x)
+        return _kernel.policy_action(self.st, self.tb, self.key, self.p, x)
 
     def act(self, x: int, action: int, model: int = -1, k: int = 0, wake_ms: float = 0.0):
         """Apply an action for executor ``x`` (the one ``next_decision`` returned)."""
@@ -236,7 +235,7 @@ class Stepper:
             raise ValueError("wait needs an idle executor and a wake-up time after now")
         if action not in (S.ACT_CONTINUE, S.ACT_CATCHUP, S.ACT_START, S.ACT_RESUME, S.ACT_WAIT):
             raise ValueError(f"unknown action {action}")
-        _kernel.apply(self.st, self.tb, self.pid, self.p, x, action, model, k, wake_ms)
+        _kernel.apply(self.st, self.tb, self.key, self.p, x, action, model, k, wake_ms)
 
     def result(self) -> SimResult:
         return _result(self.st, self._stream, self._exit, self.policy.instances(self.params),

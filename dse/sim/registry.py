@@ -1,17 +1,48 @@
-"""Policy registry: every scheduling policy is registered by name with declared parameters.
+"""Policy registry: every scheduling policy is a plug-in registered by name.
 
-The CLI (``dse policies``), the search space and ``dse.evaluate`` discover policies here.
-A policy's parameters reach the Numba kernel as a float64 vector in declaration order.
+A policy is one module (``dse/sim/policies/<name>.py``) that declares its parameters
+(:class:`Param`), derives their slots in the kernel's parameter vector with
+:func:`param_slots` (``p[P.max_batch]``, never ``p[0]``), defines its Numba ``decide``
+and optionally the ``continues_at`` and ``on_batch_done`` hooks, and ends with
+``POLICY = Policy(...)``; one line in ``dse/sim/policies/__init__.py`` registers it.
+The CLI (``dse policies``), the spec's search space, ``dse.evaluate``, the kernel (which
+is compiled per policy, see :mod:`dse.sim._dispatch`) and the docs tables read
+:data:`POLICIES`.
+
+Kernel contract (all ``@njit(cache=True, inline="always")``, times in ms):
+
+* ``decide(st, tb, p, x, now) -> (act, model, k, wake_ms)``: the action of executor ``x``
+  (``dse.sim._state.ACT_*``); ``st``/``tb`` are the simulator state and tables, ``p`` the
+  float64 parameter vector.
+* ``continues_at(st, tb, p, x, c, m, layer, n) -> bool``: True only when ``decide``
+  would certainly continue batch ``c`` (model ``m``, ``n`` active) at the boundary before
+  ``layer`` whatever the time; lets the kernel run layers ahead without asking.  Default:
+  never (always ask).
+* ``on_batch_done(st, tb, p, c, now)``: called when batch ``c`` empties.  Default: none.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
+from numba import njit
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import (
+    InputError,
+    check_bool,
+    check_float,
+    check_int,
+    did_you_mean,
+    is_number,
+)
+from dse.sim._dispatch import PolicyKey
 
 
 @dataclass(frozen=True)
@@ -29,53 +60,106 @@ class Param:
     doc: str = ""
 
     def coerce(self, value, *, source: str = "policy") -> float | int | bool:
-        """Validate one user value (number or string) and return it typed."""
+        """Validate one user value (a number, or text such as ``--param k=v`` gives) and
+        return it typed."""
         field_name = f"{source}.{self.name}" if source else self.name
+        if isinstance(value, np.generic):
+            value = value.item()
         if isinstance(value, str):
-            text = value.strip().lower()
-            if self.kind == "bool":
-                if text in ("1", "true", "yes", "on"):
-                    return True
-                if text in ("0", "false", "no", "off"):
-                    return False
-                raise InputError(f"expected true or false, got '{value}'", field=field_name)
-            try:
-                value = float(text)
-            except ValueError:
-                raise InputError(f"expected a number, got '{value}'", field=field_name) from None
-        if isinstance(value, bool) and self.kind != "bool":
-            raise InputError(f"expected a number, got {value}", field=field_name)
+            value = _parse(value, self.kind, field_name)
         if self.kind == "bool":
-            if value not in (0, 1, True, False):
-                raise InputError(f"expected true or false, got {value}", field=field_name)
-            return bool(value)
-        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-            raise InputError(f"expected a finite number, got {value!r}", field=field_name)
+            if is_number(value) and value in (0, 1):
+                value = bool(value)
+            return check_bool(value, field=field_name)
+        allowed = f"{self.low}..{self.high}"
         if self.kind == "int":
-            if float(value) != int(value):
-                raise InputError(f"expected an integer, got {value}", field=field_name)
-            value = int(value)
-        else:
-            value = float(value)
-        if not (self.low <= value <= self.high):
-            raise InputError(f"{value} is out of range", field=field_name,
-                             allowed=f"{self.low}..{self.high}")
-        return value
+            if is_number(value) and math.isfinite(value) and float(value) == int(value):
+                value = int(value)
+            return check_int(value, field=field_name, low=self.low, high=self.high,
+                             allowed=allowed)
+        return check_float(value, field=field_name, low=self.low, high=self.high,
+                           allowed=allowed)
+
+
+def _parse(text: str, kind: str, field: str):
+    """A command-line value: true/false words for booleans, else a number."""
+    word = text.strip().lower()
+    if kind == "bool":
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise InputError(f"expected true or false, got '{text}'", field=field)
+    try:
+        return float(word)
+    except ValueError:
+        raise InputError(f"expected a number, got '{text}'", field=field) from None
+
+
+def param_slots(params) -> tuple:
+    """Name -> position of each parameter in the kernel's parameter vector, as a named
+    tuple: ``P = param_slots(PARAMS)`` then ``p[P.max_batch]`` in a policy's kernel code
+    (a module-level constant Numba folds into the compiled code)."""
+    names = [q.name for q in params]
+    return collections.namedtuple("ParamSlots", names)(*range(len(names)))
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def never_continues(st, tb, p, x, c, m, layer, n):
+    """Default ``continues_at``: ask ``decide`` at every layer boundary."""
+    return False
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def no_batch_hook(st, tb, p, c, now):
+    """Default ``on_batch_done``: nothing."""
+    return None
+
+
+_SIM_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A registered scheduling policy: ``pid`` is its id inside the Numba kernel.
+    """A scheduling policy (see the module docstring for the kernel contract).
 
-    ``instances_param`` names the parameter that sets the number of executors (each a
-    ``design.sliced(n)`` slice of the PE array), or is empty for one executor."""
+    ``params``: its declared parameters, in kernel-vector order; ``instances_param`` names
+    the parameter that sets the number of executors (each a ``design.sliced(n)`` slice of
+    the PE array), or is empty for one executor; ``reconstruction``: our reading of a
+    published scheduler (rules in docs/simulator.md)."""
 
     name: str
-    pid: int
     summary: str
-    params: dict[str, Param] = field(default_factory=dict)
+    params: dict[str, Param]
+    decide: object
+    continues_at: object = never_continues
+    on_batch_done: object = no_batch_hook
     instances_param: str = ""
     reconstruction: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.params, dict):
+            object.__setattr__(self, "params", {q.name: q for q in self.params})
+        for hook in ("decide", "continues_at", "on_batch_done"):
+            if not hasattr(getattr(self, hook), "py_func"):
+                raise TypeError(f"policy {self.name!r}: {hook} must be a numba.njit function")
+        if self.instances_param and self.instances_param not in self.params:
+            raise ValueError(f"policy {self.name!r}: no parameter {self.instances_param!r}")
+
+    @cached_property
+    def key(self):
+        """The kernel's handle on this policy: its name plus a digest of the simulator's
+        sources and of the policy's functions, so that an edit recompiles the kernel
+        instead of loading a stale cached one (see :mod:`dse.sim._dispatch`)."""
+        h = hashlib.sha256()
+        hooks = [self.decide, self.continues_at, self.on_batch_done]
+        files = sorted(set(_SIM_DIR.rglob("*.py"))
+                       | {Path(inspect.getsourcefile(f.py_func)).resolve() for f in hooks})
+        for path in files:
+            h.update(path.read_bytes())
+        for f in hooks:
+            h.update(f"{f.py_func.__module__}.{f.py_func.__qualname__}".encode())
+        return PolicyKey(self.name, h.hexdigest()[:16], *hooks)
 
     def defaults(self) -> dict:
         return {k: p.default for k, p in self.params.items()}
@@ -106,11 +190,9 @@ POLICIES: dict[str, Policy] = {}
 
 
 def register(policy: Policy) -> Policy:
-    """Add a policy to :data:`POLICIES` (names and kernel ids must be unique)."""
+    """Add a policy to :data:`POLICIES` (names are unique)."""
     if policy.name in POLICIES:
         raise ValueError(f"policy {policy.name!r} registered twice")
-    if any(p.pid == policy.pid for p in POLICIES.values()):
-        raise ValueError(f"policy id {policy.pid} registered twice")
     POLICIES[policy.name] = policy
     return policy
 

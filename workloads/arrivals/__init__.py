@@ -20,8 +20,17 @@ _MODULES = (
 )
 
 ARRIVALS: dict[str, ArrivalProcess] = {}
-for _m in _MODULES:
-    _p = importlib.import_module(_m).PROCESS
-    ARRIVALS[_p.name] = _p
 
-__all__ = ["ARRIVALS", "ArrivalParam", "ArrivalProcess", "poisson_times"]
+
+def register(process: ArrivalProcess) -> ArrivalProcess:
+    """Add an arrival process to :data:`ARRIVALS` (names are unique)."""
+    if process.name in ARRIVALS:
+        raise ValueError(f"arrival process {process.name!r} registered twice")
+    ARRIVALS[process.name] = process
+    return process
+
+
+for _m in _MODULES:
+    register(importlib.import_module(_m).PROCESS)
+
+__all__ = ["ARRIVALS", "ArrivalParam", "ArrivalProcess", "poisson_times", "register"]

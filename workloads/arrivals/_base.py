@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cost_models.errors import InputError
-
-_KINDS = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+from dse.common import InputError, check_bool, check_choice, check_float, check_int, check_str
 
 
 @dataclass(frozen=True)
@@ -26,22 +24,21 @@ class ArrivalParam:
     choices: tuple = ()
 
     def check(self, value, *, source: str | None, field: str):
-        ok_types = _KINDS[self.kind]
-        if (isinstance(value, bool) and self.kind != "bool") or not isinstance(value, ok_types):
-            raise InputError(f"expected {self.kind}, got {value!r}", source=source, field=field)
+        """The value typed, within its range and choices."""
         if self.kind == "float":
-            value = float(value)
-            if not np.isfinite(value):
-                raise InputError(f"must be finite, got {value!r}", source=source, field=field)
-        if self.kind in ("float", "int"):
-            lo_bad = self.low is not None and (value <= self.low if self.low_open
-                                               else value < self.low)
-            if lo_bad or (self.high is not None and value > self.high):
-                raise InputError(f"{value!r} is out of range", source=source, field=field,
-                                 allowed=self.range_text())
-        if self.choices and value not in self.choices:
-            raise InputError(f"{value!r} is not allowed", source=source, field=field,
-                             allowed=self.choices)
+            value = check_float(value, source=source, field=field, low=self.low,
+                                high=self.high, low_open=self.low_open,
+                                allowed=self.range_text())
+        elif self.kind == "int":
+            value = check_int(value, source=source, field=field, low=self.low,
+                              high=self.high, low_open=self.low_open,
+                              allowed=self.range_text())
+        elif self.kind == "bool":
+            value = check_bool(value, source=source, field=field)
+        else:
+            value = check_str(value, source=source, field=field)
+        if self.choices:
+            check_choice(value, self.choices, source=source, field=field)
         return value
 
     def range_text(self) -> str:

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from workloads.arrivals._base import ArrivalParam, ArrivalProcess
 
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "us": 1e-3}

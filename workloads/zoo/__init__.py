@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 import importlib
-import tomllib
 from importlib import resources
 
-from cost_models.errors import InputError, did_you_mean
+from dse.common import InputError, did_you_mean, parse_toml
 from workloads.model import EarlyExitModel
 from workloads.zoo._provenance import MARKS as PROVENANCE_MARKS
 from workloads.zoo._provenance import expand, sweep_report
@@ -41,7 +40,7 @@ def _builders() -> dict:
 def zoo_data() -> dict:
     """The parsed ``data/zoo.toml``: per model exit profile, accuracy and citations."""
     text = resources.files("workloads").joinpath("data/zoo.toml").read_text()
-    return tomllib.loads(text)
+    return parse_toml(text, source="workloads/data/zoo.toml")
 
 
 def zoo_names() -> list[str]:

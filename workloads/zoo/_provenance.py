@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cost_models.errors import InputError
+from dse.common import InputError
 from workloads.exits import curve_accuracy, default_thresholds, fit_difficulty, midpoints
 
 KINDS = {"published": "cite", "mapped": "cite", "fitted": "cite", "assumed": "reason"}

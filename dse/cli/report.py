@@ -3,34 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 
-
-def _int(low: int):
-    def parse(text: str) -> int:
-        from cost_models.errors import InputError
-
-        try:
-            v = int(text)
-        except ValueError:
-            raise InputError(f"expected an integer, got '{text}'") from None
-        if v < low:
-            raise InputError(f"expected an integer >= {low}, got {v}")
-        return v
-    return parse
-
-
-def _mm2(text: str) -> float:
-    from cost_models.errors import InputError
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise InputError(f"expected an area in mm2, got '{text}'", field="--area-budget") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise InputError(f"expected a positive area in mm2, got {text}", field="--area-budget")
-    return v
+from dse.cli._common import flags, int_at_least, positive_float
+from dse.common import InputError, check_choice
 
 
 def register(sub) -> None:
@@ -42,11 +18,12 @@ def register(sub) -> None:
     d.add_argument("--out", metavar="FILE.html",
                    help="output file (default: <results_dir>/dashboard.html; not written "
                         "with --serve)")
-    d.add_argument("--max-designs", type=_int(1), default=12, metavar="N",
+    d.add_argument("--max-designs", type=int_at_least(1), default=12, metavar="N",
                    help="Pareto designs with full detail (default 12)")
     d.add_argument("--serve", action="store_true",
                    help="serve over HTTP and rebuild while the study runs")
-    d.add_argument("--port", type=_int(0), default=8050, help="port for --serve (default 8050)")
+    d.add_argument("--port", type=int_at_least(0), default=8050,
+                   help="port for --serve (default 8050)")
     d.add_argument("--host", default="127.0.0.1",
                    help="address for --serve (default 127.0.0.1: this machine only)")
     d.add_argument("--poll", type=float, default=5.0, metavar="S",
@@ -59,10 +36,10 @@ def register(sub) -> None:
     e.add_argument("spec", metavar="SPEC.toml")
     e.add_argument("--storage", help="storage URL (default: the spec's)")
     which = e.add_mutually_exclusive_group()
-    which.add_argument("--trial", type=_int(0), metavar="N", help="trial number")
+    which.add_argument("--trial", type=int_at_least(0), metavar="N", help="trial number")
     which.add_argument("--pick", metavar="RULE",
                        help="knee | max-slo | min-area (feasible trials only)")
-    which.add_argument("--area-budget", type=_mm2, metavar="MM2",
+    which.add_argument("--area-budget", type=positive_float("an area in mm2"), metavar="MM2",
                        help="best SLO objective within this area")
     which.add_argument("--trials", metavar="FILE.csv|FILE.parquet",
                        help="write every trial as a table instead")
@@ -78,29 +55,31 @@ def register(sub) -> None:
                                    "intervals over K traces.")
     v.add_argument("design", metavar="design.toml")
     v.add_argument("--scenario", metavar="FILE", help="evaluate on another scenario (TOML)")
-    v.add_argument("--requests", type=_int(1), metavar="N", help="trace length")
-    v.add_argument("--seeds", type=_int(1), default=1, metavar="K", help="number of traces")
+    v.add_argument("--requests", type=int_at_least(1), metavar="N", help="trace length")
+    v.add_argument("--seeds", type=int_at_least(1), default=1, metavar="K",
+                   help="number of traces")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.set_defaults(func=_evaluate)
 
 
 def _spec_and_study(args):
-    from pathlib import Path
-
+    from dse.cli.study import spec_and_storage
     from dse.report import open_spec_study
-    from dse.spec import load_spec, resolve_storage_path
 
-    spec = load_spec(args.spec)
-    url = resolve_storage_path(args.storage, Path.cwd()) if args.storage else None
+    spec, url = spec_and_storage(args)
     return spec, open_spec_study(spec, url)
 
 
 def _dashboard(args) -> int:
     from pathlib import Path
 
-    from dse.report import build_dashboard, write_dashboard
-    from dse.report.export import _check_out
-    from dse.report.server import DashboardServer, study_fingerprint
+    from dse.report import (
+        DashboardServer,
+        build_dashboard,
+        check_out_path,
+        study_fingerprint,
+        write_dashboard,
+    )
 
     spec, study = _spec_and_study(args)
     kwargs = dict(scenario=spec.scenario, fidelity=spec.fidelity, seed=spec.seed,
@@ -109,8 +88,9 @@ def _dashboard(args) -> int:
         out = args.out or str(Path(spec.results_dir) / "dashboard.html")
         if args.out is None:
             Path(spec.results_dir).mkdir(parents=True, exist_ok=True)
-        _check_out(out, (".html", ".htm"), "--out")
-        write_dashboard(study, out, **kwargs)
+        with flags(path="--out"):
+            check_out_path(out, (".html", ".htm"))
+            write_dashboard(study, out, **kwargs)
         print(out)
         return 0
 
@@ -121,10 +101,9 @@ def _dashboard(args) -> int:
 
     try:
         server = DashboardServer(build, lambda: study_fingerprint(study), host=args.host,
-                                 port=args.port, poll_s=max(0.5, args.poll))
+                                 port=args.port, poll_s=max(0.5, args.poll),
+                                 log=lambda msg: print(msg, file=sys.stderr))
     except OSError as exc:
-        from cost_models.errors import InputError
-
         raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
                          field="--port") from None
     print(f"serving {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
@@ -142,40 +121,46 @@ def _fmt(v) -> str:
 
 
 def _export(args) -> int:
-    from cost_models.errors import InputError
-    from dse.report import PICK_RULES, design_record, pick, read_study, write_design
-    from dse.report import write_trials as _write_trials
-    from dse.report._study import trial_area
+    from dse.report import (
+        DESIGN_SUFFIXES,
+        PICK_RULES,
+        check_out_path,
+        design_record,
+        pick,
+        read_study,
+        trial_area,
+        write_design,
+        write_trials,
+    )
 
     if args.trials is not None:
         if args.out:
             raise InputError("give either --trials FILE or --out FILE, not both", field="--out")
         spec, study = _spec_and_study(args)
-        frame = _write_trials(study, args.trials)
+        with flags(path="--trials"):
+            frame = write_trials(study, args.trials)
         print(f"{len(frame)} trials -> {args.trials}")
         return 0
     if args.trial is None and args.pick is None and args.area_budget is None:
         raise InputError("say which design: --trial N, --pick RULE or --area-budget MM2",
                          source="dse export", allowed=", ".join(PICK_RULES))
-    if args.pick is not None and args.pick not in PICK_RULES:
-        from cost_models.errors import did_you_mean
-
-        raise InputError(f"unknown pick rule '{args.pick}'{did_you_mean(args.pick, PICK_RULES)}",
-                         field="--pick", allowed=PICK_RULES)
-    from dse.report.export import DESIGN_SUFFIXES, _check_out
-
+    if args.pick is not None:
+        check_choice(args.pick, PICK_RULES, field="--pick", what="pick rule")
     if args.out:
-        _check_out(args.out, DESIGN_SUFFIXES, "--out")  # fail before touching the storage
+        with flags(path="--out"):  # fail before touching the storage
+            check_out_path(args.out, DESIGN_SUFFIXES)
     spec, study = _spec_and_study(args)
     data = read_study(study)
-    chosen = pick(data, trial=args.trial, rule=args.pick, area_budget=args.area_budget)
+    with flags(area_budget="--area-budget", rule="--pick"):
+        chosen = pick(data, trial=args.trial, rule=args.pick, area_budget=args.area_budget)
     record = design_record(data, chosen, spec=spec)
     if not args.out:  # default: next to the study's results
         from pathlib import Path
 
         Path(spec.results_dir).mkdir(parents=True, exist_ok=True)
         args.out = str(Path(spec.results_dir) / f"design_trial{chosen.number}.toml")
-    write_design(record, args.out)
+    with flags(path="--out"):
+        write_design(record, args.out)
     row = next(i for i, t in enumerate(data.trials) if t.number == chosen.number)
     how = (f"trial {args.trial}" if args.trial is not None else
            f"--pick {args.pick}" if args.pick else f"--area-budget {args.area_budget:g}")
@@ -189,23 +174,21 @@ def _export(args) -> int:
     else:
         vals = ", ".join(f"{n} = {_fmt(float(v))}" for n, v in
                          zip(data.metric_names, chosen.values, strict=True))
-        flags = ("Pareto" if data.pareto[row] else "dominated") + (
+        marks = ("Pareto" if data.pareto[row] else "dominated") + (
             "" if data.feasible[row] else ", infeasible")
-        print(f"trial {chosen.number} ({how}; {flags}): {vals}; policy "
+        print(f"trial {chosen.number} ({how}; {marks}): {vals}; policy "
               f"{summary['policy']} -> {args.out}")
     return 0
 
 
-_KEY_METRICS = ("slo_attainment", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms",
-                "p99_latency_ms",
-                "throughput_rps", "goodput_rps", "utilisation", "mean_batch", "accuracy",
-                "energy_uj_per_request", "avg_slo_satisfaction", "tail_slo_satisfaction",
-                "dropped")
-
-
 def _shown(keys) -> list[str]:
-    """Overall metrics in a stable order, then per-stream SLO attainment and p95."""
-    out = [f"overall.{k}" for k in _KEY_METRICS if f"overall.{k}" in keys]
+    """Overall metrics, SLO attainment first and then in catalogue order (flags such as
+    ``unstable`` left out), then per-stream SLO attainment and p95."""
+    from dse.metrics import METRICS
+
+    order = ["slo_attainment", *(m for m in METRICS if m not in ("slo_attainment",
+                                                                 "unstable"))]
+    out = [f"overall.{k}" for k in order if f"overall.{k}" in keys]
     out += [k for k in keys if k.startswith("overall.") and k not in out
             and k.split(".")[-1] != "unstable"]
     out += [k for k in keys if k.startswith("streams.")
@@ -214,12 +197,16 @@ def _shown(keys) -> list[str]:
 
 
 def _evaluate(args) -> int:
-    from dse.report import evaluate_design, load_design
-    from dse.report.evaluate import flatten_numbers
+    from dse.report import evaluate_design, flatten_numbers, load_design
 
     design = load_design(args.design)
-    result = evaluate_design(design, scenario_path=args.scenario, requests=args.requests,
-                             seeds=args.seeds)
+    from tqdm import tqdm
+
+    with tqdm(total=args.seeds, desc="seeds", unit="trace", leave=False, file=sys.stderr,
+              disable=args.seeds == 1 or not sys.stderr.isatty()) as bar, \
+            flags(requests="--requests", seeds="--seeds"):
+        result = evaluate_design(design, scenario_path=args.scenario, requests=args.requests,
+                                 seeds=args.seeds, on_seed=bar.update)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:

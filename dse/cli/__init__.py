@@ -1,9 +1,10 @@
-"""The ``dse`` command: one entry point, one module per subcommand group.
+"""The ``dse`` command, the app layer: one entry point, one module per command group.
 
-Each ``dse/_cli_*.py`` module exposes ``register(subparsers)``, which adds its
-subcommands and sets ``func`` (``args -> int`` exit code) on each parser.  User mistakes
-(:class:`InputError`) print one line and exit 2; runtime failures (:class:`RunError`)
-print one line and exit 1; a traceback is shown only with ``--debug``.
+Each command module exposes ``register(subparsers)``, which adds its subcommands and sets
+``func`` (``args -> int`` exit code) on each parser.  Command modules parse arguments,
+call the library and print; they hold no experiment, figure or search logic.  User
+mistakes (:class:`InputError`) print one line and exit 2; runtime failures
+(:class:`RunError`) print one line and exit 1; a traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import importlib
 import os
 import sys
 
-from cost_models.errors import InputError, RunError
+from dse.common import InputError, RunError
 
 # Adding a command group is one module and one line here.
-_COMMAND_MODULES = (
-    "dse._cli_cost",       # dse cost
-    "dse._cli_workloads",  # dse workloads [show NAME]
-    "dse._cli_sim",        # dse simulate, dse policies, dse compare
-    "dse._cli_study",      # dse run, dse worker, dse status
-    "dse._cli_report",     # dse dashboard, dse export, dse evaluate
+COMMAND_MODULES = (
+    "dse.cli.cost",       # dse cost
+    "dse.cli.workloads",  # dse workloads [show NAME | arrivals | trace FILE]
+    "dse.cli.sim",        # dse simulate, dse policies, dse compare
+    "dse.cli.study",      # dse run, dse worker, dse status, dse metrics, dse samplers
+    "dse.cli.report",     # dse dashboard, dse export, dse evaluate
 )
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _COMMAND_MODULES:
+    for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 

@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import sys
-
-import numpy as np
-
-
-def _pipe_safe(func):
-    """Stop quietly when the reader of stdout goes away (``dse workloads show X | head``)."""
-    @functools.wraps(func)
-    def wrapper(args):
-        try:
-            return func(args)
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-    return wrapper
 
 
 def register(subparsers) -> None:
@@ -69,7 +52,6 @@ def _numbers(summary: dict, key: str) -> str:
                                                    strict=True))
 
 
-@_pipe_safe
 def _list(args) -> int:
     from workloads import get_model, list_models
 
@@ -114,7 +96,6 @@ def _provenance_lines(summary: dict) -> list[str]:
     return lines
 
 
-@_pipe_safe
 def _show(args) -> int:
     from workloads import get_model
     from workloads.zoo import threshold_fit
@@ -159,7 +140,6 @@ def _show(args) -> int:
     return 0
 
 
-@_pipe_safe
 def _arrivals(args) -> int:
     from workloads import ARRIVALS
 
@@ -181,38 +161,9 @@ def _arrivals(args) -> int:
     return 0
 
 
-def trace_summary(scenario, trace, window_ms: float = 1000.0) -> dict:
-    """Per-stream statistics of a trace (the ``dse workloads trace --json`` object)."""
-    from workloads import get_model
-
-    streams = []
-    span = trace.duration_ms
-    for i, s in enumerate(scenario.streams):
-        mask = trace.stream == i
-        t = trace.arrival_ms[mask]
-        n_win = int(span // window_ms)
-        counts = np.bincount((t[t < n_win * window_ms] // window_ms).astype(np.int64),
-                             minlength=n_win) if n_win else np.zeros(0)
-        idc = float(counts.var() / counts.mean()) if n_win >= 2 and counts.mean() > 0 else None
-        n_exits = get_model(s.model).n_exits
-        shares = np.bincount(trace.exit[mask], minlength=n_exits) / max(int(mask.sum()), 1)
-        streams.append({
-            "name": s.name, "model": s.model, "arrival": s.arrival,
-            "requests": int(mask.sum()),
-            "rate_rps": round(float(mask.sum()) / span * 1000.0, 3) if span > 0 else None,
-            "specified_rate_rps": round(float(scenario.rates_rps()[i]), 3),
-            "index_of_dispersion": None if idc is None else round(idc, 3),
-            "exit_shares": [round(float(x), 4) for x in shares],
-            "mean_accuracy": round(float(trace.accuracy[mask].mean()), 4) if mask.any() else None,
-        })
-    return {"scenario": scenario.name, "requests": len(trace),
-            "duration_ms": round(span, 3), "window_ms": window_ms, "streams": streams}
-
-
-@_pipe_safe
 def _trace(args) -> int:
-    from cost_models.errors import InputError
-    from workloads import load_scenario
+    from dse.common import InputError
+    from workloads import load_scenario, trace_summary
 
     if args.window_ms <= 0:
         raise InputError(f"must be > 0, got {args.window_ms}", field="--window-ms")

@@ -1,8 +1,10 @@
-"""User-facing error types shared by every package (the bottom of the data chain).
+"""User-facing error types shared by every package (the bottom layer).
 
 An :class:`InputError` is a user mistake (bad file, field or value): the CLI prints its
-one-line message and exits with code 2.  A :class:`RunError` is a runtime failure
-(unreachable storage, corrupt file): one line, exit code 1.
+one-line message and exits with code 2.  A :class:`RunError` is a runtime failure (a
+storage failing during a run, a crashed worker process): one line, exit code 1.
+Library code names spec fields and function parameters in ``field``; the CLI maps them
+to its flags where they differ.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class InputError(ValueError):
             text += f" (allowed: {self.allowed})"
         return text.replace("\n", " ")
 
+    def renamed(self, field: str) -> InputError:
+        """The same error naming ``field`` instead (e.g. a parameter as its CLI flag)."""
+        return InputError(self.message, source=self.source, field=field, allowed=self.allowed)
+
 
 class RunError(RuntimeError):
     """A runtime failure that is not a user mistake (a storage failing during a run, a
@@ -43,12 +49,3 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest option, or ``""``."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def check_keys(table: dict, allowed: Iterable[str], *, source: str, prefix: str = "") -> None:
-    """Raise :class:`InputError` for the first key of ``table`` not in ``allowed``."""
-    allowed = list(allowed)
-    for key in table:
-        if key not in allowed:
-            raise InputError(f"unknown key '{key}'{did_you_mean(key, allowed)}",
-                             source=source, field=f"{prefix}{key}", allowed=allowed)

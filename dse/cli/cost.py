@@ -12,7 +12,7 @@ from cost_models import (
     load_topology,
     utilisation_sweep,
 )
-from cost_models.errors import InputError
+from dse.common import InputError
 
 
 def register(subparsers) -> None:

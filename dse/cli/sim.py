@@ -6,13 +6,13 @@ import json
 import math
 import sys
 
-from cost_models.errors import InputError
-
-COMPARE_ARRIVALS = ("poisson", "spikes")
-DEFAULT_LOADS = (0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.2)
+from dse.cli._common import flags, fmt, json_safe, warn
+from dse.common import InputError, check_choice
 
 
 def register(subparsers) -> None:
+    from dse.experiments import LOADS
+
     s = subparsers.add_parser(
         "simulate", help="simulate one design + workload + scheduling policy",
         description="Simulate an NPU design serving a workload under a scheduling policy. "
@@ -40,13 +40,19 @@ def register(subparsers) -> None:
                     "arrivals of a --scenario file); print a table and write a plotly "
                     "figure of SLO attainment vs load.")
     _workload_args(c, single_required=False)
-    c.add_argument("--loads", default=",".join(str(x) for x in DEFAULT_LOADS),
+    c.add_argument("--loads", default=",".join(str(x) for x in LOADS),
                    help="load factors: multiples of --rate (default: %(default)s)")
     c.add_argument("--policies", default="all", help="comma-separated policies (default all)")
     c.add_argument("--requests", type=int, default=10000, help="requests per run (default 10000)")
     c.add_argument("--out", default="compare.html", help="HTML figure (default compare.html)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(func=_compare)
+
+
+def _arrival_names() -> list[str]:
+    from workloads import ARRIVALS
+
+    return [a for a in ARRIVALS if a != "trace"]
 
 
 def _workload_args(p, *, single_required: bool) -> None:
@@ -58,34 +64,20 @@ def _workload_args(p, *, single_required: bool) -> None:
     p.add_argument("--rate", type=float, help=rate_help)
     p.add_argument("--slo-ms", type=float, help="SLO of the stream (ms)"
                    + ("" if single_required else "; default 5x the isolated latency"))
-    arrivals = _arrival_names()
-    p.add_argument("--arrival", default="poisson", metavar="|".join(arrivals),
+    p.add_argument("--arrival", default="poisson", metavar="|".join(_arrival_names()),
                    help="arrival process of the single stream (default poisson)")
     p.add_argument("--exit-probs", metavar="P1,P2,...",
                    help="share of requests leaving at each exit (sums to 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the trace (default 0)")
 
 
-def _arrival_names() -> list[str]:
-    try:
-        from workloads import ARRIVALS
+# --- shared checks ------------------------------------------------------------------------
 
-        return [a for a in ARRIVALS if a != "trace"]
-    except ImportError:  # pragma: no cover - workloads always ships with dse
-        return ["poisson"]
-
-
-# --- shared helpers ---------------------------------------------------------------------
-
-def _design(path):
-    from cost_models import load_npu
-
-    return load_npu(path)
-
-
-def _exit_probs(text: str, model: str) -> list[float]:
+def _exit_probs(text: str | None, model: str) -> list[float] | None:
     from workloads import get_model
 
+    if text is None:
+        return None
     try:
         probs = [float(x) for x in text.split(",")]
     except ValueError:
@@ -99,21 +91,6 @@ def _exit_probs(text: str, model: str) -> list[float]:
         raise InputError(f"probabilities must be >= 0 and sum to 1 (sum {sum(probs):.6g})",
                          field="--exit-probs")
     return probs
-
-
-def _single_stream(args, *, rate, slo_ms=None, slo_x=None, arrival=None):
-    from workloads import Scenario
-
-    stream = {"name": args.model, "model": args.model, "arrival": arrival or args.arrival,
-              "rate_rps": rate}
-    if slo_ms is not None:
-        stream["slo_ms"] = slo_ms
-    else:
-        stream["slo_x"] = slo_x
-    if args.exit_probs:
-        stream["exit_profile"] = _exit_probs(args.exit_probs, args.model)
-    return Scenario.from_dict({"name": args.model, "streams": [stream]},
-                              source="command line")
 
 
 def _check_workload_args(args, *, single_required: bool) -> None:
@@ -131,12 +108,8 @@ def _check_workload_args(args, *, single_required: bool) -> None:
         from workloads import get_model
 
         get_model(args.model)
-        if args.arrival not in _arrival_names():
-            from cost_models.errors import did_you_mean
-
-            raise InputError(f"unknown arrival process '{args.arrival}'"
-                             f"{did_you_mean(args.arrival, _arrival_names())}",
-                             field="--arrival", allowed=_arrival_names())
+        check_choice(args.arrival, _arrival_names(), field="--arrival",
+                     what="arrival process")
         if single_required:
             for flag, val in (("--rate", args.rate), ("--slo-ms", args.slo_ms)):
                 if val is None:
@@ -165,25 +138,12 @@ def _parse_params(pairs, policy) -> dict:
     return policy.resolve(out, source="--param")
 
 
-def _json_safe(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def _warn(messages) -> None:
-    for m in messages:
-        print(f"dse: warning: {m}", file=sys.stderr)
-
-
 # --- dse simulate -------------------------------------------------------------------------
 
 def _simulate(args) -> int:
+    from cost_models import load_npu
     from dse.evaluation import evaluate
+    from dse.experiments import single_stream
     from dse.sim import get_policy
 
     policy = get_policy(args.policy)
@@ -192,53 +152,41 @@ def _simulate(args) -> int:
     _check_workload_args(args, single_required=True)
     if not (0.0 <= args.warmup < 1.0):
         raise InputError(f"must be in [0, 1), got {args.warmup}", field="--warmup")
-    design = _design(args.npu)
+    design = load_npu(args.npu)
     if args.scenario:
         from workloads import load_scenario
 
         scenario = load_scenario(args.scenario)
     else:
-        scenario = _single_stream(args, rate=args.rate, slo_ms=args.slo_ms)
+        scenario = single_stream(args.model, rate_rps=args.rate, slo_ms=args.slo_ms,
+                                 arrival=args.arrival,
+                                 exit_profile=_exit_probs(args.exit_probs, args.model))
     ev = evaluate(design, scenario, policy.name, params, n_requests=args.requests,
                   seed=args.seed, warmup=args.warmup)
-    _warn(ev.warnings)
+    warn(ev.warnings)
     if args.json:
-        print(json.dumps(_json_safe(ev.metrics), indent=2))
+        print(json.dumps(json_safe(ev.metrics), indent=2))
         return 0
-    _print_metrics(ev, scenario, policy.name, args)
-    return 0
-
-
-def _fmt(v, spec):
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float) and not math.isfinite(v):
-        return "-"
-    return format(v, spec)
-
-
-_COLUMNS = (("slo_attainment", "SLO ok", ".3f"), ("mean_latency_ms", "mean ms", ".2f"),
-            ("p50_latency_ms", "p50 ms", ".2f"), ("p95_latency_ms", "p95 ms", ".2f"),
-            ("p99_latency_ms", "p99 ms", ".2f"), ("throughput_rps", "tput/s", ".1f"),
-            ("goodput_rps", "good/s", ".1f"), ("utilisation", "util", ".3f"),
-            ("mean_batch", "batch", ".2f"), ("accuracy", "acc", ".3f"),
-            ("energy_uj_per_request", "uJ/req", ".0f"), ("dropped", "dropped", "d"),
-            ("unstable", "unstable", ""))
-
-
-def _print_metrics(ev, scenario, policy, args) -> None:
     m = ev.metrics
     params = " ".join(f"{k}={v}" for k, v in ev.params.items())
-    print(f"policy {policy} {params}".rstrip())
+    print(f"policy {policy.name} {params}".rstrip())
     print(f"{args.requests} requests, seed {args.seed}, warm-up {args.warmup:g}; "
           f"simulated in {m['sim_seconds'] * 1e3:.1f} ms "
           f"({m['requests_per_second']:,.0f} requests/s); area {m['area_mm2']:.3f} mm2")
+    _print_streams(m, scenario)
+    return 0
+
+
+def _print_streams(m: dict, scenario) -> None:
+    """One row per stream and one overall, a column per simulation metric."""
+    from dse.metrics import simulation_metrics
+
+    cols = simulation_metrics()
     width = max(8, *(len(s.name) for s in scenario.streams))
-    head = f"{'stream':<{width}} " + " ".join(f"{h:>8}" for _, h, _ in _COLUMNS)
-    print(head)
+    print(f"{'stream':<{width}} " + " ".join(f"{c.label:>8}" for c in cols))
     rows = [(name, m["streams"][name]) for name in m["streams"]] + [("overall", m["overall"])]
     for name, row in rows:
-        print(f"{name:<{width}} " + " ".join(f"{_fmt(row[k], f):>8}" for k, _, f in _COLUMNS))
+        print(f"{name:<{width}} " + " ".join(f"{fmt(row[c.name], c.fmt):>8}" for c in cols))
 
 
 # --- dse policies -------------------------------------------------------------------------
@@ -277,113 +225,52 @@ def _parse_loads(text) -> list[float]:
     return loads
 
 
-def capacity_rps(design, model_name: str) -> float:
-    """Requests/s the design sustains on ``model_name`` at its best batch size (every
-    sample to the last exit): ``max over b of b / batch time``, the load-1.0 point of
-    ``dse compare``."""
-    from cost_models import latency_table
-    from workloads import get_model
-
-    t = latency_table(design, get_model(model_name).layers)
-    batch_ms = t.ms[:, 1:].sum(axis=0)
-    return float(max((b + 1) / ms for b, ms in enumerate(batch_ms))) * 1e3
-
-
 def _compare(args) -> int:
-    from dse.evaluation import evaluate
-    from dse.sim import POLICIES, get_policy
+    from tqdm import tqdm
+
+    from cost_models import load_npu
+    from dse.experiments import compare, model_workloads
+    from dse.report import write_compare_figure
+    from dse.sim import POLICIES
 
     _check_requests(args.requests)
     _check_workload_args(args, single_required=False)
     loads = _parse_loads(args.loads)
-    names = list(POLICIES) if args.policies == "all" else [
-        get_policy(n.strip()).name for n in args.policies.split(",") if n.strip()]
-    design = _design(args.npu)
+    policies = list(POLICIES) if args.policies == "all" else [
+        n.strip() for n in args.policies.split(",") if n.strip()]
+    design = load_npu(args.npu)
     if args.scenario:
         from workloads import load_scenario
 
-        workloads = {"scenario": load_scenario(args.scenario)}
-        base_rate = None
+        workloads, base_rate = {"scenario": load_scenario(args.scenario)}, None
     else:
-        base_rate = args.rate if args.rate is not None else capacity_rps(design, args.model)
-        slo = {"slo_ms": args.slo_ms} if args.slo_ms is not None else {"slo_x": 5.0}
-        arrivals = COMPARE_ARRIVALS if args.arrival == "poisson" else ("poisson", args.arrival)
-        workloads = {a: _single_stream(args, rate=base_rate, arrival=a, **slo)
-                     for a in arrivals}
-    from tqdm import tqdm
-
-    results = []
-    warned = set()
-    total = len(workloads) * len(loads) * len(names)
+        workloads, base_rate = model_workloads(
+            design, args.model, rate_rps=args.rate, slo_ms=args.slo_ms, arrival=args.arrival,
+            exit_profile=_exit_probs(args.exit_probs, args.model))
+    total = len(workloads) * len(loads) * len(policies)
     with tqdm(total=total, desc="compare", unit="run", file=sys.stderr,
-              disable=not sys.stderr.isatty()) as bar:
-        for wname, scenario in workloads.items():
-            for load in loads:
-                sc = scenario.scaled(load)
-                trace = sc.trace(args.requests, args.seed)  # the same trace for every policy
-                for name in names:
-                    ev = evaluate(design, sc, name, None, seed=args.seed, trace=trace)
-                    for w in ev.warnings:
-                        if w not in warned:
-                            warned.add(w)
-                            _warn([w])
-                    o = ev.metrics["overall"]
-                    results.append({"arrival": wname, "load": load, "policy": name,
-                                    **{k: o[k] for k in ("slo_attainment", "mean_latency_ms",
-                                                         "p95_latency_ms", "mean_batch",
-                                                         "dropped", "unstable")}})
-                    bar.update()
-    _write_figure(results, args.out, design, base_rate, args)
+              disable=not sys.stderr.isatty()) as bar, flags(policy="--policies"):
+        result = compare(design, workloads, policies=policies, loads=loads,
+                         n_requests=args.requests, seed=args.seed, base_rate_rps=base_rate,
+                         on_run=bar.update)
+    warn(result.warnings)
+    with flags(out="--out"):
+        write_compare_figure(result, args.out, design=design,
+                             workload=args.model or args.scenario)
     if args.json:
-        print(json.dumps(_json_safe({"base_rate_rps": base_rate, "figure": args.out,
-                                     "runs": results}), indent=2))
+        print(json.dumps(json_safe({"base_rate_rps": base_rate, "figure": args.out,
+                                    "runs": result.runs}), indent=2))
         return 0
     if base_rate is not None:
         print(f"load 1.0 = {base_rate:.1f} requests/s on {args.model}")
-    for wname in workloads:
+    for wname in result.workloads:
         print(f"\n{wname}: SLO attainment (p95 latency ms) by load")
         print(f"{'policy':<10} " + " ".join(f"{x:>15g}" for x in loads))
-        for name in names:
+        for name in result.policies:
             cells = []
             for load in loads:
-                r = next(r for r in results if r["arrival"] == wname and r["load"] == load
-                         and r["policy"] == name)
-                p95 = _fmt(r["p95_latency_ms"], ".1f")
-                cells.append(f"{r['slo_attainment']:.3f} ({p95})")
+                r = result.run(wname, load, name)
+                cells.append(f"{r['slo_attainment']:.3f} ({fmt(r['p95_latency_ms'], '.1f')})")
             print(f"{name:<10} " + " ".join(f"{c:>15}" for c in cells))
     print(f"\nfigure: {args.out}")
     return 0
-
-
-def _write_figure(results, path, design, base_rate, args) -> None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    arrivals = list(dict.fromkeys(r["arrival"] for r in results))
-    fig = make_subplots(rows=1, cols=len(arrivals), shared_yaxes=True,
-                        subplot_titles=[f"{a} arrivals" for a in arrivals])
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#7f7f7f"]
-    policies = list(dict.fromkeys(r["policy"] for r in results))
-    for col, a in enumerate(arrivals, start=1):
-        for i, pol in enumerate(policies):
-            rows = [r for r in results if r["arrival"] == a and r["policy"] == pol]
-            fig.add_trace(go.Scatter(
-                x=[r["load"] for r in rows], y=[r["slo_attainment"] for r in rows],
-                mode="lines+markers", name=pol, legendgroup=pol, showlegend=col == 1,
-                line={"color": palette[i % len(palette)]},
-                customdata=[[r["p95_latency_ms"], r["mean_batch"]] for r in rows],
-                hovertemplate=f"{pol}<br>load %{{x}}<br>SLO attainment %{{y:.3f}}"
-                              "<br>p95 %{customdata[0]:.2f} ms<br>batch %{customdata[1]:.2f}"
-                              "<extra></extra>"), row=1, col=col)
-        fig.update_xaxes(title_text="load factor" + (f" (1.0 = {base_rate:.0f} req/s)"
-                                                     if base_rate else ""), row=1, col=col)
-    fig.update_yaxes(title_text="SLO attainment", range=[0, 1.02], row=1, col=1)
-    what = args.model or args.scenario
-    fig.update_layout(title=f"SLO attainment vs load: {what}, {design.pe_count}x"
-                            f"{design.pe_width} PEs, {design.batching} batching",
-                      template="plotly_white", hovermode="closest")
-    try:
-        fig.write_html(path, include_plotlyjs="cdn")
-    except OSError as exc:
-        raise InputError(f"cannot write the figure: {exc.strerror}", field="--out") from None

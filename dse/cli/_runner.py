@@ -1,0 +1,219 @@
+"""Running studies from a terminal: worker processes, signals, the progress bar.
+
+``dse run --workers K`` starts K local processes on one journal or server storage; each
+runs :func:`dse.search.run_worker` until the study holds ``n_trials`` complete trials.
+The first Ctrl-C (SIGINT) or SIGTERM stops after the running trials (forwarded to the
+workers as SIGTERM), a second one aborts them (their trials become FAIL and are re-run
+on resume).  A worker process reports its own errors as one line and exits with the CLI's
+codes (2 input error, 1 runtime failure, 130 interrupted).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from dse.common import InputError, RunError
+from dse.search import (
+    TrialIndex,
+    front_summary,
+    open_study,
+    result,
+    run_limits,
+    run_worker,
+    storage_kind,
+)
+from dse.spec import parse_spec
+
+SQLITE = "sqlite"
+
+
+class Stop:
+    """First signal: stop after the current trial.  Second: abort it (trial -> FAIL)."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.hits = 0
+        self._old = {}
+
+    def __call__(self, signum, frame):
+        self.hits += 1
+        if self.hits == 1:
+            self.event.set()
+            print("\ndse: stopping after the current trial (Ctrl-C again to abort it)",
+                  file=sys.stderr)
+            return
+        raise KeyboardInterrupt
+
+    def install(self, *signums):
+        if threading.current_thread() is threading.main_thread():
+            for s in signums:
+                self._old[s] = signal.signal(s, self)
+        return self
+
+    def restore(self):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old.clear()
+
+
+class Progress:
+    """tqdm bar: complete trials / n_trials, Pareto-front size and hypervolume."""
+
+    def __init__(self, spec, study, n_trials: int | None, enabled: bool = True):
+        self.spec, self.study, self.n_trials = spec, study, n_trials
+        self._last = 0.0
+        self._every = 0.5  # seconds between refreshes; grows with the cost of one
+        self._index = None
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_trials, desc=spec.name, unit="trial", file=sys.stderr,
+                            dynamic_ncols=True)
+            self.refresh(force=True)
+
+    def refresh(self, study=None, force: bool = False) -> None:
+        if self.bar is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self._every:
+            return
+        if self._index is None:
+            self._index = TrialIndex(self.study)
+        c = self._index.refresh().counts()
+        front, hv = front_summary(self.study, self.spec.metric_names, self.spec.directions)
+        # the front is recomputed over all complete trials: keep that under ~5% of a core
+        self._last = time.monotonic()
+        self._every = max(0.5, 20.0 * (self._last - now))
+        self.bar.n = c["COMPLETE"]
+        self.bar.set_postfix_str(f"front={len(front)} hv={hv:.4f} pruned={c['PRUNED']} "
+                                 f"failed={c['FAIL']}", refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.refresh(force=True)
+            self.bar.close()
+
+
+def check_workers(url: str, workers: int, *, source: str) -> None:
+    """Refuse parallel writers on SQLite (it locks and corrupts under concurrency)."""
+    if workers > 1 and storage_kind(url) == SQLITE:
+        path = Path(url[len("sqlite:///"):])
+        raise InputError(
+            f"--workers {workers} cannot share the SQLite storage {path.name}; give "
+            f"--storage journal:///{path.with_suffix('.journal').as_posix()} (one machine) "
+            "or a postgresql:// URL (many machines)", source=source, field="--workers")
+
+
+def run_study(spec, *, n_trials: int | None = None, storage_url: str | None = None,
+              workers: int = 1, timeout: float | None = None, progress: bool = True):
+    """Create or resume the study and run it to ``n_trials`` complete trials with
+    ``workers`` processes (1: this one); returns :class:`dse.search.RunResult`.
+
+    Several workers need a journal file or a server database (SQLite is refused).
+    Ctrl-C (SIGINT) or SIGTERM stops after the running trials.
+    """
+    url = storage_url or spec.storage_url
+    n_trials, timeout = run_limits(spec, n_trials, timeout)
+    if workers < 1:
+        raise InputError(f"must be >= 1, got {workers}", field="--workers")
+    check_workers(url, workers, source=spec.source)
+    study = open_study(spec, url, create=True)
+    bar = Progress(spec, study, n_trials, enabled=progress)
+    stop = Stop().install(signal.SIGINT, signal.SIGTERM)
+    try:
+        if workers == 1:
+            deadline = time.monotonic() + timeout if timeout is not None else None
+            run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
+                       on_trial=lambda s: bar.refresh())
+        else:
+            _run_processes(spec, url, n_trials, timeout, workers, stop, bar)
+    except KeyboardInterrupt:
+        stop.event.set()
+    finally:
+        stop.restore()
+        bar.close()
+    return result(spec, study, url, stopped=stop.event.is_set())
+
+
+def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float | None,
+               progress: bool = True):
+    """``dse worker``: run trials of the (new or existing) study on a shared storage in
+    this process; returns ``(trials this worker completed, or None when aborted, the
+    study, whether it was stopped)``."""
+    if storage_kind(storage_url) == SQLITE:
+        raise InputError("a worker shares the study with other processes: give a "
+                         "postgresql:// (or mysql://) URL or a journal file, not SQLite",
+                         field="--storage")
+    study = open_study(spec, storage_url, create=True)
+    n_trials = n_trials if n_trials is not None else spec.n_trials
+    timeout = timeout if timeout is not None else spec.timeout
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    bar = Progress(spec, study, n_trials, enabled=progress)
+    stop = Stop().install(signal.SIGINT, signal.SIGTERM)
+    try:
+        mine = run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
+                          on_trial=lambda s: bar.refresh())
+    except KeyboardInterrupt:
+        stop.event.set()
+        mine = None
+    finally:
+        stop.restore()
+        bar.close()
+    return mine, study, stop.event.is_set()
+
+
+def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, deadline_s,
+                worker: int) -> None:
+    """Entry point of a local worker process (``dse run --workers K``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards stops as SIGTERM
+    stop = Stop().install(signal.SIGTERM)
+    try:
+        spec = parse_spec(text, source=source, base=Path(base))
+        study = open_study(spec, storage_url, create=False, worker=worker)
+        deadline = time.monotonic() + deadline_s if deadline_s is not None else None
+        run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event)
+    except InputError as exc:
+        print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except RunError as exc:
+        print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    base = str(Path(spec.source).resolve().parent) if Path(spec.source).exists() else os.getcwd()
+    procs = [ctx.Process(target=_child_main, daemon=False,
+                         args=(spec.text, spec.source, base, url, n_trials, timeout, i))
+             for i in range(workers)]
+    for p in procs:
+        p.start()
+    sent = 0
+    try:
+        while any(p.is_alive() for p in procs):
+            if stop.hits > sent:
+                sent = stop.hits
+                for p in procs:
+                    if p.is_alive():
+                        os.kill(p.pid, signal.SIGTERM)
+            bar.refresh()
+            for p in procs:
+                p.join(timeout=0.1)
+    finally:
+        for p in procs:
+            p.join()
+    codes = [p.exitcode for p in procs]
+    if any(c == 2 for c in codes):
+        raise InputError("a worker stopped on an input error (see above)", source=spec.source)
+    if any(c not in (0, 130, -signal.SIGTERM) for c in codes) and not stop.event.is_set():
+        raise RunError(f"worker processes exited with codes {codes}")

@@ -1,0 +1,169 @@
+"""``dse run``, ``dse worker`` and ``dse status``: optimisation studies from a spec."""
+
+from __future__ import annotations
+
+import json
+
+from dse.cli._common import int_at_least, positive_float
+
+
+def register(sub) -> None:
+    positive = int_at_least(1, "a positive integer")
+    seconds = positive_float("a number of seconds")
+    p = sub.add_parser("run", help="create or resume a study and run it to n_trials",
+                       description="Create or resume the study of SPEC and run it until it "
+                                   "holds n_trials complete trials (resume is the default).")
+    p.add_argument("spec", metavar="SPEC.toml")
+    p.add_argument("--n-trials", type=positive, help="total complete trials to reach")
+    p.add_argument("--storage", help="storage URL (default: the spec's, else "
+                                     "results/<name>/study.db)")
+    p.add_argument("--workers", type=positive, default=1,
+                   help="local worker processes (needs a journal or server storage)")
+    p.add_argument("--timeout", type=seconds, help="stop after S seconds")
+    p.add_argument("--no-report", action="store_true", help="skip the dashboard/report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+    w = sub.add_parser("worker", help="join a study's search from any machine",
+                       description="Run trials of an existing or new study on a shared "
+                                   "storage (PostgreSQL/MySQL URL or a journal file).")
+    w.add_argument("spec", metavar="SPEC.toml")
+    w.add_argument("--storage", help="storage URL shared by all workers")
+    w.add_argument("--n-trials", type=positive, help="total complete trials to reach")
+    w.add_argument("--timeout", type=seconds, help="stop after S seconds")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=_worker)
+
+    s = sub.add_parser("status", help="trial counts, Pareto front and hypervolume",
+                       description="Show a study's trials by state, its Pareto front and "
+                                   "normalised hypervolume.")
+    s.add_argument("spec", metavar="SPEC.toml")
+    s.add_argument("--storage", help="storage URL (default: the spec's)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=_status)
+
+    m = sub.add_parser("metrics", help="list the metrics (objectives, constraints, tables)",
+                       description="List the registered metrics: unit, default direction, "
+                                   "exact or sampled, where each comes from.")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+    m.set_defaults(func=_metrics)
+
+    a = sub.add_parser("samplers", help="list the samplers and their options",
+                       description="List the registered samplers (study.sampler) and their "
+                                   "options (study.sampler_options) with types and ranges.")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    a.set_defaults(func=_samplers)
+
+
+def spec_and_storage(args):
+    """The spec of ``args.spec`` and the storage URL: ``--storage`` (relative paths
+    against the working directory) or the spec's."""
+    from pathlib import Path
+
+    from dse.spec import load_spec, resolve_storage_path
+
+    spec = load_spec(args.spec)
+    if args.storage:
+        return spec, resolve_storage_path(args.storage, Path.cwd())
+    return spec, spec.storage_url
+
+
+def _run(args) -> int:
+    from dse.cli._runner import run_study
+    from dse.report import write_run_report
+    from dse.search import redact_url
+
+    spec, url = spec_and_storage(args)
+    res = run_study(spec, n_trials=args.n_trials, storage_url=url, workers=args.workers,
+                    timeout=args.timeout, progress=not args.quiet)
+    paths = [] if args.no_report else [p for p in write_run_report(spec, res.study) if p]
+    c = res.counts
+    state = "stopped" if res.stopped else "done"
+    print(f"study {spec.name} ({state}): {c['COMPLETE']} complete, {c['PRUNED']} pruned, "
+          f"{c['FAIL']} failed trials; Pareto front {res.front_size} designs, "
+          f"hypervolume {res.hypervolume:.4f}")
+    print(f"storage: {redact_url(res.storage_url)}")
+    for path in paths:
+        print(f"wrote {path}")
+    return 130 if res.stopped else 0
+
+
+def _worker(args) -> int:
+    from dse.cli._runner import join_study
+    from dse.search import counts
+
+    spec, url = spec_and_storage(args)
+    mine, study, stopped = join_study(spec, url, n_trials=args.n_trials, timeout=args.timeout,
+                                      progress=not args.quiet)
+    c = counts(study)
+    extra = f", {mine} by this worker" if mine is not None else ""
+    print(f"study {spec.name} ({'stopped' if stopped else 'done'}): {c['COMPLETE']} "
+          f"complete trials{extra}")
+    return 130 if stopped else 0
+
+
+def _status(args) -> int:
+    import pandas as pd
+
+    from dse.search import open_study, pareto_table, redact_url, status
+
+    spec, url = spec_and_storage(args)
+    study = open_study(spec, url, create=False)
+    st = status(spec, study)
+    st["storage"] = redact_url(url)
+    if args.json:
+        print(json.dumps(st, indent=2, allow_nan=False, default=str))
+        return 0
+    c = st["counts"]
+    states = ", ".join(f"{k.lower()} {v}" for k, v in c.items() if v)
+    print(f"study {spec.name}  storage {st['storage']}")
+    target = f" of {spec.n_trials}" if spec.n_trials else ""
+    print(f"trials: {states or 'none'}  (complete{target}; feasible {st['complete_feasible']})")
+    print(f"hypervolume {st['hypervolume']:.4f} (normalised over best..worst, reference 1.1: "
+          + ", ".join(f"{m} {a + 0.0:.4g}..{b + 0.0:.4g}" for m, (a, b)
+                      in st["hypervolume_bounds"].items()) + ")")
+    table = pareto_table(spec, study)
+    print(f"Pareto front ({len(table)} designs):")
+    with pd.option_context("display.max_columns", 30, "display.width", 160,
+                           "display.float_format", "{:.4g}".format):
+        shown = table.astype(object).where(table.notna(), "")  # unused conditional params
+        print(shown.to_string(index=False) if len(table) else "  (no complete feasible trials)")
+    return 0
+
+
+def _metrics(args) -> int:
+    from dse.metrics import METRICS
+
+    rows = [{"name": m.name, "unit": m.unit or None, "direction": m.direction,
+             "exact": m.exact, "source": m.source, "objective": m.objective, "doc": m.doc}
+            for m in METRICS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'metric':<24} {'unit':<5} {'direction':<9} {'value':<8} {'from':<11} doc")
+    for r in rows:
+        value = "exact" if r["exact"] else "sampled"
+        use = "" if r["objective"] else " (not an objective)"
+        print(f"{r['name']:<24} {r['unit'] or '-':<5} {r['direction'][:3]:<9} {value:<8} "
+              f"{r['source']:<11} {r['doc']}{use}")
+    return 0
+
+
+def _samplers(args) -> int:
+    from dse.search import SAMPLERS
+
+    rows = [{"name": s.name, "doc": s.doc, "available": s.missing() is None,
+             "options": [{"name": o.name, "kind": o.kind, "default": o.default,
+                          "low": o.low, "high": o.high, "doc": o.doc}
+                         for o in s.options.values()]} for s in SAMPLERS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['name']}: {r['doc']}" + ("" if r["available"] else " (not installed)"))
+        for o in r["options"]:
+            rng = "" if o["kind"] == "bool" else (
+                f"{o['low']}..{'' if o['high'] is None else o['high']}")
+            print(f"    {o['name']:<18} {o['kind']:<5} default {o['default']:<15} "
+                  f"range {rng:<10} {o['doc']}")
+    return 0

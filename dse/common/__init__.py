@@ -1,0 +1,27 @@
+"""The bottom layer every package shares: errors, TOML reading and field checks.
+
+Nothing here imports another package of this project, so ``cost_models`` (the next layer
+up) can use it without pulling in anything else.
+"""
+
+from dse.common.checks import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_keys,
+    check_numbers,
+    check_range,
+    check_str,
+    check_table,
+    is_int,
+    is_number,
+)
+from dse.common.errors import InputError, RunError, did_you_mean
+from dse.common.toml import parse_toml, read_text, read_toml, table
+
+__all__ = [
+    "InputError", "RunError", "check_bool", "check_choice", "check_float", "check_int",
+    "check_keys", "check_numbers", "check_range", "check_str", "check_table",
+    "did_you_mean", "is_int", "is_number", "parse_toml", "read_text", "read_toml", "table",
+]

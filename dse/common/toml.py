@@ -1,0 +1,55 @@
+"""Reading TOML files and tables with one-line errors naming the file and the table."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+
+from dse.common.errors import InputError
+
+
+def parse_toml(text: str, *, source: str) -> dict:
+    """Parse TOML ``text``; a syntax error is an :class:`InputError` naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", source=source) from None
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of a file; a missing file, a directory or binary content is an
+    :class:`InputError`."""
+    source = str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise InputError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a TOML file", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", source=source) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
+                         source=source) from None
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file (errors as in :func:`read_text` and :func:`parse_toml`)."""
+    return parse_toml(read_text(path), source=str(path))
+
+
+def table(doc: dict, name: str, *, source: str) -> dict:
+    """The top-level table ``[name]`` of a parsed document; when it is missing the error
+    points at a near miss (``missing table [scenario] (found [scenari]: a typo?)``)."""
+    if name not in doc:
+        close = difflib.get_close_matches(name, list(doc), n=1, cutoff=0.6)
+        hint = f" (found [{close[0]}]: a typo?)" if close else ""
+        raise InputError(f"missing table [{name}]{hint}", source=source, field=name)
+    value = doc[name]
+    if not isinstance(value, dict):
+        raise InputError(f"expected a table, got {value!r}", source=source, field=name)
+    return value

@@ -1,0 +1,125 @@
+"""How the kernel calls a policy: one compiled kernel per policy, cached across processes.
+
+``drive`` (``dse.sim._kernel``) takes a :class:`PolicyKey` argument.  Its Numba type,
+:class:`PolicyKeyType`, carries the policy's name and source digest, so Numba compiles
+one specialisation of the kernel per policy, with that policy's ``decide``,
+``continues_at`` and ``on_batch_done`` inlined (the three stubs below resolve, at compile
+time, to the functions of the registered policy), and a run compiles only the policy it
+uses.  The type pickles by value (name and digest), so ``cache=True`` finds the compiled
+kernel again in the next process; a changed digest (an edited policy or simulator
+source) compiles afresh instead of loading stale code.  No policy id is dispatched at run
+time: a kernel cannot be called for a policy that is not registered.
+"""
+
+from __future__ import annotations
+
+from numba import types
+from numba.extending import (
+    NativeValue,
+    models,
+    overload,
+    register_model,
+    typeof_impl,
+    unbox,
+)
+
+from dse.sim._state import FV_NOW
+
+#: (name, digest) -> the policy's (decide, continues_at, on_batch_done), for compiling.
+_HOOKS: dict[tuple[str, str], tuple] = {}
+
+
+class PolicyKey:
+    """A policy as the kernel sees it (``Policy.key``): its name, a digest of its
+    sources, and (in this process) its three kernel functions."""
+
+    __slots__ = ("digest", "name")
+
+    def __init__(self, name: str, digest: str, decide, continues_at, on_batch_done):
+        self.name = name
+        self.digest = digest
+        _HOOKS[(name, digest)] = (decide, continues_at, on_batch_done)
+
+    def __repr__(self) -> str:
+        return f"PolicyKey({self.name!r}, {self.digest!r})"
+
+
+class PolicyKeyType(types.Dummy):
+    """Numba type of a :class:`PolicyKey`: equal for equal (name, digest)."""
+
+    def __init__(self, policy: str, digest: str):
+        self.policy = policy
+        self.digest = digest
+        super().__init__(name=f"Policy({policy}:{digest})")
+
+
+@typeof_impl.register(PolicyKey)
+def _typeof_key(value, context):
+    return PolicyKeyType(value.name, value.digest)
+
+
+register_model(PolicyKeyType)(models.OpaqueModel)
+
+
+@unbox(PolicyKeyType)
+def _unbox_key(typ, obj, c):
+    return NativeValue(c.context.get_dummy_value())
+
+
+def _hooks(key):
+    """``(decide, continues_at, on_batch_done)`` of a key type (``None`` for others)."""
+    if not isinstance(key, PolicyKeyType):
+        return None
+    return _HOOKS[(key.policy, key.digest)]
+
+
+def decide(key, st, tb, p, x):
+    """The action ``(act, model, k, wake_ms)`` of the policy of ``key`` for executor
+    ``x`` now (resolved at compile time)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+def continues_at(key, st, tb, p, x, c, m, layer, n):
+    """The policy's ``continues_at`` (resolved at compile time)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+def on_batch_done(key, st, tb, p, c, now):
+    """The policy's ``on_batch_done`` (resolved at compile time)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(decide)
+def _decide(key, st, tb, p, x):
+    hooks = _hooks(key)
+    if hooks is None:
+        return None
+    fn = hooks[0]
+
+    def impl(key, st, tb, p, x):
+        return fn(st, tb, p, x, st.fv[FV_NOW])
+    return impl
+
+
+@overload(continues_at)
+def _continues_at(key, st, tb, p, x, c, m, layer, n):
+    hooks = _hooks(key)
+    if hooks is None:
+        return None
+    fn = hooks[1]
+
+    def impl(key, st, tb, p, x, c, m, layer, n):
+        return fn(st, tb, p, x, c, m, layer, n)
+    return impl
+
+
+@overload(on_batch_done)
+def _on_batch_done(key, st, tb, p, c, now):
+    hooks = _hooks(key)
+    if hooks is None:
+        return None
+    fn = hooks[2]
+
+    def impl(key, st, tb, p, c, now):
+        fn(st, tb, p, c, now)
+    return impl

@@ -1,0 +1,71 @@
+"""Building blocks several policies share (Numba, inlined into each policy's kernel)."""
+
+from __future__ import annotations
+
+from numba import njit
+
+from dse.sim._state import ACT_START, ACT_WAIT, FV_NOW, INF, oldest_model, qlen
+from dse.sim.registry import Param
+
+MAX_BATCH = Param("max_batch", "int", 8, 1, 64, False,
+                  "largest batch (samples); capped at the design's max_batch")
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def always_continues(st, tb, p, x, c, m, layer, n):
+    """``continues_at`` of policies that never interrupt a running batch."""
+    return True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def wait_forever():
+    """Stay idle until the next arrival."""
+    return ACT_WAIT, -1, 0, INF
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def start_oldest(st, mb):
+    """Start the oldest model's queue with up to ``mb`` samples (wait when all are empty)."""
+    m = oldest_model(st)
+    if m < 0:
+        return wait_forever()
+    return ACT_START, m, min(qlen(st, m), mb), 0.0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def remaining(tb, m, layer, n):
+    """Worst-case time (ms) to run layers layer..L-1 at batch n (no exits assumed)."""
+    last = tb.n_layers[m] - 1
+    if layer == 0:
+        return tb.cum[m, last, n]
+    return tb.cum[m, last, n] - tb.cum[m, layer - 1, n]
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def admit(st, tb, c, m, kmax, slack, exit_aware):
+    """Largest k <= kmax whose catch-up keeps the protected members on time (0: none).
+
+    With ``k`` new samples, the batch (paused after layer l) finishes at the latest at
+    ``f1 = now + cum[l, k] + (cum[L-1, n+k] - cum[l, n+k])``.  ``lazy`` protects every
+    member (``f1 <= min deadline - slack``); ``fluid`` protects only members that would
+    still meet ``deadline - slack`` without the refill (finish ``f0``).
+    """
+    now = st.fv[FV_NOW]
+    n = st.c_n[c]
+    l_done = st.c_layer[c] - 1
+    last = tb.n_layers[m] - 1
+    f0 = now + (tb.cum[m, last, n] - tb.cum[m, l_done, n])
+    dmin = INF
+    for j in range(n):
+        d = st.deadline[st.c_mem[c, j]] - slack
+        if exit_aware and d < f0:
+            continue
+        if d < dmin:
+            dmin = d
+    k = kmax
+    while k >= 1:
+        f1 = now + tb.cum[m, l_done, k] + (tb.cum[m, last, n + k] - tb.cum[m, l_done, n + k])
+        if f1 <= dmin:
+            return k
+        k -= 1
+    return 0

@@ -1,0 +1,20 @@
+"""fcfs: first come first served, batch 1, each request runs to its exit."""
+
+from __future__ import annotations
+
+from numba import njit
+
+from dse.sim._state import ACT_CONTINUE
+from dse.sim.policies._shared import always_continues, start_oldest
+from dse.sim.registry import Policy
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def decide(st, tb, p, x, now):
+    if st.x_ctx[x] >= 0:
+        return ACT_CONTINUE, -1, 0, 0.0
+    return start_oldest(st, 1)
+
+
+POLICY = Policy("fcfs", "first come first served, batch 1, run to the request's exit", (),
+                decide, continues_at=always_continues)

@@ -1,0 +1,24 @@
+"""Study specs: a TOML file validated into the typed objects the search and the reports use.
+
+Public API: :func:`load_spec` / :func:`parse_spec` -> :class:`StudySpec` (with
+:class:`Fidelity`, :class:`Constraint` and the search :class:`Space` of :class:`Dim`),
+and the storage-path helpers :func:`resolve_storage_path` and :func:`default_storage`.
+The spec validates against every catalogue (policies, metrics, samplers, arrival
+processes, models), so it sits above ``dse.search`` in the layer order.
+"""
+
+from dse.spec.paths import default_storage, resolve_storage_path
+from dse.spec.space import Dim, Space, decode_choice, encode_choice, parse_dim
+from dse.spec.study import (
+    DIRECTIONS,
+    Constraint,
+    Fidelity,
+    StudySpec,
+    load_spec,
+    parse_spec,
+    spec_hash,
+)
+
+__all__ = ["DIRECTIONS", "Constraint", "Dim", "Fidelity", "Space", "StudySpec",
+           "decode_choice", "default_storage", "encode_choice", "load_spec", "parse_dim",
+           "parse_spec", "resolve_storage_path", "spec_hash"]

@@ -1,0 +1,319 @@
+"""Study specs: a TOML file describing one Optuna multi-objective study, validated.
+
+A spec has four tables (see ``docs/studies.md`` for the full reference):
+
+* ``[study]``: ``name``, ``storage`` (URL; default a SQLite file ``study.db`` in the
+  results directory), ``results_dir`` (default ``results/<name>`` next to the spec),
+  ``sampler`` (a name of ``dse.search.SAMPLERS``), ``sampler_options``, ``n_trials``
+  (total complete trials to reach), ``timeout`` (seconds per run), ``seed``,
+  ``objectives`` (``[{metric, direction}]``, metrics of ``dse.metrics.METRICS``) and
+  ``[study.constraints]`` (``max_<metric>`` / ``min_<metric>`` bounds).
+* ``[scenario]``: inline (as in ``workloads.Scenario``) or ``{file = "path.toml"}``.
+* ``[fidelity]``: ``requests`` per trial, ``replications``, ``warmup``, the multi-fidelity
+  short trace (``short_requests``, ``prune_after``, ``prune_margin``) and the
+  satisfaction sweep (``satisfaction_loads``, ``satisfaction_slo_x``).
+* ``[space]``: see :mod:`dse.spec.space`.
+
+Every mistake raises :class:`InputError` naming the file, the TOML path and the allowed
+values.  Nothing here touches a storage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dse.common import (
+    InputError,
+    check_choice,
+    check_float,
+    check_int,
+    check_keys,
+    check_numbers,
+    check_str,
+    check_table,
+    parse_toml,
+)
+from dse.metrics import SATISFACTION_LOADS, SATISFACTION_SLO_X, objective_metrics
+from dse.search import SAMPLERS
+from dse.spec.paths import default_storage, resolve_storage_path
+from dse.spec.space import Space, check_feasible, parse_exits, parse_space
+
+DIRECTIONS = ("maximize", "minimize")
+_STUDY_KEYS = ("name", "storage", "results_dir", "sampler", "sampler_options", "n_trials",
+               "timeout", "seed", "objectives", "constraints")
+_FIDELITY_KEYS = ("requests", "replications", "warmup", "short_requests", "prune_after",
+                  "prune_margin", "satisfaction_loads", "satisfaction_slo_x")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric`` must stay ``<= bound`` (kind ``max``) or ``>= bound`` (kind ``min``)."""
+
+    name: str
+    metric: str
+    kind: str
+    bound: float
+
+    def violation(self, value: float) -> float:
+        """Optuna convention: <= 0 means satisfied (in the metric's unit)."""
+        return value - self.bound if self.kind == "max" else self.bound - value
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Simulation effort per trial.
+
+    requests: requests per replication (full fidelity); replications: traces with seeds
+    ``seed, seed+1, ...`` averaged; warmup: fraction excluded; short_requests: length of the
+    short trace that multi-fidelity search runs first (0 = off); prune_after: complete
+    trials needed before pruning starts; prune_margin: optimism granted to short-trace
+    values, as a fraction of each objective's observed range; satisfaction_loads and
+    satisfaction_slo_x: the sweep of the paper-style ``*_slo_satisfaction`` objectives
+    (rate factors x SLOs as multiples of each model's isolated batch-1 latency).
+    """
+
+    requests: int = 5000
+    replications: int = 1
+    warmup: float = 0.1
+    short_requests: int = 0
+    prune_after: int = 10
+    prune_margin: float = 0.05
+    satisfaction_loads: tuple[float, ...] = SATISFACTION_LOADS
+    satisfaction_slo_x: tuple[float, ...] = SATISFACTION_SLO_X
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study spec (see the module docstring)."""
+
+    name: str
+    storage_url: str
+    sampler: str
+    sampler_options: dict
+    n_trials: int | None
+    timeout: float | None
+    seed: int
+    objectives: list[tuple[str, str]]
+    constraints: list[Constraint]
+    scenario: Any
+    fidelity: Fidelity
+    space: Space
+    results_dir: Path
+    spec_hash: str
+    source: str = "<spec>"
+    text: str = ""
+    storage_is_default: bool = True
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m for m, _ in self.objectives]
+
+    @property
+    def directions(self) -> list[str]:
+        return [d for _, d in self.objectives]
+
+    def needed_metrics(self) -> set[str]:
+        return set(self.metric_names) | {c.metric for c in self.constraints}
+
+
+# --------------------------------------------------------------------------- parts
+def _get(table: dict, key: str, check, default=None, **bounds):
+    """``table[key]`` checked by ``check`` (a ``dse.common`` checker), or ``default``."""
+    return check(table[key], **bounds) if key in table else default
+
+
+def _parse_sampler(study: dict, source: str) -> tuple[str, dict]:
+    name = check_choice(study.get("sampler", "nsga2"), SAMPLERS, source=source,
+                        field="study.sampler", what="sampler")
+    sampler = SAMPLERS[name]
+    why = sampler.missing()
+    if why:
+        raise InputError(why, source=source, field="study.sampler",
+                         allowed=[n for n, s in SAMPLERS.items() if not s.missing()])
+    options = check_table(study.get("sampler_options", {}), source=source,
+                          field="study.sampler_options")
+    check_keys(options, sampler.options, source=source, prefix="study.sampler_options.")
+    for key, value in options.items():
+        sampler.options[key].check(value, source=source, field=f"study.sampler_options.{key}")
+    return name, options
+
+
+def _parse_objectives(value, source: str) -> list[tuple[str, str]]:
+    metrics = {m.name: m for m in objective_metrics()}
+    if value is None:
+        return [("slo_attainment", "maximize"), ("area_mm2", "minimize")]
+    if not isinstance(value, list) or not value:
+        raise InputError("expected a non-empty list of {metric, direction} tables",
+                         source=source, field="study.objectives")
+    out = []
+    for i, item in enumerate(value):
+        path = f"study.objectives[{i}]"
+        if isinstance(item, str):
+            item = {"metric": item}
+        check_table(item, source=source, field=path)
+        check_keys(item, ("metric", "direction"), source=source, prefix=path + ".")
+        metric = check_choice(item.get("metric"), metrics, source=source,
+                              field=path + ".metric", what="objective")
+        direction = check_choice(item.get("direction", metrics[metric].direction),
+                                 DIRECTIONS, source=source, field=path + ".direction",
+                                 what="direction")
+        if any(m == metric for m, _ in out):
+            raise InputError(f"objective '{metric}' given twice", source=source, field=path)
+        out.append((metric, direction))
+    return out
+
+
+def _parse_constraints(value, source: str) -> list[Constraint]:
+    table = check_table(value or {}, source=source, field="study.constraints")
+    names = [m.name for m in objective_metrics()]
+    allowed = [f"{k}_{m}" for m in names for k in ("max", "min")]
+    out = []
+    for key, bound in table.items():
+        field = f"study.constraints.{key}"
+        if key not in allowed:
+            check_choice(key, allowed, source=source, field=field, what="constraint")
+        kind, metric = key.split("_", 1)
+        out.append(Constraint(key, metric, kind, check_float(bound, source=source,
+                                                               field=field)))
+    by_metric: dict[str, dict[str, float]] = {}
+    for c in out:
+        by_metric.setdefault(c.metric, {})[c.kind] = c.bound
+    for metric, b in by_metric.items():
+        if "min" in b and "max" in b and b["min"] > b["max"]:
+            raise InputError(f"contradictory constraints: min_{metric}={b['min']} > "
+                             f"max_{metric}={b['max']}", source=source,
+                             field=f"study.constraints.min_{metric}")
+    return out
+
+
+def _parse_fidelity(table: dict, source: str) -> Fidelity:
+    table = check_table(table, source=source, field="fidelity")
+    check_keys(table, _FIDELITY_KEYS, source=source, prefix="fidelity.")
+    d = Fidelity()
+
+    def get(key, check, **bounds):
+        return _get(table, key, check, getattr(d, key), source=source,
+                    field=f"fidelity.{key}", **bounds)
+
+    requests = get("requests", check_int, low=10)
+    short = get("short_requests", check_int, low=0)
+    if short and short >= requests:
+        raise InputError(f"must be smaller than fidelity.requests={requests} (or 0 = off), "
+                         f"got {short}", source=source, field="fidelity.short_requests")
+    if 0 < short < 10:
+        raise InputError(f"must be 0 (off) or >= 10, got {short}", source=source,
+                         field="fidelity.short_requests")
+    return Fidelity(
+        requests=requests,
+        replications=get("replications", check_int, low=1),
+        warmup=get("warmup", check_float, low=0.0, high=0.9),
+        short_requests=short,
+        prune_after=get("prune_after", check_int, low=1),
+        prune_margin=get("prune_margin", check_float, low=0.0),
+        satisfaction_loads=get("satisfaction_loads", check_numbers, low=0.0, low_open=True),
+        satisfaction_slo_x=get("satisfaction_slo_x", check_numbers, low=0.0, low_open=True))
+
+
+def _parse_scenario(table, source: str, base: Path):
+    from workloads import Scenario, load_scenario
+
+    table = check_table(table, source=source, field="scenario")
+    if "file" in table:
+        if len(table) != 1:
+            other = next(k for k in table if k != "file")
+            raise InputError("a scenario given as 'file' takes no other keys",
+                             source=source, field=f"scenario.{other}")
+        f = check_str(table["file"], source=source, field="scenario.file")
+        path = (base / f) if not Path(f).is_absolute() else Path(f)
+        if not path.is_file():
+            raise InputError(f"no such file '{f}'", source=source, field="scenario.file")
+        return load_scenario(path)
+    return Scenario.from_dict(table, source=source, base_dir=str(base))
+
+
+def spec_hash(parts: dict) -> str:
+    """Hash (hex, 16 chars) of everything that defines the study's numbers."""
+    blob = json.dumps(parts, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- entry points
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study spec file."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise InputError("no such spec file", source=source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", source=source) from None
+    return parse_spec(text, source=source, base=path.resolve().parent)
+
+
+def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -> StudySpec:
+    """Validate spec TOML ``text``; relative paths resolve against ``base``."""
+    base = base or Path.cwd()
+    doc = parse_toml(text, source=source)
+    check_keys(doc, ("study", "scenario", "fidelity", "space"), source=source)
+    for key in ("study", "scenario", "space"):
+        if key not in doc:
+            raise InputError(f"missing [{key}] table", source=source, field=key)
+    study = check_table(doc["study"], source=source, field="study")
+    check_keys(study, _STUDY_KEYS, source=source, prefix="study.")
+
+    name = check_str(study.get("name"), source=source, field="study.name", empty=False)
+    sampler, options = _parse_sampler(study, source)
+    n_trials = _get(study, "n_trials", check_int, source=source, field="study.n_trials",
+                    low=1)
+    timeout = _get(study, "timeout", check_float, source=source, field="study.timeout",
+                   low=0.0, low_open=True)
+    seed = _get(study, "seed", check_int, 0, source=source, field="study.seed", low=0)
+    if n_trials is None and timeout is None and sampler != "grid":
+        raise InputError("give n_trials and/or timeout", source=source, field="study.n_trials")
+
+    objectives = _parse_objectives(study.get("objectives"), source)
+    constraints = _parse_constraints(study.get("constraints"), source)
+    fidelity = _parse_fidelity(doc.get("fidelity", {}), source)
+    scenario = _parse_scenario(doc["scenario"], source, base)
+    space_table = check_table(doc["space"], source=source, field="space")
+    space = parse_space(space_table, source)
+    if "exits" in space_table:
+        exits, counts = parse_exits(check_table(space_table["exits"], source=source,
+                                                field="space.exits"), scenario, source)
+        space = dataclasses.replace(space, exits=exits, thresholds_per_stream=counts)
+    check_feasible(space, source, seed)
+    if sampler == "grid":
+        grid = space.grid(source)
+        size = math.prod(len(v) for v in grid.values()) if grid else 1
+        n_trials = size if n_trials is None else n_trials
+
+    results_dir = Path(check_str(study.get("results_dir", f"results/{name}"), source=source,
+                                 field="study.results_dir"))
+    if not results_dir.is_absolute():
+        results_dir = base / results_dir
+    storage = study.get("storage")
+    if storage is not None:
+        storage = resolve_storage_path(check_str(storage, source=source, field="study.storage",
+                                                 empty=False), base)
+    storage_is_default = storage is None
+    if storage is None:
+        storage = default_storage(results_dir)
+
+    parts = {"objectives": objectives,
+             "constraints": [(c.name, c.bound) for c in constraints],
+             "scenario": scenario.to_dict(),
+             "fidelity": {f.name: getattr(fidelity, f.name) for f in fields(fidelity)},
+             "space": space.canonical(), "sampler": sampler, "sampler_options": options,
+             "seed": seed}
+    return StudySpec(name=name, storage_url=storage, sampler=sampler, sampler_options=options,
+                     n_trials=n_trials, timeout=timeout, seed=seed, objectives=objectives,
+                     constraints=constraints, scenario=scenario, fidelity=fidelity,
+                     space=space, results_dir=results_dir, spec_hash=spec_hash(parts),
+                     source=source, text=text, storage_is_default=storage_is_default)
