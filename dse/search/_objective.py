@@ -166,6 +166,7 @@ class Objective:
             done = idx.counts()["COMPLETE"]
             ahead = sum(t.number < trial.number for t in idx.running())
             if done >= self.n_trials:
+                trial.set_user_attr("surplus", True)  # its design was not evaluated
                 raise Surplus(f"the study already has {done} complete trials")
             if done + ahead < self.n_trials:
                 return
