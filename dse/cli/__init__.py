@@ -27,10 +27,17 @@ COMMAND_MODULES = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line with exit code 2."""
+    """argparse that reports usage errors as one line in words with exit code 2, and
+    takes no abbreviated flags (``--n-trial`` is an error, not ``--n-trials``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        raise InputError(message, source=self.prog)
+        from dse.cli._common import usage_message
+
+        raise InputError(usage_message(message), source=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:

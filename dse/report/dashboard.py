@@ -222,15 +222,24 @@ def _nan_to_none(obj):
 def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=None,
                     max_designs: int = 12, title: str | None = None,
                     live_version: str | None = None, live_period_ms: int = 5000,
-                    detail_cache: dict | None = None) -> str:
+                    detail_cache: dict | None = None, on_progress=None) -> str:
     """The dashboard HTML (a complete, self-contained document) of ``study``.
 
     ``scenario``/``fidelity``/``seed`` (from the spec) enable per-design detail; without a
     scenario the design explorer shows stored metrics only.  ``live_version`` makes the
     page poll ``version.json`` and reload when the served study changes (``--serve``).
     ``detail_cache`` (trial number -> detail) lets a server re-simulate each design once.
+    ``on_progress(done, total)`` is called after each step (figures, each design).
     """
     data = read_study(study)
+    targets = detail_targets(data, max_designs)
+    total, done = 2 + len(targets), 0
+
+    def step():
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
     n = len(data.trials)
     figs = {"pareto": None, "hv": None, "parallel": None, "importance": None}
     imp_note = None
@@ -244,11 +253,14 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
         figs["pareto"] = _fig_json(F.pareto_figure(data, knee=knee))
         figs["hv"] = _fig_json(F.hypervolume_figure(data))
         figs["parallel"] = _fig_json(F.parallel_figure(data))
+        step()
         imp, imp_note = F.importances(study, data)
         if imp:
             figs["importance"] = _fig_json(F.importance_figure(imp))
     else:
         imp_note = "no complete trials yet"
+        step()
+    step()
     requests = None
     fid = fidelity if isinstance(fidelity, dict) else (
         {k: getattr(fidelity, k) for k in ("requests", "replications", "warmup")
@@ -257,7 +269,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
         seed = data.user_attrs.get("seed")
     detail: dict = {}
     options = []
-    for i in detail_targets(data, max_designs):
+    for i in targets:
         t = data.trials[i]
         entry = {"summary": _summary_html(data, i)}
         requests = t.user_attrs.get("requests", fid.get("requests"))
@@ -279,6 +291,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
                  f"{float(t.values[data.slo_index]):.4g}, area = {area:.4g} mm2, "
                  f"{t.user_attrs.get('policy', '?')}")
         options.append((t.number, label))
+        step()
     default = knee if knee is not None and str(knee) in detail else (
         options[0][0] if options else None)
     hv_now = float(F.hypervolume_history(data)[1][-1]) if n else 0.0
@@ -286,7 +299,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
     counts = data.counts
     stats = [("complete", counts.get("COMPLETE", 0)), ("pruned", counts.get("PRUNED", 0)),
              ("failed", counts.get("FAIL", 0)), ("running", counts.get("RUNNING", 0)),
-             ("feasible", int(data.feasible.sum())), ("Pareto trials", int(data.pareto.sum())),
+             ("feasible", int(data.feasible.sum())), ("Pareto designs", int(data.pareto.sum())),
              ("hypervolume", f"{hv_now:.4f}"),
              ("knee trial", knee if knee is not None else "-")]
     stat_html = "".join(f"<div class='stat'><b>{html.escape(str(v))}</b><span>{k}</span></div>"
