@@ -257,11 +257,11 @@ def _evaluate(args) -> int:
             summ = result["summary"]
             keys = _shown(list(summ))
             w = max([len(k) for k in keys] + [6])
-            print(f"{'metric':<{w}}  {'mean':>12}  {'95% CI (t)':>27}")
+            print(f"{'metric':<{w}}  {'mean':>12}  {'95% CI':>27}  method")
             for k in keys:
                 m = summ[k]
                 ci = f"[{_fmt(m['ci95_low'])}, {_fmt(m['ci95_high'])}]"
-                print(f"{k:<{w}}  {_fmt(m['mean']):>12}  {ci:>27}")
+                print(f"{k:<{w}}  {_fmt(m['mean']):>12}  {ci:>27}  {m['method']}")
     rep = result["reproduced"]
     if rep is True:
         if not args.json:

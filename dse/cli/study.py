@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from dse.cli._common import int_at_least, positive_float
 from dse.common import InputError
@@ -118,7 +119,9 @@ def _run(args) -> int:
     res = run_study(spec, n_trials=args.n_trials, storage_url=url, workers=args.workers,
                     timeout=args.timeout, progress=not args.quiet)
     paths = []
-    if not args.no_report:
+    if res.aborted:
+        print("dse: aborted: no report written (`dse dashboard` writes it)", file=sys.stderr)
+    elif not args.no_report:
         with Steps("writing the report (dashboard, knee design)") as bar:
             paths = [p for p in write_run_report(spec, res.study, results_folder(spec, url),
                                                  on_progress=bar) if p]

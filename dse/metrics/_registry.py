@@ -76,6 +76,8 @@ def objective_metrics() -> list[Metric]:
 
 
 STREAM_PREFIX = "streams."
+EVERY_STREAM = "*"
+"""``streams.*.<metric>`` in a condition: the metric of every stream."""
 
 
 def split_metric(name: str) -> tuple[str | None, str]:
@@ -102,7 +104,7 @@ def check_metric(name, *, streams=(), objective: bool = True, source: str | None
     stream, base = split_metric(name)
     pool = [m.name for m in (objective_metrics() if objective else METRICS.values())]
     if stream is not None:
-        if stream not in streams:
+        if stream not in streams and not (stream == EVERY_STREAM and not objective):
             raise InputError(f"unknown stream '{stream}' in '{name}'"
                              f"{did_you_mean(stream, list(streams))}", source=source,
                              field=field, allowed=list(streams) or "(no streams)")

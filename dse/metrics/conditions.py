@@ -3,7 +3,8 @@
 
 A condition is ``METRIC OP VALUE`` with OP one of ``>= <= > <`` and METRIC a name
 :func:`dse.metrics.check_metric` accepts (any catalogue metric, or
-``streams.<stream>.<metric>``).  A trial whose stored metrics lack the metric, or hold a
+``streams.<stream>.<metric>``), or ``streams.*.<metric>``: every stream must meet it (its
+value is the worst stream's).  A trial whose stored metrics lack the metric, or hold a
 non-finite value, does not satisfy it.
 """
 
@@ -15,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from dse.common import InputError
-from dse.metrics._registry import check_metric, metric_value
+from dse.metrics._registry import EVERY_STREAM, check_metric, metric_value, split_metric
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _PATTERN = re.compile(r"^\s*([^\s<>=]+)\s*(>=|<=|>|<)\s*(\S+)\s*$")
@@ -30,11 +31,18 @@ class Condition:
     value: float
 
     def value_of(self, metrics: dict) -> float:
-        """The metric in a stored ``metrics`` dict (NaN when it is not stored)."""
+        """The metric in a stored ``metrics`` dict (NaN when it is not stored); for
+        ``streams.*.<metric>`` the value of the stream that is furthest from meeting it."""
+        stream, base = split_metric(self.metric)
         try:
-            return metric_value(self.metric, metrics or {})
-        except (KeyError, TypeError, ValueError):
+            if stream != EVERY_STREAM:
+                return metric_value(self.metric, metrics or {})
+            values = [float(m[base]) for m in (metrics or {})["streams"].values()]
+        except (KeyError, TypeError, ValueError, AttributeError):
             return math.nan
+        if not values or not all(math.isfinite(v) for v in values):
+            return math.nan
+        return min(values) if self.op in (">=", ">") else max(values)
 
     def holds(self, metrics: dict) -> bool:
         v = self.value_of(metrics)

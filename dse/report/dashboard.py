@@ -25,6 +25,7 @@ import optuna
 import plotly
 import plotly.io as pio
 
+from dse.report import _design_figures as D
 from dse.report import _figures as F
 from dse.report._study import StudyData, read_study, trial_area
 
@@ -101,15 +102,15 @@ def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float 
         bmax = ms.shape[1] - 1
         mean_b = float((ev.metrics.get("overall") or {}).get("mean_batch") or bmax)
         b2 = int(min(bmax, max(2, round(mean_b)))) if bmax >= 2 else bmax
-        layer_figs.append(_fig_json(F.layers_figure(name, dict(
+        layer_figs.append(_fig_json(D.layers_figure(name, dict(
             layers=layers, ms_b1=ms[:, 1].tolist(), ms_bmax=ms[:, b2].tolist(),
             util_b1=util[:, 1].tolist(), util_bmax=util[:, b2].tolist(), bmax=b2))))
-        modes.append(_fig_json(F.modes_figure(name, layers, np.asarray(table.modes), util)))
+        modes.append(_fig_json(D.modes_figure(name, layers, np.asarray(table.modes), util)))
     area = ua.get("area_mm2") or area_breakdown(npu)
     return {
-        "cdf": _fig_json(F.cdf_figure(lat, stream, streams, slo, dropped)),
+        "cdf": _fig_json(D.cdf_figure(lat, stream, streams, slo, dropped)),
         "layers": layer_figs,
-        "area": _fig_json(F.area_figure(area)),
+        "area": _fig_json(D.area_figure(area)),
         "modes": modes,
         "warnings": list(ev.warnings),
     }

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 """A bare storage path with one of these suffixes is a SQLite file (``.journal``: a
 journal file)."""
