@@ -11,7 +11,8 @@ directory, so an example may use what an earlier one wrote (``knee.toml``).
 Matching: each expected line must equal the actual line (trailing spaces ignored), except
 
 * a line that is only ``...`` or ``…`` matches any number of lines;
-* ``…`` inside a line matches any text (use it for timings, absolute paths);
+* ``…`` or ``...`` inside a line matches any text (use it for timings, absolute paths,
+  abridged lists);
 * progress bars (tqdm lines) and the cold-cache note ``dse: compiling kernels ...`` are
   dropped from both sides; stdout and stderr are read together.
 
@@ -93,9 +94,9 @@ def _joined(body: list[str]) -> list[str]:
     out, cur = [], ""
     for line in body:
         if line.rstrip().endswith("\\"):
-            cur += line.rstrip()[:-1] + " "
+            cur += line.strip()[:-1].strip() + " "
             continue
-        out.append((cur + line).strip())
+        out.append((cur + line.strip()).strip())
         cur = ""
     return [c for c in out if c and not c.startswith("#")]
 
@@ -177,10 +178,10 @@ def _clean(lines: list[str]) -> list[str]:
 
 
 def _line_matches(want: str, got: str) -> bool:
-    if "…" not in want:
+    parts = re.split(r"…|\.\.\.", want)
+    if len(parts) == 1:
         return want == got
-    pattern = ".*".join(re.escape(part) for part in want.split("…"))
-    return re.fullmatch(pattern, got) is not None
+    return re.fullmatch(".*".join(re.escape(p) for p in parts), got) is not None
 
 
 def matches(expected: list[str], actual: list[str]) -> bool:

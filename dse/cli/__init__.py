@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from dse.common import InputError, RunError
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dse: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting: a further Ctrl-C changes nothing
         print("dse: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early

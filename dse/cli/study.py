@@ -197,7 +197,7 @@ def _status(args) -> int:
     table = pareto_table(spec, study, where=where, wide=args.wide)
     cond = f" with {' and '.join(map(str, where))}" if where else ""
     hidden = len(spec.space.varying()) - sum(c in spec.space.varying() for c in table.columns)
-    note = (f"; {hidden} parameter(s) equal along the front or not shown: --wide"
+    note = (f"; {hidden} more parameter(s) with --wide"
             if hidden and not args.wide and len(table) else "")
     print(f"Pareto front ({len(table)} designs meeting the constraints{cond}{note}):")
     print(_table(table) if len(table) else "  (no complete design meets them)")

@@ -4,8 +4,9 @@ The table has one row per Pareto design (``dse.search.pareto_designs``) among th
 that meet the spec's constraints and the ``where`` conditions
 (:class:`dse.metrics.Condition`), best first objective first: the trial number, the
 objective values, each constraint's slack (how far inside its bound, in the metric's
-unit; >= 0 means met) and the searched parameters that vary along that front (every
-searched parameter with ``wide``).  The designs that miss a constraint follow, closest
+unit; >= 0 means met) and the searched parameters that vary along that front (without
+the per-policy parameters when the policy is searched; every searched parameter with
+``wide``).  The designs that miss a constraint follow, closest
 first, in :func:`closest_infeasible`.
 """
 
@@ -75,10 +76,14 @@ def _rows(spec, trials, params) -> list[dict]:
 
 def front_params(spec, front, wide: bool = False) -> list[str]:
     """The searched parameters shown for ``front``: those whose values differ between
-    its designs (all searched parameters with ``wide``)."""
+    its designs, leaving out the parameters of each policy when the policy itself is
+    searched (they are blank for every other policy; the ``policy`` column says which);
+    every searched parameter with ``wide``."""
     names = spec.space.varying()
-    if wide or len(front) < 2:
-        return names if wide else []
+    if wide:
+        return names
+    if "policy" in names:
+        names = [n for n in names if "." not in n]
     return [n for n in names if len({repr(_param(t, n)) for t in front}) > 1]
 
 
