@@ -137,7 +137,10 @@ def pareto_figure(data: StudyData, knee: int | None = None) -> go.Figure:
         customdata=numbers[par]))
     xlab = (axis_title(data.metric_names[data.area_index]) if data.area_index is not None
             else axis_title("area_mm2"))
-    zoom = _front_box(area[par], slo[par])
+    # zoom to the SLO-area trade-off curve (with a third objective many more designs are
+    # Pareto-optimal, spread over the whole area range)
+    zoom = _front_box(area[line], slo[line]) if len(line) > 1 else _front_box(area[par],
+                                                                              slo[par])
     menus = [dict(type="buttons", direction="left", x=1.0, xanchor="right", y=1.12,
                   yanchor="bottom", showactive=True, buttons=[
                       dict(label="show dominated", method="restyle",

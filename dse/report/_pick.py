@@ -78,6 +78,15 @@ def front_2d(data: StudyData, where=()) -> np.ndarray:
     return front[np.lexsort((data.numbers[front], area[front]))]
 
 
+def _dominated(data: StudyData, rows: np.ndarray) -> np.ndarray:
+    """1 for the rows that another of ``rows`` dominates in all objectives (a third
+    objective breaks SLO-area ties: a Pareto design wins over a dominated one), else 0."""
+    from dse.search import pareto_designs
+
+    keep = set(pareto_designs([data.trials[i] for i in rows], data.directions))
+    return np.array([0 if k in keep else 1 for k in range(len(rows))], dtype=np.int64)
+
+
 def knee_index(slo_min: np.ndarray, area: np.ndarray, numbers: np.ndarray) -> int:
     """Position of the knee in a 2-D front given as minimised SLO and area arrays."""
     n = len(area)
@@ -132,7 +141,8 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
                              f"feasible design is {smallest:.4g} mm2)",
                              source=f"study '{data.name}'", field="area budget")
         slo = _slo_min(data)
-        j = within[np.lexsort((numbers[within], area[within], slo[within]))][0]
+        dom = _dominated(data, within)
+        j = within[np.lexsort((numbers[within], dom, area[within], slo[within]))][0]
         return data.trials[int(j)]
     if rule not in PICK_RULES:
         from dse.common import did_you_mean
@@ -142,9 +152,11 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
     front = front_2d(data, where)
     slo = _slo_min(data)
     if rule == "max-slo":
-        j = front[np.lexsort((numbers[front], area[front], slo[front]))][0]
+        j = front[np.lexsort((numbers[front], _dominated(data, front), area[front],
+                              slo[front]))][0]
     elif rule == "min-area":
-        j = front[np.lexsort((numbers[front], slo[front], area[front]))][0]
+        j = front[np.lexsort((numbers[front], _dominated(data, front), slo[front],
+                              area[front]))][0]
     else:
         j = front[knee_index(slo[front], area[front], numbers[front])]
     return data.trials[int(j)]

@@ -49,7 +49,7 @@ class DesignFile:
 def read_design_dict(path: str) -> dict:
     """The raw mapping of a ``.toml`` / ``.json`` design file (errors are one line)."""
     if not os.path.exists(path):
-        raise InputError("no such file", source=path)
+        raise InputError("file not found", source=path)
     if os.path.isdir(path):
         raise InputError("is a directory, expected a design file", source=path)
     ext = os.path.splitext(path)[1].lower()
