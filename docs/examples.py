@@ -14,7 +14,7 @@ Matching: each expected line must equal the actual line (trailing spaces ignored
 * ``…`` or ``...`` inside a line matches any text (use it for timings, absolute paths,
   abridged lists);
 * progress bars (tqdm lines) and the cold-cache note ``dse: compiling kernels ...`` are
-  dropped from both sides; stdout and stderr are read together.
+  dropped from both sides; stdout and stderr are read together, in order.
 
 So numbers shown in the docs are checked digit for digit: a change that moves one fails
 the check.  Put ``<!-- example: skip REASON -->`` on the line before a block that is not
@@ -159,16 +159,19 @@ def scratch() -> Path:
 def run(example: Example, cwd: Path) -> list[str]:
     """Run an example's commands in ``cwd``; the combined output as lines (each command's
     line ``$ command`` first when the example is in console style)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200", PYTHONUNBUFFERED="1")
     console = any(line.startswith("$ ") for line in example.expected)
     out: list[str] = []
     for command in example.commands:
         if console:
             out.append(f"$ {command}")
-        proc = subprocess.run(_argv(command), cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
-        for text in (proc.stdout, proc.stderr):
-            out += [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+        proc = subprocess.run(_argv(command), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+        for line in proc.stdout.splitlines():  # a terminal shows what follows the last \r
+            shown = line.rsplit("\r", 1)[-1]
+            if shown.strip() or "\r" not in line:
+                out.append(shown)
     return out
 
 

@@ -10,8 +10,8 @@ proportions of requests (SLO attainment, overall and per stream) and of sweep po
 satisfaction metrics), Clopper-Pearson with an effective sample size
 (:func:`dse.report._stats.proportion_ci`, Korn & Graubard 1998), which stays in [0, 1];
 for every other metric the Student-t interval ``mean +- t_{0.975, K-1} * s / sqrt(K)``
-(``s``: sample standard deviation), clipped to [0, 1] for the bounded shares
-``utilisation`` and ``accuracy``.
+(``s``: sample standard deviation), clipped at 0 (no metric is negative) and, for the
+bounded shares ``utilisation`` and ``accuracy``, at 1.
 """
 
 from __future__ import annotations
@@ -200,6 +200,6 @@ def _interval(key: str, values, counts: dict) -> dict:
     else:
         mean, lo, hi = mean_ci(values)
         method = "t"
-        if base in BOUNDED and math.isfinite(lo):
-            lo, hi = max(0.0, lo), min(1.0, hi)
+        if math.isfinite(lo):  # no metric is negative; shares stay <= 1
+            lo, hi = max(0.0, lo), (min(1.0, hi) if base in BOUNDED else hi)
     return {"mean": mean, "ci95_low": lo, "ci95_high": hi, "method": method}
