@@ -13,8 +13,8 @@ Matching: each expected line must equal the actual line (trailing spaces ignored
 * a line that is only ``...`` or ``…`` matches any number of lines;
 * ``…`` or ``...`` inside a line matches any text (use it for timings, absolute paths,
   abridged lists);
-* progress bars (tqdm lines) and the cold-cache note ``dse: compiling kernels ...`` are
-  dropped from both sides; stdout and stderr are read together, in order.
+* blank lines, progress bars (tqdm lines) and the cold-cache note ``dse: compiling
+  kernels ...`` are dropped from both sides; stdout and stderr are read together, in order.
 
 So numbers shown in the docs are checked digit for digit: a change that moves one fails
 the check.  Put ``<!-- example: skip REASON -->`` on the line before a block that is not
@@ -176,8 +176,8 @@ def run(example: Example, cwd: Path) -> list[str]:
 
 
 def _clean(lines: list[str]) -> list[str]:
-    return [line.rstrip() for line in lines
-            if not BAR.search(line) and not any(p.search(line) for p in DROPPED)]
+    return [line.rstrip() for line in lines if line.strip()
+            and not BAR.search(line) and not any(p.search(line) for p in DROPPED)]
 
 
 def _line_matches(want: str, got: str) -> bool:
