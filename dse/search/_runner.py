@@ -201,6 +201,7 @@ class RunResult:
     hypervolume: float
     stopped: bool
     exhausted: bool = False
+    aborted: bool = False  # a second stop signal aborted the running trials
 
 
 def run_limits(spec, n_trials: int | None = None, timeout: float | None = None):
