@@ -45,6 +45,32 @@ def trials_of_this_trial(study: optuna.Study) -> list:
     return study._get_trials(deepcopy=False, use_cache=True)
 
 
+class _ReadOnce:
+    """A study whose trial reads all come from Optuna's per-trial cache (see
+    :func:`read_once`); everything else is the study's."""
+
+    def __init__(self, study: optuna.Study):
+        self._study = study
+
+    def __getattr__(self, name):
+        return getattr(self._study, name)
+
+    def _get_trials(self, deepcopy=True, states=None, use_cache=False):
+        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=True)
+
+    def get_trials(self, deepcopy=True, states=None):
+        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=True)
+
+
+def read_once(study: optuna.Study):
+    """``study`` as a sampler should see it while it samples one trial: every read of the
+    trials is the one read Optuna caches per trial (``Study.ask`` resets it), where
+    Optuna's samplers otherwise read the storage again (NSGA-II: for its search space and
+    its parents).  With one process the trials are the same; with several, a sampler sees
+    the study as of the trial's first read."""
+    return study if isinstance(study, _ReadOnce) else _ReadOnce(study)
+
+
 class SharedGridSampler(optuna.samplers.GridSampler):
     """Optuna's grid sampler, exhaustive with any number of workers.
 
@@ -56,6 +82,11 @@ class SharedGridSampler(optuna.samplers.GridSampler):
     (``unvisited[number % len]``) instead of a seeded random choice, which two workers
     with equal seeds would make alike.  A FAIL trial marked ``surplus`` (the study was
     complete when it started) leaves its point unvisited, for a later extension."""
+
+    @property
+    def space_size(self) -> int:
+        """Number of grid points."""
+        return len(self._all_grids)
 
     def before_trial(self, study, trial):
         attrs = trial.system_attrs

@@ -164,7 +164,7 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
-        if c["WAITING"] == 0 and exhausted(study):
+        if c["WAITING"] == 0 and exhausted(study, sum(c.values())):
             break
         if n_trials is not None and c["COMPLETE"] + c["RUNNING"] >= n_trials:
             time.sleep(0.2)  # wait for the running trials (they may prune or fail)
@@ -180,11 +180,16 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
     return mine
 
 
-def exhausted(study: optuna.Study) -> bool:
+def exhausted(study: optuna.Study, n_trials: int | None = None) -> bool:
     """Whether the study holds every design of its (finite) space: its sampler has no
-    new design to propose (``dse.search._unique``; the grid sampler: every point run)."""
+    new design to propose (``dse.search._unique``; the grid sampler: every point run).
+    ``n_trials``, the study's trial count when known, spares reading the trials while
+    it is below the space's size."""
     check = getattr(study.sampler, "is_exhausted", None)
-    return bool(check is not None and check(study))
+    size = getattr(study.sampler, "space_size", None)
+    if check is None or (n_trials is not None and size is not None and n_trials < size):
+        return False
+    return bool(check(study))
 
 
 # --------------------------------------------------------------------------- run

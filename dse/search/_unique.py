@@ -92,6 +92,7 @@ def _values(dist) -> list | None:
 
 class UniqueSampler(optuna.samplers.BaseSampler):
     """``sampler`` that never proposes a design the study holds (module docstring).
+    The wrapped sampler reads the trials once per trial (``_optuna_compat.read_once``).
 
     ``space`` is the spec's ``Space``; ``seed`` seeds the replacement draws."""
 
@@ -108,9 +109,15 @@ class UniqueSampler(optuna.samplers.BaseSampler):
     def inner(self) -> optuna.samplers.BaseSampler:
         return self._inner
 
+    @property
+    def space_size(self) -> int | None:
+        """Number of designs of a finite space (``None``: continuous or too many)."""
+        return self._size
+
     def _draw(self, study, trial, search_space) -> tuple[dict, dict, dict]:
         """The wrapped sampler's proposal for the whole trial: ``(relative sample,
         independent values in suggestion order, name -> distribution)``."""
+        study = compat.read_once(study)
         rel = self._inner.sample_relative(study, trial, search_space)
         point = {**trial.params, **rel}
         planned: dict = {}
@@ -125,14 +132,14 @@ class UniqueSampler(optuna.samplers.BaseSampler):
         return rel, planned, dims
 
     def infer_relative_search_space(self, study, trial):
-        return self._inner.infer_relative_search_space(study, trial)
+        return self._inner.infer_relative_search_space(compat.read_once(study), trial)
 
     def sample_relative(self, study, trial, search_space):
         """The relative sample; the values ``sample_independent`` will return for the
         rest of the trial are drawn here too (same calls, same order as the trial would
         make), so the whole design is known and checked before any of it is stored."""
         if "fixed_params" in trial.system_attrs:  # an enqueued or retried trial
-            return self._inner.sample_relative(study, trial, search_space)
+            return self._inner.sample_relative(compat.read_once(study), trial, search_space)
         rel, planned, dims = self._draw(study, trial, search_space)
         held = self._held.update(compat.trials_of_this_trial(study))
         tries = 1
@@ -155,7 +162,8 @@ class UniqueSampler(optuna.samplers.BaseSampler):
             value = planned[param_name]
             if param_distribution._contains(param_distribution.to_internal_repr(value)):
                 return value
-        return self._inner.sample_independent(study, trial, param_name, param_distribution)
+        return self._inner.sample_independent(compat.read_once(study), trial, param_name,
+                                              param_distribution)
 
     def _replace(self, point: dict, dims: dict, held: HeldDesigns, number: int) -> dict:
         """A design near ``point`` that the study does not hold: a one-parameter
