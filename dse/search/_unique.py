@@ -76,6 +76,25 @@ class HeldDesigns:
         return len(self._done)
 
 
+def count_designs(space, limit: int = 10 ** 9) -> int | None:
+    """Number of distinct points (parameter sets) of a finite ``dse.spec.Space``;
+    ``None`` when a dimension is continuous or the count exceeds ``limit``."""
+    total = 0
+    for policy in space.policy.values:
+        n = 1
+        for dim in space.searched(policy).values():
+            if dim is space.policy:
+                continue
+            found = dim.candidates(limit=limit)
+            if found is None:
+                return None
+            n *= len(found)
+            if n > limit:
+                return None
+        total += n
+    return total if total <= limit else None
+
+
 def _values(dist) -> list | None:
     """Every value of a finite distribution (``None`` for a continuous one)."""
     if isinstance(dist, CategoricalDistribution):
@@ -102,7 +121,7 @@ class UniqueSampler(optuna.samplers.BaseSampler):
         self._rng = np.random.RandomState(seed)
         self._held = HeldDesigns()
         self._plans: dict[int, dict] = {}  # trial number -> its independent values
-        self._size = space.size()
+        self._size = count_designs(space)
         self.replaced = 0  # proposals that were held (for benchmarks and tests)
 
     @property

@@ -76,20 +76,15 @@ class Dim:
 
     def distribution(self):
         """The Optuna distribution :meth:`suggest` records (``None`` for a fixed one)."""
-        from optuna.distributions import (
-            CategoricalDistribution,
-            FloatDistribution,
-            IntDistribution,
-        )
+        from optuna import distributions as d
 
-        if self.kind == "fixed":
-            return None
         if self.kind == "choice":
-            return CategoricalDistribution([encode_choice(v) for v in self.values])
+            return d.CategoricalDistribution([encode_choice(v) for v in self.values])
         if self.kind == "int":
-            return IntDistribution(int(self.low), int(self.high), step=int(self.step or 1),
-                                   log=self.log)
-        return FloatDistribution(self.low, self.high, step=self.step, log=self.log)
+            return d.IntDistribution(int(self.low), int(self.high), step=int(self.step or 1),
+                                     log=self.log)
+        return None if self.kind == "fixed" else d.FloatDistribution(
+            self.low, self.high, step=self.step, log=self.log)
 
     def canonical(self) -> dict:
         return {"kind": self.kind, "values": list(self.values), "low": self.low,
@@ -144,24 +139,6 @@ class Space:
             out.update({f"exits.{stream}.{k}": dims[k] for k in names
                         if dims[k].kind != "fixed"})
         return out
-
-    def size(self, limit: int = 10 ** 9) -> int | None:
-        """Number of distinct points (parameter sets) of a finite space; ``None`` when a
-        dimension is continuous or the count exceeds ``limit``."""
-        total = 0
-        for policy in self.policy.values:
-            n = 1
-            for dim in self.searched(policy).values():
-                if dim is self.policy:
-                    continue
-                found = dim.candidates(limit=limit)
-                if found is None:
-                    return None
-                n *= len(found)
-                if n > limit:
-                    return None
-            total += n
-        return total if total <= limit else None
 
     def grid(self, source: str = "<spec>") -> dict[str, list]:
         """The Optuna ``GridSampler`` search space (param name -> values).
