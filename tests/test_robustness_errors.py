@@ -48,7 +48,7 @@ slo_ms = 30
 requests = 200
 
 [space.npu]
-pe_count = [32, 64]
+pe_count = [32, 64, 128]  # three designs for three trials (a study never repeats one)
 
 [space.policy]
 name = "fcfs"

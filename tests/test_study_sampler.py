@@ -60,6 +60,9 @@ class _Study:
     def get_trials(self, deepcopy=True):
         return self.trials
 
+    def _get_trials(self, deepcopy=True, states=None, use_cache=False):
+        return self.trials
+
 
 def test_elite_counts_each_objective_vector_once():
     # ten copies of the smallest zero-attainment point (one distinct vector) and four

@@ -42,6 +42,17 @@ def positive_float(what: str):
 _BUILTIN = {"int": "an integer", "float": "a number"}
 
 
+class Deferred:
+    """A default shown in ``--help`` whose text needs a heavy import: ``str()`` computes
+    it, so building the parser imports nothing (``dse --help`` starts in milliseconds)."""
+
+    def __init__(self, text):
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text()
+
+
 def usage_message(message: str) -> str:
     """An argparse error in words: ``argument --n-trials: must be ..., got -5`` becomes
     ``--n-trials must be ..., got -5``; a builtin type's ``invalid int value: 'x'``

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import json
 
-from cost_models import (
-    SWEEP_BATCHING,
-    area_breakdown,
-    latency_table,
-    load_topology,
-    utilisation_sweep,
-)
 from dse.common import InputError
 
 
@@ -38,6 +31,8 @@ def register(subparsers) -> None:
 
 def report(design, layers, batch: int, exit_layers=None) -> dict:
     """The ``dse cost --json`` object for ``layers`` at batch ``batch``."""
+    from cost_models import area_breakdown, latency_table
+
     _check_batch(design, batch)
     t = latency_table(design, layers)
     b = batch
@@ -102,6 +97,8 @@ def _check_batch(design, batch: int) -> None:
 
 def _sweep_table(sw: dict, title: str, batch: int) -> str:
     """Text form of ``utilisation_sweep``: powers-of-two batches, then classes at ``batch``."""
+    from cost_models import SWEEP_BATCHING
+
     cols = [(v, m) for v in ("no_stacking", "stacking") for m in SWEEP_BATCHING]
     names = [m if v == "no_stacking" else f"{m}+stack" for v, m in cols]
     head = " ".join(f"{n:>11}" for n in names)
@@ -127,6 +124,7 @@ def _sweep_table(sw: dict, title: str, batch: int) -> str:
 
 
 def run(args) -> int:
+    from cost_models import load_topology, utilisation_sweep
     from dse.cli._common import prepare_kernels
     from dse.report import read_npu
 

@@ -6,13 +6,11 @@ import json
 import math
 import sys
 
-from dse.cli._common import flags, fmt, json_safe, warn
+from dse.cli._common import Deferred, flags, fmt, json_safe, warn
 from dse.common import InputError, check_choice
 
 
 def register(subparsers) -> None:
-    from dse.experiments import LOADS
-
     s = subparsers.add_parser(
         "simulate", help="simulate one design + workload + scheduling policy",
         description="Simulate an NPU design serving a workload under a scheduling policy. "
@@ -42,13 +40,19 @@ def register(subparsers) -> None:
                     "arrivals of a --scenario file); print a table and write a plotly "
                     "figure of SLO attainment vs load.")
     _workload_args(c, single_required=False)
-    c.add_argument("--loads", default=",".join(str(x) for x in LOADS),
+    c.add_argument("--loads", default=Deferred(_default_loads),
                    help="load factors: multiples of --rate (default: %(default)s)")
     c.add_argument("--policies", default="all", help="comma-separated policies (default all)")
     c.add_argument("--requests", type=int, default=10000, help="requests per run (default 10000)")
     c.add_argument("--out", default="compare.html", help="HTML figure (default compare.html)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(func=_compare)
+
+
+def _default_loads() -> str:
+    from dse.experiments import LOADS
+
+    return ",".join(str(x) for x in LOADS)
 
 
 def _arrival_names() -> list[str]:
@@ -67,8 +71,9 @@ def _workload_args(p, *, single_required: bool) -> None:
     p.add_argument("--rate", type=float, help=rate_help)
     p.add_argument("--slo-ms", type=float, help="SLO of the stream (ms)"
                    + ("" if single_required else "; default 5x the isolated latency"))
-    p.add_argument("--arrival", default="poisson", metavar="|".join(_arrival_names()),
-                   help="arrival process of the single stream (default poisson)")
+    p.add_argument("--arrival", default="poisson", metavar="PROCESS",
+                   help="arrival process of the single stream (default poisson; "
+                        "`dse workloads arrivals` lists them)")
     p.add_argument("--exit-probs", metavar="P1,P2,...",
                    help="share of requests leaving at each exit (sums to 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the trace (default 0)")
@@ -243,7 +248,7 @@ def _compare(args) -> int:
 
     _check_requests(args.requests)
     _check_workload_args(args, single_required=False)
-    loads = _parse_loads(args.loads)
+    loads = _parse_loads(str(args.loads))
     policies = list(POLICIES) if args.policies == "all" else [
         n.strip() for n in args.policies.split(",") if n.strip()]
     design = read_npu(args.npu)[0]

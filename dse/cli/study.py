@@ -126,7 +126,8 @@ def _run(args) -> int:
             paths = [p for p in write_run_report(spec, res.study, results_folder(spec, url),
                                                  on_progress=bar) if p]
     c = res.counts
-    state = "stopped" if res.stopped else "done"
+    state = ("stopped" if res.stopped else
+             "done: every design of the space is in the study" if res.exhausted else "done")
     print(f"study {spec.name} ({state}): {c['COMPLETE']} complete, {c['PRUNED']} pruned, "
           f"{c['FAIL']} failed trials; Pareto front {res.front_size} designs, "
           f"hypervolume {res.hypervolume:.4f}")

@@ -15,7 +15,8 @@ replaced (see ``docs/studies.md``, "The nsga2 sampler", and ``benchmarks/bench_s
   (``crossover_prob``, each parameter from the second one with ``swapping_prob``; else a
   copy of one) and per-parameter mutation, i.e. re-sampling, with ``mutation_prob``
   (default ``1 / n_params``).  A child equal to a design the study already holds would
-  cost a trial for nothing; up to ``MAX_TRIES`` children are drawn to avoid one.  When the
+  cost a trial for nothing; up to ``MAX_TRIES`` children are drawn to avoid one (and
+  ``dse.search._unique.UniqueSampler`` replaces one that is still held).  When the
   elite has no spread in some objective (for example all of it at SLO attainment 0)
   there is nothing to climb, and children are sampled at random until there is.
 
@@ -32,10 +33,9 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.study import StudyDirection
 
+from dse.search import _optuna_compat as compat
 from dse.search._front import pareto_mask
-
-#: Attempts at a child that is not a design the study already holds.
-MAX_TRIES = 10
+from dse.search._unique import MAX_TRIES, HeldDesigns
 
 
 def _ranks(population: list, directions) -> np.ndarray:
@@ -134,8 +134,7 @@ class FrontLocalSearchChildren:
         self.crossover_prob = crossover_prob
         self.swapping_prob = swapping_prob
         self._rng = np.random.RandomState(seed)
-        self._seen: set = set()
-        self._n_seen = 0
+        self._held = HeldDesigns()
 
     def reseed(self) -> None:
         self._rng.seed()
@@ -147,20 +146,12 @@ class FrontLocalSearchChildren:
         if np.any(values.max(axis=0) == values.min(axis=0)):
             return {}  # no spread in some objective: sample at random
         ranks = _ranks(parents, study.directions)
-        seen = self._evaluated(study)
+        held = self._held.update(compat.trials_of_this_trial(study))
         for _ in range(MAX_TRIES):  # a design already tried would cost a trial for nothing
             child = self._child(search_space, parents, ranks)
-            if len(child) < len(search_space) or _key(child) not in seen:
+            if len(child) < len(search_space) or not held.holds(child):
                 break
         return child
-
-    def _evaluated(self, study) -> set:
-        """Parameter keys of the study's trials (updated with the trials added since)."""
-        trials = study.get_trials(deepcopy=False)
-        for t in trials[self._n_seen:]:
-            self._seen.add(_key(t.params))
-        self._n_seen = len(trials)
-        return self._seen
 
     def _child(self, search_space: dict, parents: list, ranks: np.ndarray) -> dict:
         rng = self._rng
@@ -195,10 +186,6 @@ class FrontLocalSearchChildren:
                 if rng.rand() < p:
                     child.pop(n)  # mutated: re-sampled
         return {n: v for n, v in child.items() if n in search_space and v is not None}
-
-
-def _key(params: dict) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
 class DesignNSGAIISampler(optuna.samplers.NSGAIISampler):

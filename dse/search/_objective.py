@@ -147,8 +147,9 @@ class Objective:
         return out
 
     # -- coordination -------------------------------------------------------------------
-    def _claim(self, trial) -> None:
-        """Make sure this trial is within n_trials (see ``docs/studies.md``).
+    def _claim(self, trial, idx: TrialIndex) -> None:
+        """Make sure this trial is within n_trials (see ``docs/studies.md``); ``idx`` is
+        the index as refreshed at the trial's start.
 
         A trial may run when (complete) + (running trials with a smaller number) is below
         n_trials; otherwise it waits for those trials, and is surplus once the study has
@@ -160,22 +161,22 @@ class Objective:
 
         from dse.search._storage import reap_stale_trials
 
-        study = trial.study
         while True:
-            idx = self.index(study)
             done = idx.counts()["COMPLETE"]
             ahead = sum(t.number < trial.number for t in idx.running())
             if done >= self.n_trials:
+                trial.set_user_attr("surplus", True)  # its design was not evaluated
                 raise Surplus(f"the study already has {done} complete trials")
             if done + ahead < self.n_trials:
                 return
             time.sleep(0.2)
-            reap_stale_trials(study, running=self.index(study).running())
+            reap_stale_trials(trial.study, running=self.index(trial.study).running())
+            idx = self.index(trial.study)
 
     # -- pruning ---------------------------------------------------------------------------
-    def _should_prune(self, study, values) -> bool:
+    def _should_prune(self, idx: TrialIndex, values) -> bool:
         f = self.spec.fidelity
-        ref = self.index(study).short_values()  # complete feasible trials
+        ref = idx.short_values()  # complete feasible trials
         if len(ref) < f.prune_after:
             return False
         dirs = self.spec.directions
@@ -189,9 +190,6 @@ class Objective:
         dom = np.all(front <= opt, axis=1) & np.any(front < opt, axis=1)
         return bool(dom.any())
 
-    def _stored_twin(self, study, trial):
-        """A COMPLETE trial of the study with exactly this trial's parameters, if any."""
-        return self.index(study).twin(trial.params, trial.number)
 
     # -- the objective ------------------------------------------------------------------
     def __call__(self, trial) -> tuple[float, ...]:
@@ -204,7 +202,8 @@ class Objective:
             # Optuna's stale check (no heartbeat) nor our orphan check (has a worker) reaps
             compat.record_heartbeat(storage, compat.trial_id(trial))
         trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
-        self._claim(trial)
+        idx = self.index(trial.study)  # read once per trial (see _claim for the waits)
+        self._claim(trial, idx)
         npu, policy, params = suggest_point(trial, self.spec)
         exits = suggest_exits(trial, self.spec) or None
         if exits:
@@ -215,8 +214,8 @@ class Objective:
             trial.set_user_attr("invalid_design", str(exc))
             raise InvalidDesign(str(exc)) from None
         f = self.spec.fidelity
-        study = trial.study
-        twin = self._stored_twin(study, trial)
+        # a COMPLETE trial of the study with exactly this trial's parameters
+        twin = idx.twin(trial.params, trial.number)
         if twin is not None:  # deterministic on common traces: reuse, do not re-simulate
             for key in ("npu", "policy", "policy_params", "metrics", "area_mm2", "requests",
                         "short_values", "exit_thresholds"):
@@ -234,7 +233,7 @@ class Objective:
                 trial.set_user_attr("invalid_design", str(exc))
                 raise InvalidDesign(str(exc)) from None
             trial.set_user_attr("short_values", list(short_values))
-            if self._should_prune(study, short_values):
+            if self._should_prune(idx, short_values):
                 trial.set_user_attr("npu", design.to_dict())
                 trial.set_user_attr("policy", policy)
                 trial.set_user_attr("policy_params", params)

@@ -39,6 +39,79 @@ def trial_id(trial) -> int:
     return trial._trial_id
 
 
+def trials_of_this_trial(study: optuna.Study) -> list:
+    """The study's trials as read once for the trial being sampled (Optuna's per-trial
+    cache, shared with the samplers' own reads; do not mutate)."""
+    return study._get_trials(deepcopy=False, use_cache=True)
+
+
+class _ReadOnce:
+    """A study whose trial reads all come from Optuna's per-trial cache (see
+    :func:`read_once`); everything else is the study's."""
+
+    def __init__(self, study: optuna.Study):
+        self._study = study
+
+    def __getattr__(self, name):
+        return getattr(self._study, name)
+
+    def _get_trials(self, deepcopy=True, states=None, use_cache=False):
+        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=True)
+
+    def get_trials(self, deepcopy=True, states=None):
+        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=True)
+
+
+def read_once(study: optuna.Study):
+    """``study`` as a sampler should see it while it samples one trial: every read of the
+    trials is the one read Optuna caches per trial (``Study.ask`` resets it), where
+    Optuna's samplers otherwise read the storage again (NSGA-II: for its search space and
+    its parents).  With one process the trials are the same; with several, a sampler sees
+    the study as of the trial's first read."""
+    return study if isinstance(study, _ReadOnce) else _ReadOnce(study)
+
+
+class SharedGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, exhaustive with any number of workers.
+
+    Optuna gives a trial the grid point of its number (``grid_id = trial.number`` for
+    numbers below the grid size) in a grid shuffled by the seed: every worker must use
+    the same seed (``dse.search._samplers``), so that equal numbers name equal points
+    and, trial numbers being unique, no point runs twice.  Trials numbered past the grid
+    (after re-queued or surplus trials took numbers) take the unvisited points by number
+    (``unvisited[number % len]``) instead of a seeded random choice, which two workers
+    with equal seeds would make alike.  A FAIL trial marked ``surplus`` (the study was
+    complete when it started) leaves its point unvisited, for a later extension."""
+
+    @property
+    def space_size(self) -> int:
+        """Number of grid points."""
+        return len(self._all_grids)
+
+    def before_trial(self, study, trial):
+        attrs = trial.system_attrs
+        if trial.number < self._n_min_trials or "grid_id" in attrs or "fixed_params" in attrs:
+            super().before_trial(study, trial)
+            return
+        targets = sorted(self._get_unvisited_grid_ids(study)) or list(range(len(self._all_grids)))
+        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        study._storage.set_trial_system_attr(trial._trial_id, "grid_id",
+                                             targets[trial.number % len(targets)])
+
+    def _get_unvisited_grid_ids(self, study):
+        visited, running = set(), set()
+        for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
+            attrs = t.system_attrs
+            if "grid_id" not in attrs or not self._same_search_space(attrs["search_space"]):
+                continue
+            if t.state.is_finished() and not t.user_attrs.get("surplus"):
+                visited.add(attrs["grid_id"])
+            elif t.state == TrialState.RUNNING:
+                running.add(attrs["grid_id"])
+        every = set(range(self._n_min_trials))
+        return list(every - visited - running or every - visited)
+
+
 def heartbeat_enabled(storage) -> bool:
     return is_heartbeat_enabled(storage)
 

@@ -116,14 +116,16 @@ def counts(study: optuna.Study) -> dict[str, int]:
 # --------------------------------------------------------------------------- a worker
 def run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                deadline: float | None = None, stop: threading.Event | None = None,
-               on_trial=None) -> int:
+               on_trial=None, objective: Objective | None = None) -> int:
     """Run trials in this process until the study has ``n_trials`` complete trials, the
-    deadline (time.monotonic) passes, the grid is exhausted or ``stop`` is set.
+    deadline (time.monotonic) passes, the space is exhausted (:func:`exhausted`) or
+    ``stop`` is set.
     Returns the number of trials this worker completed.  A storage that fails during
-    the run (server gone, disk full, database locked) is a one-line :class:`RunError`."""
+    the run (server gone, disk full, database locked) is a one-line :class:`RunError`.
+    ``objective``: the :class:`Objective` to run (default: a new one for ``spec``)."""
     try:
         return _run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop,
-                           on_trial=on_trial)
+                           on_trial=on_trial, objective=objective)
     except _storage_errors() as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise RunError(f"the study storage failed during the run: {type(exc).__name__}: "
@@ -144,12 +146,11 @@ def _storage_errors() -> tuple:
 
 def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                 deadline: float | None = None, stop: threading.Event | None = None,
-                on_trial=None) -> int:
+                on_trial=None, objective: Objective | None = None) -> int:
     _quiet_optuna()
-    objective = Objective(spec, n_trials=n_trials)
+    objective = objective or Objective(spec, n_trials=n_trials)
     stop = stop or threading.Event()
     mine = 0
-    sampler = study.sampler
     last_reap = -math.inf
     finished: list = []  # this worker's finished trial (Optuna callback)
     while not stop.is_set():
@@ -163,8 +164,7 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
-        if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study) \
-                and c["WAITING"] == 0:
+        if c["WAITING"] == 0 and exhausted(study, sum(c.values())):
             break
         if n_trials is not None and c["COMPLETE"] + c["RUNNING"] >= n_trials:
             time.sleep(0.2)  # wait for the running trials (they may prune or fail)
@@ -180,11 +180,24 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
     return mine
 
 
+def exhausted(study: optuna.Study, n_trials: int | None = None) -> bool:
+    """Whether the study holds every design of its (finite) space: its sampler has no
+    new design to propose (``dse.search._unique``; the grid sampler: every point run).
+    ``n_trials``, the study's trial count when known, spares reading the trials while
+    it is below the space's size."""
+    check = getattr(study.sampler, "is_exhausted", None)
+    size = getattr(study.sampler, "space_size", None)
+    if check is None or (n_trials is not None and size is not None and n_trials < size):
+        return False
+    return bool(check(study))
+
+
 # --------------------------------------------------------------------------- run
 @dataclass
 class RunResult:
     """Where a study stands after a run: trial counts by state, the Pareto front's size
-    and the normalised hypervolume (``dse.search.hypervolume``)."""
+    and the normalised hypervolume (``dse.search.hypervolume``); ``exhausted`` when the
+    study holds every design of its space."""
 
     study: optuna.Study
     storage_url: str
@@ -192,6 +205,7 @@ class RunResult:
     front_size: int
     hypervolume: float
     stopped: bool
+    exhausted: bool = False
     aborted: bool = False  # a second stop signal aborted the running trials
 
 
@@ -208,7 +222,8 @@ def run_limits(spec, n_trials: int | None = None, timeout: float | None = None):
 def result(spec, study: optuna.Study, storage_url: str, *, stopped: bool) -> RunResult:
     """The :class:`RunResult` of ``study`` as it is now."""
     front, hv = front_summary(study, spec.metric_names, spec.directions)
-    return RunResult(study, storage_url, counts(study), len(front), hv, stopped)
+    return RunResult(study, storage_url, counts(study), len(front), hv, stopped,
+                     exhausted(study))
 
 
 def run(spec, *, n_trials: int | None = None, storage_url: str | None = None,

@@ -78,7 +78,10 @@ def _random(spec, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def _grid(spec, seed: int) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.GridSampler(spec.space.grid(spec.source), seed=seed)
+    from dse.search._optuna_compat import SharedGridSampler
+
+    # every worker shuffles the grid alike (the spec's seed), so that a point is one trial
+    return SharedGridSampler(spec.space.grid(spec.source), seed=spec.seed)
 
 
 def _prob(name: str, default: str, doc: str) -> Option:
@@ -111,9 +114,18 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
 
 
 def make_sampler(spec, worker: int = 0) -> optuna.samplers.BaseSampler:
-    """The spec's sampler; worker ``i`` is seeded ``seed + i`` (worker 0 = the spec seed)."""
+    """The spec's sampler; worker ``i`` is seeded ``seed + i`` (worker 0 = the spec seed).
+
+    Every sampler but the grid (which visits each point once by construction) is wrapped
+    in :class:`~dse.search._unique.UniqueSampler`: it never proposes a design the study
+    already holds while the space has a new one."""
+    from dse.search._unique import UniqueSampler
+
     sampler = SAMPLERS[spec.sampler]
     why = sampler.missing()
     if why:
         raise InputError(why, source=spec.source, field="study.sampler")
-    return sampler.factory(spec, spec.seed + worker)
+    inner = sampler.factory(spec, spec.seed + worker)
+    if spec.sampler == "grid":
+        return inner
+    return UniqueSampler(inner, spec.space, spec.seed + worker)

@@ -2,10 +2,10 @@
 
 ``drive`` (``dse.sim._kernel``) takes a :class:`PolicyKey` argument.  Its Numba type,
 :class:`PolicyKeyType`, carries the policy's name and source digest, so Numba compiles
-one specialisation of the kernel per policy, with that policy's ``decide``,
-``continues_at`` and ``on_batch_done`` inlined (the three stubs below resolve, at compile
-time, to the functions of the registered policy), and a run compiles only the policy it
-uses.  The type pickles by value (name and digest), so ``cache=True`` finds the compiled
+one specialisation of the kernel's policy-dependent functions per policy, calling that
+policy's ``decide``, ``continues_at`` and ``on_batch_done`` (the three stubs below
+resolve, at compile time, to the functions of the registered policy; LLVM inlines them),
+and a run compiles only the policy it uses.  The type pickles by value (name and digest), so ``cache=True`` finds the compiled
 kernel again in the next process; a changed digest (an edited policy or simulator
 source) compiles afresh instead of loading stale code.  No policy id is dispatched at run
 time: a kernel cannot be called for a policy that is not registered.
@@ -24,6 +24,9 @@ from numba.extending import (
 )
 
 from dse.sim._state import FV_NOW
+
+#: Options of the compiled glue: callable from compiled code only (no wrappers to build).
+_IMPL = {"_nrt": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 #: (name, digest) -> the policy's (decide, continues_at, on_batch_done), for compiling.
 _HOOKS: dict[tuple[str, str], tuple] = {}
@@ -89,7 +92,7 @@ def on_batch_done(key, st, tb, p, c, now):
     raise NotImplementedError("called from compiled code only")
 
 
-@overload(decide)
+@overload(decide, jit_options=_IMPL)
 def _decide(key, st, tb, p, x):
     hooks = _hooks(key)
     if hooks is None:
@@ -101,7 +104,7 @@ def _decide(key, st, tb, p, x):
     return impl
 
 
-@overload(continues_at)
+@overload(continues_at, jit_options=_IMPL)
 def _continues_at(key, st, tb, p, x, c, m, layer, n):
     hooks = _hooks(key)
     if hooks is None:
@@ -113,7 +116,7 @@ def _continues_at(key, st, tb, p, x, c, m, layer, n):
     return impl
 
 
-@overload(on_batch_done)
+@overload(on_batch_done, jit_options=_IMPL)
 def _on_batch_done(key, st, tb, p, c, now):
     hooks = _hooks(key)
     if hooks is None:

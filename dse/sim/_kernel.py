@@ -11,8 +11,16 @@ Event order at equal times: arrivals first (all arrivals with the same time are 
 together, then every idle executor decides, lowest index first), then executor events,
 lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
 
-``drive`` is specialised per policy: its ``key`` argument (``Policy.key``) has a Numba
-type per policy, and the policy's functions are inlined (see ``dse.sim._dispatch``).
+Compilation (measured by ``benchmarks/bench_trials.py``): the event loop is split into
+plain Numba functions that are compiled separately and cached separately; none is
+inlined at the Numba IR level (Numba re-runs its front end on every inlined copy, which
+made one policy's kernel take ~40 s to compile) and only :func:`drive` has the wrappers
+that let Python call it (unboxing the ~50 arrays of the state costs ~35 ms of compile
+time per array and per wrapper).  The policy-independent functions (:func:`_next_event`,
+:func:`_end_step`, :func:`_apply`, ...) take no policy key, so they compile once for
+every policy; :func:`_run_ahead` and ``drive`` are specialised per policy (the ``key`` argument, see ``dse.sim._dispatch``), with the policy's functions.
+LLVM still inlines small functions where it pays.  The shared functions call only
+functions of this module, so Numba's per-file cache check covers them.
 """
 
 from __future__ import annotations
@@ -39,25 +47,15 @@ from dse.sim._state import (
     IV_QCAP,
     IV_QLEN_LAST,
     IV_STEPS,
-    qpeek,
 )
 
-
-@njit(cache=True, inline="always", _nrt=False)
-def _enqueue(st, i):
-    m = st.rmodel[i]
-    q = st.qtail[m] - st.qhead[m]
-    if q >= st.iv[IV_QCAP]:
-        st.dropped[i] = 1
-        st.iv[IV_DROPPED] += 1
-        return
-    st.qbuf[st.qoff[m] + st.qtail[m]] = i
-    st.qtail[m] += 1
-    if q + 1 > st.iv[IV_MAX_QLEN]:
-        st.iv[IV_MAX_QLEN] = q + 1
+#: Options of every kernel function but ``drive``: compiled and cached on its own, and
+#: callable only from compiled code (no Python or C wrapper to generate).
+INNER = {"cache": True, "_nrt": False, "no_cpython_wrapper": True,
+         "no_cfunc_wrapper": True}
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(**INNER)
 def _start_step(st, tb, x):
     c = st.x_ctx[x]
     m = st.c_model[c]
@@ -70,74 +68,83 @@ def _start_step(st, tb, x):
     st.iv[IV_STEPS] += 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def _end_step(st, tb, x, key, p):
-    """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step."""
+@njit(**INNER)
+def _end_step(st, tb, x):
+    """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step.
+    Returns the batch context that emptied (the caller runs the policy's
+    ``on_batch_done``), else -1."""
     now = st.fv[FV_NOW]
+    done, energy, util_ms, batch_sum, rexitl = (st.done, st.energy, st.util_ms,
+                                                st.batch_sum, st.rexitl)
+    c_mem, c_cnt, c_ce, c_cu, c_cb = st.c_mem, st.c_cnt, st.c_ce, st.c_cu, st.c_cb
     st.x_busy[x] = 0
     c = st.x_ctx[x]
     m = st.c_model[c]
     if st.x_phase[x] == 0:
         layer = st.c_layer[c]
         n = st.c_n[c]
-        st.c_ce[c] += tb.e_ps[m, layer, n]
-        st.c_cu[c] += tb.u_ps[m, layer, n]
-        st.c_cb[c] += n
-        if st.c_cnt[c, layer] > 0:
+        c_ce[c] += tb.e_ps[m, layer, n]
+        c_cu[c] += tb.u_ps[m, layer, n]
+        c_cb[c] += n
+        if c_cnt[c, layer] > 0:
+            ce, cu, cb = c_ce[c], c_cu[c], c_cb[c]
             j = 0
             while j < n:
-                i = st.c_mem[c, j]
-                if st.rexitl[i] == layer:
-                    st.done[i] = now
-                    st.energy[i] += st.c_ce[c]
-                    st.util_ms[i] += st.c_cu[c]
-                    st.batch_sum[i] += st.c_cb[c]
+                i = c_mem[c, j]
+                if rexitl[i] == layer:
+                    done[i] = now
+                    energy[i] += ce
+                    util_ms[i] += cu
+                    batch_sum[i] += cb
                     n -= 1
-                    st.c_mem[c, j] = st.c_mem[c, n]
+                    c_mem[c, j] = c_mem[c, n]
                 else:
                     j += 1
-            st.c_cnt[c, layer] = 0
+            c_cnt[c, layer] = 0
             st.c_n[c] = n
         st.c_layer[c] = layer + 1
+        st.x_pend[x] = 1
         if n == 0:
             st.c_open[c] = 0
             st.x_ctx[x] = -1
-            on_batch_done(key, st, tb, p, c, now)
-        st.x_pend[x] = 1
-        return
+            return c
+        return -1
     # catch-up phase
+    k_mem, k_cnt, k_ce, k_cu, k_cb = st.k_mem, st.k_cnt, st.k_ce, st.k_cu, st.k_cb
     layer = st.k_layer[c]
     n = st.k_n[c]
-    st.k_ce[c] += tb.e_ps[m, layer, n]
-    st.k_cu[c] += tb.u_ps[m, layer, n]
-    st.k_cb[c] += n
-    if st.k_cnt[c, layer] > 0:
+    k_ce[c] += tb.e_ps[m, layer, n]
+    k_cu[c] += tb.u_ps[m, layer, n]
+    k_cb[c] += n
+    if k_cnt[c, layer] > 0:
+        ce, cu, cb = k_ce[c], k_cu[c], k_cb[c]
         j = 0
         while j < n:
-            i = st.k_mem[c, j]
-            if st.rexitl[i] == layer:
-                st.done[i] = now
-                st.energy[i] += st.k_ce[c]
-                st.util_ms[i] += st.k_cu[c]
-                st.batch_sum[i] += st.k_cb[c]
+            i = k_mem[c, j]
+            if rexitl[i] == layer:
+                done[i] = now
+                energy[i] += ce
+                util_ms[i] += cu
+                batch_sum[i] += cb
                 n -= 1
-                st.k_mem[c, j] = st.k_mem[c, n]
+                k_mem[c, j] = k_mem[c, n]
             else:
                 j += 1
-        st.k_cnt[c, layer] = 0
+        k_cnt[c, layer] = 0
         st.k_n[c] = n
     st.k_layer[c] = layer + 1
     if n == 0 or layer + 1 > st.k_last[c]:
         # merge the survivors into the paused batch; their accumulators switch over
         b = st.c_n[c]
+        dce, dcu, dcb = k_ce[c] - c_ce[c], k_cu[c] - c_cu[c], k_cb[c] - c_cb[c]
         for j in range(n):
-            i = st.k_mem[c, j]
-            st.energy[i] += st.k_ce[c] - st.c_ce[c]
-            st.util_ms[i] += st.k_cu[c] - st.c_cu[c]
-            st.batch_sum[i] += st.k_cb[c] - st.c_cb[c]
-            st.c_mem[c, b] = i
-            st.c_cnt[c, st.rexitl[i]] += 1
-            st.k_cnt[c, st.rexitl[i]] = 0
+            i = k_mem[c, j]
+            energy[i] += dce
+            util_ms[i] += dcu
+            batch_sum[i] += dcb
+            c_mem[c, b] = i
+            c_cnt[c, rexitl[i]] += 1
+            k_cnt[c, rexitl[i]] = 0
             b += 1
         st.c_n[c] = b
         st.k_n[c] = 0
@@ -145,120 +152,14 @@ def _end_step(st, tb, x, key, p):
         st.x_pend[x] = 1
     else:
         _start_step(st, tb, x)
+    return -1
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def _finish_at_horizon(st):
-    """Stop: every request neither completed nor dropped yet is dropped."""
-    for i in range(st.arrival.shape[0]):
-        if st.dropped[i] == 0 and st.done[i] != st.done[i]:  # done is NaN
-            st.dropped[i] = 1
-            st.iv[IV_DROPPED] += 1
-    st.iv[IV_DONE] = 1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _run_ahead(st, tb, x, key, p, t_arr):
-    """Run the following layer steps of executor x inline while the policy would
-    certainly continue and no other event (arrival ``t_arr``, other executor, horizon)
-    comes first: exactly what the event loop would do, minus its bookkeeping."""
-    t_block = t_arr
-    for y in range(st.x_ctx.shape[0]):
-        if y != x:
-            t = st.x_tend[y] if st.x_busy[y] else st.x_wake[y]
-            if t < t_block:
-                t_block = t
-    horizon = st.fv[FV_HORIZON]
-    while True:
-        if st.x_busy[x]:  # a catch-up pass is in flight: no decisions until the merge
-            now = st.x_tend[x]
-            if not (now < t_block and now <= horizon):
-                return
-            c = st.x_ctx[x]
-            m = st.c_model[c]
-            n = st.k_n[c]
-            layer = st.k_layer[c]
-            last = st.k_last[c]
-            ce = st.k_ce[c]
-            cu = st.k_cu[c]
-            cb = st.k_cb[c]
-            steps = 0
-            in_flight = False
-            while st.k_cnt[c, layer] == 0 and layer + 1 <= last:
-                ce += tb.e_ps[m, layer, n]
-                cu += tb.u_ps[m, layer, n]
-                cb += n
-                layer += 1
-                steps += 1
-                t_new = now + tb.ms[m, layer, n]
-                if not (t_new < t_block and t_new <= horizon):
-                    in_flight = True
-                    break
-                now = t_new
-            st.k_ce[c] = ce
-            st.k_cu[c] = cu
-            st.k_cb[c] = cb
-            st.k_layer[c] = layer
-            st.iv[IV_STEPS] += steps
-            st.fv[FV_NOW] = now
-            if in_flight:
-                st.x_tend[x] = t_new
-                return
-            st.x_tend[x] = now
-            _end_step(st, tb, x, key, p)
-        elif st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0:
-            c = st.x_ctx[x]
-            m = st.c_model[c]
-            n = st.c_n[c]
-            layer = st.c_layer[c]
-            if not continues_at(key, st, tb, p, x, c, m, layer, n):
-                return
-            # tight loop over passes without exits: same additions, same order
-            now = st.fv[FV_NOW]
-            ce = st.c_ce[c]
-            cu = st.c_cu[c]
-            cb = st.c_cb[c]
-            steps = 0
-            blocked = False
-            while st.c_cnt[c, layer] == 0:
-                t_new = now + tb.ms[m, layer, n]
-                if not (t_new < t_block and t_new <= horizon):
-                    blocked = True
-                    break
-                now = t_new
-                ce += tb.e_ps[m, layer, n]
-                cu += tb.u_ps[m, layer, n]
-                cb += n
-                steps += 1
-                layer += 1
-                if not continues_at(key, st, tb, p, x, c, m, layer, n):
-                    blocked = True
-                    break
-            st.c_ce[c] = ce
-            st.c_cu[c] = cu
-            st.c_cb[c] = cb
-            st.c_layer[c] = layer
-            st.fv[FV_NOW] = now
-            st.x_tend[x] = now
-            st.iv[IV_STEPS] += steps
-            if blocked:
-                return
-            # the next pass has exits: the generic path accounts it
-            t_new = now + tb.ms[m, layer, n]
-            if not (t_new < t_block and t_new <= horizon):
-                return
-            st.fv[FV_NOW] = t_new
-            st.x_tend[x] = t_new
-            st.iv[IV_STEPS] += 1
-            st.x_pend[x] = 0
-            _end_step(st, tb, x, key, p)
-        else:
-            return
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _advance(st, tb, key, p):
-    """Process events until an executor needs a decision; return it (-1: run is over)."""
+@njit(**INNER)
+def _next_event(st):
+    """Process arrivals and wake-ups until an executor needs a decision (returns it),
+    a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
+    run is over (-1)."""
     X = st.x_ctx.shape[0]
     N = st.arrival.shape[0]
     while True:
@@ -281,13 +182,26 @@ def _advance(st, tb, key, p):
         if t_next == INF:
             st.iv[IV_DONE] = 1
             return -1
-        if t_next > st.fv[FV_HORIZON]:
-            _finish_at_horizon(st)
+        if t_next > st.fv[FV_HORIZON]:  # stop: the unfinished requests are dropped
+            for i in range(N):
+                if st.dropped[i] == 0 and st.done[i] != st.done[i]:  # done is NaN
+                    st.dropped[i] = 1
+                    st.iv[IV_DROPPED] += 1
+            st.iv[IV_DONE] = 1
             return -1
         st.fv[FV_NOW] = t_next
         if t_arr <= t_ex:
-            while ai < N and st.arrival[ai] == t_arr:
-                _enqueue(st, ai)
+            while ai < N and st.arrival[ai] == t_arr:  # enqueue (or drop at the cap)
+                m = st.rmodel[ai]
+                q = st.qtail[m] - st.qhead[m]
+                if q >= st.iv[IV_QCAP]:
+                    st.dropped[ai] = 1
+                    st.iv[IV_DROPPED] += 1
+                else:
+                    st.qbuf[st.qoff[m] + st.qtail[m]] = ai
+                    st.qtail[m] += 1
+                    if q + 1 > st.iv[IV_MAX_QLEN]:
+                        st.iv[IV_MAX_QLEN] = q + 1
                 ai += 1
             st.iv[IV_NEXT_ARRIVAL] = ai
             if ai == N:
@@ -299,40 +213,145 @@ def _advance(st, tb, key, p):
                 if st.x_ctx[x] < 0 and st.x_busy[x] == 0:
                     st.x_pend[x] = 1
         elif st.x_busy[xe]:
-            _end_step(st, tb, xe, key, p)
-            _run_ahead(st, tb, xe, key, p, t_arr)
+            return -2 - xe
         else:
             st.x_wake[xe] = INF
             st.x_pend[xe] = 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def _pop_into(st, m, k, mem, cnt, c, base):
-    """Move the k oldest queued requests of model m into a (sub-)batch member list."""
+AHEAD_STOP = 0  # the event loop takes over
+AHEAD_STEP = 1  # a step ended that _end_step must account (exits, a merge)
+AHEAD_MAIN = 2  # the running batch is at a layer boundary: ask the policy
+
+
+@njit(**INNER)
+def _catchup_ahead(st, tb, x):
+    """The policy-independent part of running ahead of the event loop (see
+    :func:`_run_ahead`): a catch-up pass in flight runs on to its merge, as far as no
+    other event (arrival, other executor, horizon) comes first.  Returns
+    ``(AHEAD_*, t_block)``, ``t_block`` the time of the first other event."""
+    ai = st.iv[IV_NEXT_ARRIVAL]
+    t_block = st.arrival[ai] if ai < st.arrival.shape[0] else INF
+    for y in range(st.x_ctx.shape[0]):
+        if y != x:
+            t = st.x_tend[y] if st.x_busy[y] else st.x_wake[y]
+            if t < t_block:
+                t_block = t
+    if not st.x_busy[x]:
+        if st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0:
+            return AHEAD_MAIN, t_block
+        return AHEAD_STOP, t_block
+    # a catch-up pass is in flight: no decisions until the merge
+    horizon = st.fv[FV_HORIZON]
+    now = st.x_tend[x]
+    if not (now < t_block and now <= horizon):
+        return AHEAD_STOP, t_block
+    c = st.x_ctx[x]
+    m = st.c_model[c]
+    n = st.k_n[c]
+    layer = st.k_layer[c]
+    last = st.k_last[c]
+    ce = st.k_ce[c]
+    cu = st.k_cu[c]
+    cb = st.k_cb[c]
+    steps = 0
+    in_flight = False
+    t_new = now
+    while st.k_cnt[c, layer] == 0 and layer + 1 <= last:
+        ce += tb.e_ps[m, layer, n]
+        cu += tb.u_ps[m, layer, n]
+        cb += n
+        layer += 1
+        steps += 1
+        t_new = now + tb.ms[m, layer, n]
+        if not (t_new < t_block and t_new <= horizon):
+            in_flight = True
+            break
+        now = t_new
+    st.k_ce[c] = ce
+    st.k_cu[c] = cu
+    st.k_cb[c] = cb
+    st.k_layer[c] = layer
+    st.iv[IV_STEPS] += steps
+    st.fv[FV_NOW] = now
+    if in_flight:
+        st.x_tend[x] = t_new
+        return AHEAD_STOP, t_block
+    st.x_tend[x] = now
+    return AHEAD_STEP, t_block
+
+
+@njit(**INNER)
+def _run_ahead(st, tb, x, key, p):
+    """Run the following layer steps of executor x inline while the policy would
+    certainly continue and no other event (arrival, other executor, horizon) comes
+    first: exactly what the event loop would do, minus its bookkeeping.  Returns True
+    when it stopped at the end of a step that the generic :func:`_end_step` must
+    account (exits, a merge), False when the event loop takes over."""
+    ahead, t_block = _catchup_ahead(st, tb, x)
+    if ahead != AHEAD_MAIN:
+        return ahead == AHEAD_STEP
+    c = st.x_ctx[x]
+    m = st.c_model[c]
+    n = st.c_n[c]
+    layer = st.c_layer[c]
+    if not continues_at(key, st, tb, p, x, c, m, layer, n):
+        return False
+    # tight loop over passes without exits: same additions, same order
+    horizon = st.fv[FV_HORIZON]
     now = st.fv[FV_NOW]
-    for j in range(k):
-        i = qpeek(st, m, j)
-        mem[c, base + j] = i
-        cnt[c, st.rexitl[i]] += 1
-        st.start[i] = now
-    st.qhead[m] += k
+    ce = st.c_ce[c]
+    cu = st.c_cu[c]
+    cb = st.c_cb[c]
+    steps = 0
+    blocked = False
+    while st.c_cnt[c, layer] == 0:
+        t_new = now + tb.ms[m, layer, n]
+        if not (t_new < t_block and t_new <= horizon):
+            blocked = True
+            break
+        now = t_new
+        ce += tb.e_ps[m, layer, n]
+        cu += tb.u_ps[m, layer, n]
+        cb += n
+        steps += 1
+        layer += 1
+        if not continues_at(key, st, tb, p, x, c, m, layer, n):
+            blocked = True
+            break
+    st.c_ce[c] = ce
+    st.c_cu[c] = cu
+    st.c_cb[c] = cb
+    st.c_layer[c] = layer
+    st.fv[FV_NOW] = now
+    st.x_tend[x] = now
+    st.iv[IV_STEPS] += steps
+    if blocked:
+        return False
+    # the next pass has exits: the generic path accounts it
+    t_new = now + tb.ms[m, layer, n]
+    if not (t_new < t_block and t_new <= horizon):
+        return False
+    st.fv[FV_NOW] = t_new
+    st.x_tend[x] = t_new
+    st.iv[IV_STEPS] += 1
+    st.x_pend[x] = 0
+    return True
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(**INNER)
 def _apply(st, tb, x, act, m, k, w):
     """Carry out a policy action for executor x at the current time."""
     M = tb.ms.shape[0]
+    now = st.fv[FV_NOW]
     st.x_wake[x] = INF
-    if act == ACT_CONTINUE:
-        _start_step(st, tb, x)
-    elif act == ACT_CATCHUP:
+    if act == ACT_WAIT:
+        st.x_wake[x] = w
+        return
+    if act == ACT_CATCHUP:
         c = st.x_ctx[x]
-        _pop_into(st, st.c_model[c], k, st.k_mem, st.k_cnt, c, 0)
-        for j in range(k):  # accumulators of the new samples start at the sub-batch's 0
-            i = st.k_mem[c, j]
-            st.energy[i] = 0.0
-            st.util_ms[i] = 0.0
-            st.batch_sum[i] = 0.0
+        m = st.c_model[c]
+        mem, cnt = st.k_mem, st.k_cnt
         st.k_n[c] = k
         st.k_layer[c] = 0
         st.k_last[c] = st.c_layer[c] - 1
@@ -341,31 +360,44 @@ def _apply(st, tb, x, act, m, k, w):
         st.k_cb[c] = 0.0
         st.x_phase[x] = 1
         st.iv[IV_CATCHUPS] += 1
-        _start_step(st, tb, x)
     elif act == ACT_START or act == ACT_RESUME:
         if st.x_ctx[x] >= 0:  # pause the running batch
-            st.c_tp[st.x_ctx[x]] = st.fv[FV_NOW]
+            st.c_tp[st.x_ctx[x]] = now
             st.iv[IV_PREEMPTIONS] += 1
         c = x * M + m
+        mem, cnt = st.c_mem, st.c_cnt
         if act == ACT_START:
-            _pop_into(st, m, k, st.c_mem, st.c_cnt, c, 0)
-            for j in range(k):
-                i = st.c_mem[c, j]
-                st.energy[i] = 0.0
-                st.util_ms[i] = 0.0
-                st.batch_sum[i] = 0.0
             st.c_open[c] = 1
             st.c_layer[c] = 0
             st.c_n[c] = k
             st.c_ce[c] = 0.0
             st.c_cu[c] = 0.0
             st.c_cb[c] = 0.0
-            st.c_t0[c] = st.fv[FV_NOW]
+            st.c_t0[c] = now
+        else:
+            k = 0  # a paused batch takes no new samples
         st.x_ctx[x] = c
         st.x_phase[x] = 0
-        _start_step(st, tb, x)
-    elif act == ACT_WAIT:
-        st.x_wake[x] = w
+    elif act == ACT_CONTINUE:
+        k = 0
+        c = st.x_ctx[x]
+        m = st.c_model[c]
+        mem, cnt = st.c_mem, st.c_cnt
+    else:
+        return
+    # move the k oldest queued requests of model m into the (sub-)batch member list;
+    # their accumulators start at the (sub-)batch's 0
+    head = st.qoff[m] + st.qhead[m]
+    for j in range(k):
+        i = st.qbuf[head + j]
+        mem[c, j] = i
+        cnt[c, st.rexitl[i]] += 1
+        st.start[i] = now
+        st.energy[i] = 0.0
+        st.util_ms[i] = 0.0
+        st.batch_sum[i] = 0.0
+    st.qhead[m] += k
+    _start_step(st, tb, x)
 
 
 MODE_RUN = 0      # simulate to the end
@@ -383,9 +415,19 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     mm = m
     kk = k
     ww = w
-    while True:  # each inlined step appears once: one copy of the code to compile
+    while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            y = _advance(st, tb, key, p)
+            # events until an executor needs a decision (y) or the run is over (-1)
+            y = _next_event(st)
+            while y < -1:
+                xe = -2 - y
+                while True:  # the step that ended, then the steps run ahead of the loop
+                    c = _end_step(st, tb, xe)
+                    if c >= 0:
+                        on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+                    if not _run_ahead(st, tb, xe, key, p):
+                        break
+                y = _next_event(st)
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:

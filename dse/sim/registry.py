@@ -18,7 +18,8 @@ Kernel contract (all ``@njit(cache=True, inline="always")``, times in ms):
   would certainly continue batch ``c`` (model ``m``, ``n`` active) at the boundary before
   ``layer`` whatever the time; lets the kernel run layers ahead without asking.  Default:
   never (always ask).
-* ``on_batch_done(st, tb, p, c, now)``: called when batch ``c`` empties.  Default: none.
+* ``on_batch_done(st, tb, p, c, now)``: called when batch ``c`` empties (after it is
+  closed and its executor is marked to decide).  Default: none.
 """
 
 from __future__ import annotations

@@ -74,6 +74,18 @@ class Dim:
                                      step=int(self.step or 1), log=self.log)
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
+    def distribution(self):
+        """The Optuna distribution :meth:`suggest` records (``None`` for a fixed one)."""
+        from optuna import distributions as d
+
+        if self.kind == "choice":
+            return d.CategoricalDistribution([encode_choice(v) for v in self.values])
+        if self.kind == "int":
+            return d.IntDistribution(int(self.low), int(self.high), step=int(self.step or 1),
+                                     log=self.log)
+        return None if self.kind == "fixed" else d.FloatDistribution(
+            self.low, self.high, step=self.step, log=self.log)
+
     def canonical(self) -> dict:
         return {"kind": self.kind, "values": list(self.values), "low": self.low,
                 "high": self.high, "step": self.step, "log": self.log}
@@ -110,6 +122,23 @@ class Space:
         for pol, dims in self.params.items():
             cols += [f"{pol}.{n}" for n, d in dims.items() if d.kind != "fixed"]
         return cols
+
+    def searched(self, policy: str) -> dict[str, Dim]:
+        """Optuna parameter name -> dimension of every searched (not fixed) dimension of a
+        trial that uses ``policy``, in the order a trial suggests them."""
+        out = {n: d for n, d in self.npu.items() if d.kind != "fixed"}
+        if self.policy.kind != "fixed":
+            out["policy"] = self.policy
+        out.update({f"{policy}.{n}": d for n, d in self.params.get(policy, {}).items()
+                    if d.kind != "fixed"})
+        for stream, dims in self.exits.items():
+            if "threshold" in dims:
+                names = ["threshold"]
+            else:
+                names = sorted(dims, key=lambda k: int(k[4:]))
+            out.update({f"exits.{stream}.{k}": dims[k] for k in names
+                        if dims[k].kind != "fixed"})
+        return out
 
     def grid(self, source: str = "<spec>") -> dict[str, list]:
         """The Optuna ``GridSampler`` search space (param name -> values).
