@@ -60,7 +60,9 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     ``policy`` with ``params`` and return its :class:`Evaluation`.
 
     SLOs given as ``slo_x`` use the isolated batch-1 latency on the whole design.  The
-    ``bcedge`` policy runs its instances on ``design.sliced(instances)``.
+    ``bcedge`` policy runs its instances on ``design.sliced(instances)``.  Exit-aware
+    policies predict with the scenario's exit profiles (``Scenario.exit_profiles``),
+    never with a request's drawn exit.
     """
     pol = get_policy(policy)
     resolved = pol.resolve(params)
@@ -81,11 +83,13 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     n_inst = pol.instances(resolved)
     run_design = design if n_inst == 1 else design.sliced(n_inst)
     tables, sim_tables = {}, []
+    profiles = scenario.exit_profiles()
     for name in names:
         model = get_model(name)
         t = model_table(run_design, name)
         tables[name] = t
-        sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers))
+        sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers,
+                                      profiles[name]))
     res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, sim_tables,
                    pol.name, resolved, queue_cap=queue_cap)
     metrics = compute_metrics(res, slo, trace.stream_names, trace.accuracy, warmup=warmup,
