@@ -188,15 +188,7 @@ class ReferenceSim:
         mb = self.p["max_batch"]
         b = ex.running
         if b is None:
-            m = self.oldest_model()
-            if m < 0:
-                return ("wait", INF)
-            erem = self.pred[m]["erem"][0]
-            best = 1
-            for k in range(2, min(len(self.queues[m]), mb) + 1):
-                if k * erem[best] > best * erem[k]:
-                    best = k
-            return ("start", m, best)
+            return self._fluid_idle(ex, mb)
         m = b.model
         q, n = len(self.queues[m]), len(b.members)
         last_ok = int(self.p["catchup_last"] * (self.L[m] - 1))
@@ -205,7 +197,68 @@ class ReferenceSim:
             k = self._fluid_refill(b, q, min(q, mb - n))
             if k:
                 return ("catchup", k)
+        if self.M > 1:
+            action = self._fluid_preempt(ex, b, mb)
+            if action is not None:
+                return action
         return ("continue",)
+
+    def _fluid_start_size(self, m, bmax):
+        erem, best = self.pred[m]["erem"][0], 1
+        for k in range(2, bmax + 1):
+            if k * erem[best] > best * erem[k]:
+                best = k
+        return best
+
+    def _fluid_protected(self, batch, w0, e0):
+        ds = [self.deadline[i] - self.p["slack_ms"] for i in batch.members]
+        return (min((d for d in ds if d >= w0), default=INF),
+                min((d for d in ds if e0 <= d < w0), default=INF))
+
+    def _fluid_job(self, ex, m, mb):
+        """(action, latest start, worst ms) of model m's next job, or None."""
+        t, L, slack = self.pred[m], self.L[m], self.p["slack_ms"]
+        b = ex.open.get(m)
+        if b is not None:
+            n, ld = len(b.members), b.layer
+            d = min(self.deadline[i] for i in b.members)
+            return (("resume", m), d - slack - t["erem"][ld][n],
+                    t["whi"][L][n] - t["whi"][ld][n])
+        q = self.queues[m]
+        if not q:
+            return None
+        k = self._fluid_start_size(m, min(len(q), mb))
+        return ("start", m, k), self.deadline[q[0]] - slack - t["erem"][0][k], t["whi"][L][k]
+
+    def _fluid_idle(self, ex, mb):
+        jobs = [(j[1], m, j[0]) for m in range(self.M)
+                if (j := self._fluid_job(ex, m, mb)) is not None and j[1] >= self.now]
+        if jobs:
+            return min(jobs, key=lambda j: (j[0], j[1]))[2]
+        for m in range(self.M):
+            if m in ex.open:
+                return ("resume", m)
+        m = self.oldest_model()
+        if m < 0:
+            return ("wait", INF)
+        return ("start", m, self._fluid_start_size(m, min(len(self.queues[m]), mb)))
+
+    def _fluid_preempt(self, ex, batch, mb):
+        m, n, ld, now = batch.model, len(batch.members), batch.layer, self.now
+        t, L = self.pred[m], self.L[m]
+        w_rem, e_rem = t["whi"][L][n] - t["whi"][ld][n], t["erem"][ld][n]
+        d_w, _ = self._fluid_protected(batch, now + w_rem, now + e_rem)
+        best = None
+        for o in range(self.M):
+            job = None if o == m else self._fluid_job(ex, o, mb)
+            if job is None:
+                continue
+            action, lst, w = job
+            if lst < now or lst >= now + e_rem or now + w + w_rem > d_w:
+                continue
+            if best is None or lst < best[0]:
+                best = (lst, action)
+        return None if best is None else best[1]
 
     def _fluid_refill(self, batch, q, kmax):
         """docs/simulator.md, fluid: protected members, then the least expected cost."""
@@ -219,12 +272,9 @@ class ReferenceSim:
             f = x - lo
             return rows[lo] if f == 0.0 else rows[lo] + f * (rows[lo + 1] - rows[lo])
 
-        slack, now = self.p["slack_ms"], self.now
+        now = self.now
         r0, s0 = erem[ld][n], esum[ld][n]
-        w0, e0 = now + (whi[L][n] - whi[ld][n]), now + r0
-        ds = [self.deadline[i] - slack for i in batch.members]
-        d_w = min((d for d in ds if d >= w0), default=INF)
-        d_e = min((d for d in ds if e0 <= d < w0), default=INF)
+        d_w, d_e = self._fluid_protected(batch, now + (whi[L][n] - whi[ld][n]), now + r0)
         a = self.alive[m][ld]
         best_k, best = 0, 0.0
         for k in range(1, kmax + 1):

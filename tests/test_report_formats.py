@@ -13,7 +13,7 @@ from test_report_support import FRONT, make_study
 
 from dse.common import InputError
 from dse.report import design_record, load_design, read_study, write_design, write_trials
-from dse.report._stats import mean_ci, t_quantile
+from dse.metrics.stats import mean_ci, t_quantile
 from dse.report._toml import dumps
 
 # ------------------------------------------------------------------ TOML writer

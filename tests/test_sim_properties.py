@@ -118,6 +118,22 @@ def test_fluid_start_size_avoids_a_cliff():
     assert res.completion_ms.tolist() == [1.2, 1.2, 2.2]
 
 
+def test_fluid_preempts_only_for_a_job_that_would_miss_its_deadline():
+    """Model 0: 4 layers of 1 ms; model 1: 1 layer of 0.5 ms.  A model-1 request arriving
+    at 1.2 ms with a 1.5 ms SLO must start by 2.2 ms; at the boundary at 2 ms the running
+    batch still needs 2 ms, so it is paused (its member, due at 100 ms, can afford 0.5 ms)
+    and resumed at 2.5 ms.  With a 100 ms SLO the request waits for the batch instead."""
+    long = ModelTables(np.array([[0.0, 1.0]] * 4), np.ones((4, 2)), np.ones((4, 2)), (3,))
+    short = ModelTables(np.array([[0.0, 0.5]]), np.ones((1, 2)), np.ones((1, 2)), (0,))
+    args = (np.array([0.0, 1.2]), np.array([0, 1]), np.array([0, 1]), np.array([0, 0]))
+    res = simulate(*args, [100.0, 1.5], [long, short], "fluid", {"max_batch": 1})
+    assert res.completion_ms.tolist() == [4.5, 2.5]
+    assert res.counters["preemptions"] == 1
+    res = simulate(*args, [100.0, 100.0], [long, short], "fluid", {"max_batch": 1})
+    assert res.completion_ms.tolist() == [4.0, 4.5]
+    assert res.counters["preemptions"] == 0
+
+
 def test_prema_preempts_long_batch_for_short_model():
     """Model 0: 4 layers of 1 ms; model 1: 1 layer of 0.5 ms.  A model-1 request arriving
     at 1.2 ms runs at the next layer boundary (2 ms) once its token reaches the threshold
@@ -168,3 +184,19 @@ def test_stepper_rejects_impossible_actions():
         stepper.act(x, 2, model=0, k=5)  # only one request queued
     stepper.act(x, 2, model=0, k=1)
     assert stepper.observe()["queue_len"] == [0]
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_policies_never_read_a_requests_exit(policy):
+    """A policy predicts from the exit profile; the exit each request will take (its exit
+    layer, or a batch's count of members leaving at a layer) is the simulator's alone."""
+    import inspect
+
+    from dse.sim.policies import _shared
+
+    pol = POLICIES[policy]
+    for module in {inspect.getmodule(h.py_func) for h in
+                   (pol.decide, pol.continues_at, pol.on_batch_done)} | {_shared}:
+        source = inspect.getsource(module)
+        for name in ("rexitl", "c_cnt", "k_cnt"):
+            assert name not in source, f"{policy} reads st.{name}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from dse.common import InputError, did_you_mean
-from dse.report._stats import mean_ci
+from dse.metrics.stats import mean_ci
 from dse.report.design_file import DesignFile
 from dse.report.export import _clean, _drop_none
 

@@ -61,6 +61,12 @@ def predictions(ms: np.ndarray, exit_layers, profile) -> tuple[np.ndarray, np.nd
                    None if profile is None else tuple(float(p) for p in profile))
 
 
+def expected_batch_ms(ms: np.ndarray, exit_layers, profile) -> np.ndarray:
+    """``E[T(b)]``, ``b = 0..B``: expected time (ms) of a batch of ``b`` fresh samples run
+    to completion while its members leave at their exits (``erem[0, b]``)."""
+    return predictions(ms, exit_layers, profile)[1][0, 0].copy()
+
+
 @functools.lru_cache(maxsize=512)
 def _cached(raw: bytes, shape, exit_layers, profile):
     ms = np.frombuffer(raw, dtype=np.float64).reshape(shape)

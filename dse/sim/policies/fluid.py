@@ -4,15 +4,25 @@
 It predicts with the exit profile (``dse.sim._predict`` tables), never with a request's
 actual exit: a new batch takes the size of best expected throughput from the latency
 table; at a layer boundary, queued samples catch up when the expected total latency
-(members, newcomers, the rest of the queue) falls, and never at the expense of a member
-that is still on time.
+(members, newcomers, the rest of the queue) falls, and another model's job preempts the
+batch when it would otherwise miss its deadline; neither ever makes a member that is
+still on time late.
 """
 
 from __future__ import annotations
 
 from numba import njit
 
-from dse.sim._state import ACT_CATCHUP, ACT_CONTINUE, ACT_START, INF, oldest_model, qlen
+from dse.sim._state import (
+    ACT_CATCHUP,
+    ACT_CONTINUE,
+    ACT_RESUME,
+    ACT_START,
+    INF,
+    oldest_model,
+    qlen,
+    qpeek,
+)
 from dse.sim.policies._shared import MAX_BATCH, wait_forever
 from dse.sim.registry import Param, Policy, param_slots
 
@@ -50,6 +60,23 @@ def interp(t, m, i, x):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def protected(st, c, slack, w0, e0):
+    """``(d_w, d_e)``: the earliest ``deadline - slack`` of the members of batch ``c``
+    that are on time under the worst case (finish ``w0``), and of those on time only in
+    expectation (finish ``e0``); ``inf`` when there are none."""
+    d_w = INF
+    d_e = INF
+    for j in range(st.c_n[c]):
+        d = st.deadline[st.c_mem[c, j]] - slack
+        if d >= w0:
+            if d < d_w:
+                d_w = d
+        elif d >= e0 and d < d_e:
+            d_e = d
+    return d_w, d_e
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def refill_size(st, tb, p, c, m, q, kmax, now):
     """Samples to catch up into batch ``c`` (paused before layer ``ld``), 0 for none.
 
@@ -62,20 +89,10 @@ def refill_size(st, tb, p, c, m, q, kmax, now):
     ld = st.c_layer[c]
     n = st.c_n[c]
     L = tb.n_layers[m]
-    slack = p[P.slack_ms]
     r0 = tb.erem[m, ld, n]
     s0 = tb.esum[m, ld, n]
-    w0 = now + (tb.whi[m, L, n] - tb.whi[m, ld, n])
-    e0 = now + r0
-    d_w = INF
-    d_e = INF
-    for j in range(n):
-        d = st.deadline[st.c_mem[c, j]] - slack
-        if d >= w0:
-            if d < d_w:
-                d_w = d
-        elif d >= e0 and d < d_e:
-            d_e = d
+    d_w, d_e = protected(st, c, p[P.slack_ms], now + (tb.whi[m, L, n] - tb.whi[m, ld, n]),
+                         now + r0)
     a = tb.alive[m, ld]
     best_k = 0
     best = 0.0
@@ -97,6 +114,78 @@ def refill_size(st, tb, p, c, m, q, kmax, now):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def job(st, tb, p, x, m, mb):
+    """Model ``m``'s next job on executor ``x``: ``(act, k, latest start, worst ms)``;
+    resume its paused batch, or start ``start_size`` of its queue (``act = -1``: none).
+    Latest start = earliest ``deadline - slack`` of the job minus its expected time."""
+    c = x * tb.ms.shape[0] + m
+    slack = p[P.slack_ms]
+    L = tb.n_layers[m]
+    if st.c_open[c]:
+        n = st.c_n[c]
+        ld = st.c_layer[c]
+        d = INF
+        for j in range(n):
+            if st.deadline[st.c_mem[c, j]] < d:
+                d = st.deadline[st.c_mem[c, j]]
+        return ACT_RESUME, 0, d - slack - tb.erem[m, ld, n], tb.whi[m, L, n] - tb.whi[m, ld, n]
+    q = qlen(st, m)
+    if q == 0:
+        return -1, 0, INF, 0.0
+    b = start_size(tb, m, min(q, mb))
+    return ACT_START, b, st.deadline[qpeek(st, m, 0)] - slack - tb.erem[m, 0, b], tb.whi[m, L, b]
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def idle_choice(st, tb, p, x, mb, now):
+    """Idle executor: of the jobs that can still start on time (latest start >= now), the
+    one of earliest latest start; when none can, a paused batch, else the oldest queue."""
+    best_act = -1
+    best_m = -1
+    best_k = 0
+    best_lst = INF
+    for m in range(tb.ms.shape[0]):
+        act, k, lst, w = job(st, tb, p, x, m, mb)
+        if act >= 0 and lst >= now and lst < best_lst:
+            best_act, best_m, best_k, best_lst = act, m, k, lst
+    if best_act >= 0:
+        return best_act, best_m, best_k, 0.0
+    for m in range(tb.ms.shape[0]):
+        if st.c_open[x * tb.ms.shape[0] + m]:
+            return ACT_RESUME, m, 0, 0.0
+    m = oldest_model(st)
+    if m < 0:
+        return wait_forever()
+    return ACT_START, m, start_size(tb, m, min(qlen(st, m), mb)), 0.0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def preemption(st, tb, p, x, c, m, mb, now):
+    """Another model's job that would miss its start waiting for batch ``c`` (latest start
+    in ``[now, now + expected remaining)``) and that every protected member of ``c`` can
+    afford under the worst case; the earliest latest start wins (``act = -1``: none)."""
+    ld = st.c_layer[c]
+    n = st.c_n[c]
+    L = tb.n_layers[m]
+    w_rem = tb.whi[m, L, n] - tb.whi[m, ld, n]
+    e_rem = tb.erem[m, ld, n]
+    d_w, _ = protected(st, c, p[P.slack_ms], now + w_rem, now + e_rem)
+    best_act = -1
+    best_m = -1
+    best_k = 0
+    best_lst = INF
+    for o in range(tb.ms.shape[0]):
+        if o == m:
+            continue
+        act, k, lst, w = job(st, tb, p, x, o, mb)
+        if act < 0 or lst < now or lst >= now + e_rem or now + w + w_rem > d_w:
+            continue
+        if lst < best_lst:
+            best_act, best_m, best_k, best_lst = act, o, k, lst
+    return best_act, best_m, best_k
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _may_refill(tb, p, m, q, n, l_done):
     """Queued samples, a free slot, enough queued, early enough, batch low enough."""
     mb = int(p[P.max_batch])
@@ -114,10 +203,7 @@ def decide(st, tb, p, x, now):
     mb = int(p[P.max_batch])
     c = st.x_ctx[x]
     if c < 0:
-        m = oldest_model(st)
-        if m < 0:
-            return wait_forever()
-        return ACT_START, m, start_size(tb, m, min(qlen(st, m), mb)), 0.0
+        return idle_choice(st, tb, p, x, mb, now)
     m = st.c_model[c]
     q = qlen(st, m)
     n = st.c_n[c]
@@ -125,18 +211,30 @@ def decide(st, tb, p, x, now):
         k = refill_size(st, tb, p, c, m, q, min(q, mb - n), now)
         if k > 0:
             return ACT_CATCHUP, m, k, 0.0
+    if tb.ms.shape[0] > 1:
+        act, o, k = preemption(st, tb, p, x, c, m, mb, now)
+        if act >= 0:
+            return act, o, k, 0.0
     return ACT_CONTINUE, -1, 0, 0.0
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def continues_at(st, tb, p, x, c, m, layer, n):
-    """No refill could be considered at the boundary before ``layer``."""
-    return not _may_refill(tb, p, m, qlen(st, m), n, layer - 1)
+    """No refill could be considered at the boundary before ``layer``, and no other
+    model has queued requests or a paused batch here."""
+    if _may_refill(tb, p, m, qlen(st, m), n, layer - 1):
+        return False
+    M = tb.ms.shape[0]
+    for o in range(M):
+        if o != m and (st.c_open[x * M + o] or qlen(st, o) > 0):
+            return False
+    return True
 
 
 POLICY = Policy(
     "fluid",
     "Fluid Batching: exit-aware preemptive refill; batch sizes from the latency table, "
-    "queued samples catch up to the paused batch when the expected latency falls and "
-    "no on-time member becomes late", PARAMS, decide,
+    "queued samples catch up to the paused batch when the expected latency falls, other "
+    "models preempt when they would miss their deadline; no on-time member becomes late",
+    PARAMS, decide,
     continues_at=continues_at, reconstruction=True)

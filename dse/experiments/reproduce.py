@@ -1,0 +1,258 @@
+"""``dse reproduce``: the Fluid Batching paper's comparison, capacity-fair and tuned.
+
+On one area budget, (a) fluid batching + stackable PEs + the exit-aware ``fluid``
+scheduler against (b) every baseline policy on conventional hardware (the same PE array
+with R-batching only, no stacking) and on the same hardware; Poisson and spiking
+arrivals; loads 0.3..1.2 of the best sustainable throughput; several early-exit models
+and a multi-tenant mix; paper-style average- and tail-latency SLO satisfaction with the
+ratio to the best baseline.  Every policy is tuned on tuning seeds and reported on
+held-out seeds (:mod:`dse.experiments.tuning`).  Plus the hardware ablation
+(:mod:`~dse.experiments._ablation`), the co-design fronts
+(:mod:`~dse.experiments._codesign`) and the sensitivity of the main comparison to the
+exit profile (earlier, later, no exits; parameters tuned at the nominal profile).
+
+The result is data (:class:`Reproduction`, pandas tables); ``dse.report`` writes the
+tables and figures, the CLI prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import cost_models
+from cost_models import area_breakdown, load_npu
+from dse.experiments import _ablation, _codesign
+from dse.experiments._satisfaction import (
+    make_workload,
+    seed_scores,
+    summarize,
+    tuning_score,
+    versus,
+)
+from dse.experiments.fairness import held_equal
+from dse.experiments.tuning import held_out_seeds, tune, tuning_seeds
+from dse.sim import POLICIES
+
+FLUID_HW, CONVENTIONAL = "fluid hardware", "conventional"
+DESIGN = Path(cost_models.__file__).resolve().parent / "designs" / "npu_large.toml"
+
+
+@dataclass(frozen=True)
+class ReproConfig:
+    """What a reproduction runs (the full run's sizes; :meth:`quick` shrinks them)."""
+
+    design: str = str(DESIGN)
+    area_budget_mm2: float = 8.0
+    models: tuple = ("resnet50", "mobilenetv2", "msdnet")
+    tenants: tuple = (("camera", "resnet50", 0.4), ("doorbell", "mobilenetv2", 0.4),
+                      ("voice", "bert_base", 0.2))
+    arrivals: tuple = ("poisson", "spikes")
+    loads: tuple = (0.3, 0.5, 0.7, 0.9, 1.0, 1.2)
+    slo_x: tuple = (2.0, 4.0, 8.0, 16.0)
+    n_requests: int = 2000
+    tuning_runs: int = 1
+    held_out: int = 8
+    budget: int = 16
+    exit_shifts: tuple = (-0.5, 0.5, 1.0)
+    sensitivity_seeds: int = 4
+    ablation_seeds: int = 4
+    codesign_model: str = "resnet50"
+    codesign_trials: int = 60
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **changes) -> ReproConfig:
+        """A small run for CI: one model plus the tenant mix, a coarse grid, short traces,
+        few seeds and trials."""
+        return cls(**{**dict(models=("resnet50",), loads=(0.5, 0.9, 1.2), slo_x=(4.0, 16.0),
+                             n_requests=600, held_out=4, budget=4, sensitivity_seeds=3,
+                             ablation_seeds=2, codesign_trials=8), **changes})
+
+
+@dataclass
+class Reproduction:
+    """Everything a reproduction measured (tables are pandas DataFrames)."""
+
+    config: ReproConfig
+    areas: dict
+    held_equal: list
+    records: pd.DataFrame = None      # one row per shift/workload/hardware/policy/seed
+    tuning: pd.DataFrame = None       # tuned parameters and scores
+    summary: pd.DataFrame = None      # nominal profile: means and 95% CIs
+    ratios: pd.DataFrame = None       # fluid on fluid hardware vs the best baselines
+    sensitivity: pd.DataFrame = None  # ratios to the best baselines per exit shift
+    ranking: pd.DataFrame = None      # means and CIs per exit shift, hardware and policy
+    ablation: dict = field(default_factory=dict)
+    codesign: pd.DataFrame = None
+    seconds: dict = field(default_factory=dict)
+
+
+def _workloads(config, designs, reference, shift=None) -> list:
+    streams = [(m, [(m, m, 1.0)]) for m in config.models]
+    if config.tenants:
+        streams.append(("tenants", [tuple(t) for t in config.tenants]))
+    return [make_workload(name, a, s, designs=designs, reference=reference,
+                          batch=reference.max_batch, exit_shift=shift)
+            for name, s in streams for a in config.arrivals]
+
+
+def plan(config: ReproConfig) -> dict:
+    """Steps per section (one step = one seed's load x SLO grid, or one co-design
+    trial), for a progress bar."""
+    n_work = (len(config.models) + bool(config.tenants)) * len(config.arrivals)
+    pols = list(POLICIES)
+    tunable = sum(1 for p in pols if any(k != "max_batch" for k in POLICIES[p].params))
+    per_hw = (tunable * config.budget + len(pols) - tunable) * config.tuning_runs
+    return {"tuning": n_work * 2 * per_hw,
+            "held-out": n_work * 2 * len(pols) * config.held_out,
+            "sensitivity": len(config.exit_shifts) * n_work * 2 * len(pols)
+            * config.sensitivity_seeds,
+            "ablation": len(_ablation.VARIANTS) * n_work * config.ablation_seeds,
+            "co-design": 2 * config.codesign_trials + 2 * (len(pols) - 1)}
+
+
+def reproduce(config: ReproConfig, *, optimize,
+              on_step: Callable[[str], None] | None = None) -> Reproduction:
+    """Run every section of the reproduction; ``optimize`` is ``dse.search.optimize``;
+    ``on_step(section)`` is called after each step (see :func:`plan`)."""
+    step = on_step or (lambda section: None)
+    fluid_hw = load_npu(config.design)
+    conv = dataclasses.replace(fluid_hw, batching="r", stack_factors=(1,))
+    designs = {FLUID_HW: fluid_hw, CONVENTIONAL: conv}
+    batch = fluid_hw.max_batch
+    workloads = _workloads(config, list(designs.values()), fluid_hw)
+    out = Reproduction(config, {k: area_breakdown(d) for k, d in designs.items()},
+                       _held_equal(workloads, batch))
+    grid = dict(loads=config.loads, slo_x=config.slo_x, n_requests=config.n_requests)
+    tseeds = tuning_seeds(config.seed, config.tuning_runs)
+    held = held_out_seeds(config.seed, config.held_out)
+
+    t0 = time.perf_counter()
+    tuned, tuning_rows = {}, []
+    for w in workloads:
+        for hw, design in designs.items():
+            for pol in POLICIES:
+                def score(p, design=design, w=w, pol=pol):
+                    return tuning_score([seed_scores(design, w, pol, p, seed=s, **grid)
+                                         for s in tseeds])
+                rec = tune(pol, score, optimize=optimize, batch=batch, budget=config.budget,
+                           seed=config.seed, on_trial=lambda: step("tuning"))
+                tuned[w.key, hw, pol] = rec["params"]
+                tuning_rows.append({"workload": w.name, "arrival": w.arrival, "hardware": hw,
+                                    "policy": pol, "score": rec["score"],
+                                    "default_score": rec["default_score"],
+                                    "trials": rec["trials"], "params": _text(rec["params"])})
+    out.tuning = pd.DataFrame(tuning_rows)
+    out.seconds["tuning"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rows = _held_out(workloads, designs, tuned, held, grid, step, "held-out", shift="none")
+    out.seconds["held-out"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for shift in config.exit_shifts:
+        shifted = _workloads(config, list(designs.values()), fluid_hw, shift)
+        rows += _held_out(shifted, designs, tuned, held_out_seeds(config.seed,
+                          config.sensitivity_seeds), grid, step, "sensitivity",
+                          shift=f"{shift:+g}")
+    out.seconds["sensitivity"] = time.perf_counter() - t0
+    out.records = pd.DataFrame(rows)
+    nominal = out.records[out.records["shift"] == "none"]
+    out.summary = summarize(nominal, ["workload", "arrival", "hardware", "policy"])
+    out.ratios = _ratios(nominal, [["workload", "arrival"], ["arrival"], []])
+    out.sensitivity = _ratios(out.records, [["shift", "arrival"], ["shift"]])
+    out.ranking = summarize(out.records, ["shift", "hardware", "policy"])
+
+    t0 = time.perf_counter()
+    out.ablation = _ablation.ablation(
+        fluid_hw, workloads, {w.key: tuned[w.key, FLUID_HW, "fluid"] for w in workloads},
+        seeds=held_out_seeds(config.seed, config.ablation_seeds), grid=grid,
+        on_step=lambda: step("ablation"))
+    out.seconds["ablation"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    out.codesign = _codesign_runs(config, fluid_hw, designs, workloads, tuned, optimize,
+                                  tseeds, held, step)
+    out.seconds["co-design"] = time.perf_counter() - t0
+    return out
+
+
+def _text(params: dict) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in params.items())
+
+
+def _held_equal(workloads, batch: int) -> list[str]:
+    load, slo, spikes = {}, {}, {}
+    for w in workloads:
+        load[w.name] = float(w.scenario.rates_rps().sum())
+        slo.update({m: v for m, v in w.slo_ref_ms.items()})
+        for s in w.scenario.streams:
+            if s.arrival == "spikes":
+                spikes[f"{w.name}/{s.name}"] = s.params
+    lines = held_equal(batch=batch, load_rps=load, slo_ms=slo,
+                       reference="the fluid hardware, the faster variant", spikes=spikes)
+    lines[2] = ("SLO targets: the multiples slo_x of these isolated batch-1 latencies on the "
+                "fluid hardware, absolute ms for every variant: " + lines[2].split(": ", 1)[1])
+    return lines
+
+
+def _held_out(workloads, designs, tuned, seeds, grid, step, section, *, shift) -> list:
+    rows = []
+    for w in workloads:
+        for hw, design in designs.items():
+            for pol in POLICIES:
+                for s in seeds:
+                    sc = seed_scores(design, w, pol, tuned[w.key, hw, pol], seed=s, **grid)
+                    rows.append({"shift": shift, "workload": w.name, "arrival": w.arrival,
+                                 "hardware": hw, "policy": pol, "seed": s, **sc})
+                    step(section)
+    return rows
+
+
+def _ratios(records: pd.DataFrame, scopes) -> pd.DataFrame:
+    baselines = [p for p in POLICIES if p != "fluid"]
+    target = {"hardware": FLUID_HW, "policy": "fluid"}
+    parts = []
+    for by in scopes:
+        for label, hw in (("best baseline, conventional hardware", CONVENTIONAL),
+                          ("best baseline, same hardware", FLUID_HW)):
+            parts.append(versus(records, by, target=target,
+                                rivals={"hardware": hw, "policy": baselines}, label=label))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _codesign_runs(config, fluid_hw, designs, workloads, tuned, optimize, tseeds, held,
+                   step) -> pd.DataFrame:
+    ws = [w for w in workloads if w.name == config.codesign_model]
+    batch = fluid_hw.max_batch
+    kw = dict(budget_mm2=config.area_budget_mm2, batch=batch, trials=config.codesign_trials,
+              seeds=tseeds, held_out=held, loads=config.loads, slo_x=config.slo_x,
+              n_requests=config.n_requests, seed=config.seed,
+              on_trial=lambda: step("co-design"))
+    rows = []
+    for joint in (True, False):
+        rows += _codesign.search(fluid_hw, ws, optimize=optimize, joint=joint, **kw)
+    fixed = _codesign.default_exits(ws)
+    for hw, design in designs.items():
+        for pol in POLICIES:
+            if pol == "fluid":
+                continue
+            score = sum(_codesign.score(design, [_codesign.with_exits(w, fixed)], pol,
+                                        tuned[w.key, hw, pol], seeds=held, loads=config.loads,
+                                        slo_x=config.slo_x, n_requests=config.n_requests)
+                        for w in ws) / len(ws)
+            rows.append({"search": "fixed baseline", "trial": -1, "satisfaction": score,
+                         "held_out": score, "area_mm2": area_breakdown(design)["total"],
+                         "feasible": True, "on_front": False,
+                         "params": {"policy": pol, "hardware": hw}})
+            step("co-design")
+    frame = pd.DataFrame(rows)
+    frame["params"] = frame["params"].map(lambda p: _text(p))
+    return frame
+
