@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "dse.cli.workloads",  # dse workloads [show NAME | arrivals | trace FILE]
     "dse.cli.sim",        # dse simulate, dse policies
     "dse.cli.compare",    # dse compare
+    "dse.cli.reproduce",  # dse reproduce
     "dse.cli.study",      # dse run, dse worker, dse status, dse metrics, dse samplers
     "dse.cli.report",     # dse dashboard, dse export, dse evaluate
 )

@@ -15,7 +15,7 @@ import dataclasses
 import pandas as pd
 
 from cost_models import area_breakdown, utilisation_sweep
-from dse.experiments._satisfaction import seed_scores, summarize
+from dse.experiments._satisfaction import seed_scores
 from dse.experiments.fairness import capacity_rps
 from workloads import get_model
 
@@ -32,12 +32,9 @@ def variant(design, batching: str, stacking: bool):
                                stack_factors=design.stack_factors if stacking else (1,))
 
 
-def ablation(design, workloads, fluid_params: dict, *, seeds, grid: dict,
-             on_step=None) -> dict[str, pd.DataFrame]:
-    """``{"variants", "utilisation", "satisfaction"}`` tables (see the module docstring);
-    ``fluid_params`` maps a workload key to the tuned fluid parameters."""
-    models = list(dict.fromkeys(s.model for w in workloads for s in w.scenario.streams))
-    rows, sat_rows = [], []
+def variants_table(design, models) -> pd.DataFrame:
+    """Per variant: area, the area of each feature, and each model's capacity."""
+    rows = []
     for name, batching, stacking in VARIANTS:
         d = variant(design, batching, stacking)
         area = area_breakdown(d)
@@ -47,23 +44,28 @@ def ablation(design, workloads, fluid_params: dict, *, seeds, grid: dict,
         for m in models:
             row[f"capacity_{m}_rps"] = capacity_rps(d, m)
         rows.append(row)
-        for w in workloads:
-            for s in seeds:
-                sc = seed_scores(d, w, "fluid", fluid_params[w.key], seed=s, **grid)
-                sat_rows.append({"variant": name, "workload": w.name, "arrival": w.arrival,
-                                 "hardware": name, "policy": "fluid", "seed": s, **sc})
-                if on_step is not None:
-                    on_step()
-    util = []
+    return pd.DataFrame(rows)
+
+
+def utilisation_table(design, models) -> pd.DataFrame:
+    """MAC utilisation (total and compute cycles) by batch size, model and variant."""
+    rows = []
     for m in models:
         sweep = utilisation_sweep(design, get_model(m).layers)
         for key, stacked in (("no_stacking", ""), ("stacking", " +stack")):
             for mode, label in (("r", "R-only"), ("p", "P-only"), ("fluid", "fluid")):
                 for b, u, cu in zip(sweep["batches"], sweep["utilisation"][key][mode],
                                     sweep["compute_utilisation"][key][mode], strict=True):
-                    util.append({"model": m, "variant": label + stacked, "batch": b,
+                    rows.append({"model": m, "variant": label + stacked, "batch": b,
                                  "utilisation": u, "compute_utilisation": cu})
-    sat = pd.DataFrame(sat_rows)
-    return {"variants": pd.DataFrame(rows), "utilisation": pd.DataFrame(util),
-            "satisfaction": summarize(sat, ["variant", "arrival"]),
-            "records": sat}
+    return pd.DataFrame(rows)
+
+
+def variant_scores(design, name: str, workload, params: dict, *, seeds, grid) -> list[dict]:
+    """Per-seed satisfaction of the ``fluid`` scheduler with ``params`` on variant
+    ``name`` of ``design``."""
+    _, batching, stacking = next(v for v in VARIANTS if v[0] == name)
+    d = variant(design, batching, stacking)
+    return [{"variant": name, "workload": workload.name, "arrival": workload.arrival,
+             "hardware": name, "policy": "fluid", "seed": s,
+             **seed_scores(d, workload, "fluid", params, seed=s, **grid)} for s in seeds]

@@ -102,25 +102,52 @@ def _workloads(config, designs, reference, shift=None) -> list:
             for name, s in streams for a in config.arrivals]
 
 
+# --- tasks: independent units, run by ``map_fn`` (a process pool in the CLI) ------------
+def _tune_task(args):
+    design, hw, w, pol, batch, budget, seed, tseeds, grid, optimize = args
+
+    def score(p):
+        return tuning_score([seed_scores(design, w, pol, p, seed=s, **grid) for s in tseeds])
+
+    rec = tune(pol, score, optimize=optimize, batch=batch, budget=budget, seed=seed)
+    return (w.key, hw, pol), rec
+
+
+def _eval_task(task):
+    kind, args = task
+    if kind == "held-out":
+        shift, design, hw, w, pol, params, seeds, grid = args
+        return [{"shift": shift, "workload": w.name, "arrival": w.arrival, "hardware": hw,
+                 "policy": pol, "seed": s,
+                 **seed_scores(design, w, pol, params, seed=s, **grid)} for s in seeds]
+    if kind == "ablation":
+        design, name, w, params, seeds, grid = args
+        return _ablation.variant_scores(design, name, w, params, seeds=seeds, grid=grid)
+    if kind == "co-design":
+        base, ws, joint, kw = args
+        return _codesign.search(base, ws, joint=joint, **kw)
+    design, hw, pol, ws, params, kw = args  # a fixed baseline design
+    score = sum(_codesign.score(design, [w], pol, params[w.key], **kw) for w in ws) / len(ws)
+    return [{"search": "fixed baseline", "trial": -1, "satisfaction": score,
+             "held_out": score, "area_mm2": area_breakdown(design)["total"],
+             "feasible": True, "on_front": False, "params": {"policy": pol, "hardware": hw}}]
+
+
 def plan(config: ReproConfig) -> dict:
-    """Steps per section (one step = one seed's load x SLO grid, or one co-design
-    trial), for a progress bar."""
+    """Tasks per section (what ``on_step(section)`` counts)."""
     n_work = (len(config.models) + bool(config.tenants)) * len(config.arrivals)
-    pols = list(POLICIES)
-    tunable = sum(1 for p in pols if any(k != "max_batch" for k in POLICIES[p].params))
-    per_hw = (tunable * config.budget + len(pols) - tunable) * config.tuning_runs
-    return {"tuning": n_work * 2 * per_hw,
-            "held-out": n_work * 2 * len(pols) * config.held_out,
-            "sensitivity": len(config.exit_shifts) * n_work * 2 * len(pols)
-            * config.sensitivity_seeds,
-            "ablation": len(_ablation.VARIANTS) * n_work * config.ablation_seeds,
-            "co-design": 2 * config.codesign_trials + 2 * (len(pols) - 1)}
+    combos = n_work * 2 * len(POLICIES)
+    return {"tuning": combos, "held-out": combos,
+            "sensitivity": len(config.exit_shifts) * combos,
+            "ablation": len(_ablation.VARIANTS) * n_work,
+            "co-design": 2 + 2 * (len(POLICIES) - 1)}
 
 
-def reproduce(config: ReproConfig, *, optimize,
-              on_step: Callable[[str], None] | None = None) -> Reproduction:
-    """Run every section of the reproduction; ``optimize`` is ``dse.search.optimize``;
-    ``on_step(section)`` is called after each step (see :func:`plan`)."""
+def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] | None = None,
+              map_fn=map) -> Reproduction:
+    """Run every section of the reproduction.  ``optimize`` is ``dse.search.optimize``;
+    ``map_fn(fn, tasks)`` runs independent tasks (default: in order, here; the CLI passes
+    a process pool's ``map``); ``on_step(section)`` is called as each task completes."""
     step = on_step or (lambda section: None)
     fluid_hw = load_npu(config.design)
     conv = dataclasses.replace(fluid_hw, batching="r", stack_factors=(1,))
@@ -135,50 +162,51 @@ def reproduce(config: ReproConfig, *, optimize,
 
     t0 = time.perf_counter()
     tuned, tuning_rows = {}, []
-    for w in workloads:
-        for hw, design in designs.items():
-            for pol in POLICIES:
-                def score(p, design=design, w=w, pol=pol):
-                    return tuning_score([seed_scores(design, w, pol, p, seed=s, **grid)
-                                         for s in tseeds])
-                rec = tune(pol, score, optimize=optimize, batch=batch, budget=config.budget,
-                           seed=config.seed, on_trial=lambda: step("tuning"))
-                tuned[w.key, hw, pol] = rec["params"]
-                tuning_rows.append({"workload": w.name, "arrival": w.arrival, "hardware": hw,
-                                    "policy": pol, "score": rec["score"],
-                                    "default_score": rec["default_score"],
-                                    "trials": rec["trials"], "params": _text(rec["params"])})
+    tasks = [(d, hw, w, pol, batch, config.budget, config.seed, tseeds, grid, optimize)
+             for w in workloads for hw, d in designs.items() for pol in POLICIES]
+    for (key, hw, pol), rec in map_fn(_tune_task, tasks):
+        step("tuning")
+        tuned[key, hw, pol] = rec["params"]
+        name, arrival = key.split("/")
+        tuning_rows.append({"workload": name, "arrival": arrival, "hardware": hw,
+                            "policy": pol, "score": rec["score"],
+                            "default_score": rec["default_score"], "trials": rec["trials"],
+                            "params": _text(rec["params"])})
     out.tuning = pd.DataFrame(tuning_rows)
     out.seconds["tuning"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rows = _held_out(workloads, designs, tuned, held, grid, step, "held-out", shift="none")
-    out.seconds["held-out"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for shift in config.exit_shifts:
-        shifted = _workloads(config, list(designs.values()), fluid_hw, shift)
-        rows += _held_out(shifted, designs, tuned, held_out_seeds(config.seed,
-                          config.sensitivity_seeds), grid, step, "sensitivity",
-                          shift=f"{shift:+g}")
-    out.seconds["sensitivity"] = time.perf_counter() - t0
+    tasks = _codesign_tasks(config, fluid_hw, designs, workloads, tuned, optimize, tseeds,
+                            held)
+    sens = held_out_seeds(config.seed, config.sensitivity_seeds)
+    for shift, ws, seeds in [("none", workloads, held)] + [
+            (f"{x:+g}", _workloads(config, list(designs.values()), fluid_hw, x), sens)
+            for x in config.exit_shifts]:
+        tasks += [("held-out", (shift, d, hw, w, pol, tuned[w.key, hw, pol], seeds, grid))
+                  for w in ws for hw, d in designs.items() for pol in POLICIES]
+    abl = held_out_seeds(config.seed, config.ablation_seeds)
+    tasks += [("ablation", (fluid_hw, name, w, tuned[w.key, FLUID_HW, "fluid"], abl, grid))
+              for name, _, _ in _ablation.VARIANTS for w in workloads]
+    rows, abl_rows, cd_rows = [], [], []
+    for (kind, args), result in zip(tasks, map_fn(_eval_task, tasks), strict=True):
+        section = "sensitivity" if kind == "held-out" and args[0] != "none" else kind
+        step(section if kind != "fixed" else "co-design")
+        {"held-out": rows, "ablation": abl_rows}.get(kind, cd_rows).extend(result)
+    out.seconds["evaluation"] = time.perf_counter() - t0
+
     out.records = pd.DataFrame(rows)
     nominal = out.records[out.records["shift"] == "none"]
     out.summary = summarize(nominal, ["workload", "arrival", "hardware", "policy"])
     out.ratios = _ratios(nominal, [["workload", "arrival"], ["arrival"], []])
     out.sensitivity = _ratios(out.records, [["shift", "arrival"], ["shift"]])
     out.ranking = summarize(out.records, ["shift", "hardware", "policy"])
-
-    t0 = time.perf_counter()
-    out.ablation = _ablation.ablation(
-        fluid_hw, workloads, {w.key: tuned[w.key, FLUID_HW, "fluid"] for w in workloads},
-        seeds=held_out_seeds(config.seed, config.ablation_seeds), grid=grid,
-        on_step=lambda: step("ablation"))
-    out.seconds["ablation"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    out.codesign = _codesign_runs(config, fluid_hw, designs, workloads, tuned, optimize,
-                                  tseeds, held, step)
-    out.seconds["co-design"] = time.perf_counter() - t0
+    models = list(dict.fromkeys(s.model for w in workloads for s in w.scenario.streams))
+    sat = pd.DataFrame(abl_rows)
+    out.ablation = {"variants": _ablation.variants_table(fluid_hw, models),
+                    "utilisation": _ablation.utilisation_table(fluid_hw, models),
+                    "satisfaction": summarize(sat, ["variant", "arrival"]), "records": sat}
+    out.codesign = pd.DataFrame(cd_rows)
+    out.codesign["params"] = out.codesign["params"].map(_text)
     return out
 
 
@@ -202,19 +230,6 @@ def _held_equal(workloads, batch: int) -> list[str]:
     return lines
 
 
-def _held_out(workloads, designs, tuned, seeds, grid, step, section, *, shift) -> list:
-    rows = []
-    for w in workloads:
-        for hw, design in designs.items():
-            for pol in POLICIES:
-                for s in seeds:
-                    sc = seed_scores(design, w, pol, tuned[w.key, hw, pol], seed=s, **grid)
-                    rows.append({"shift": shift, "workload": w.name, "arrival": w.arrival,
-                                 "hardware": hw, "policy": pol, "seed": s, **sc})
-                    step(section)
-    return rows
-
-
 def _ratios(records: pd.DataFrame, scopes) -> pd.DataFrame:
     baselines = [p for p in POLICIES if p != "fluid"]
     target = {"hardware": FLUID_HW, "policy": "fluid"}
@@ -227,32 +242,18 @@ def _ratios(records: pd.DataFrame, scopes) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _codesign_runs(config, fluid_hw, designs, workloads, tuned, optimize, tseeds, held,
-                   step) -> pd.DataFrame:
+def _codesign_tasks(config, fluid_hw, designs, workloads, tuned, optimize, tseeds,
+                    held) -> list:
     ws = [w for w in workloads if w.name == config.codesign_model]
-    batch = fluid_hw.max_batch
-    kw = dict(budget_mm2=config.area_budget_mm2, batch=batch, trials=config.codesign_trials,
-              seeds=tseeds, held_out=held, loads=config.loads, slo_x=config.slo_x,
-              n_requests=config.n_requests, seed=config.seed,
-              on_trial=lambda: step("co-design"))
-    rows = []
-    for joint in (True, False):
-        rows += _codesign.search(fluid_hw, ws, optimize=optimize, joint=joint, **kw)
-    fixed = _codesign.default_exits(ws)
+    grid = dict(loads=config.loads, slo_x=config.slo_x, n_requests=config.n_requests)
+    kw = dict(optimize=optimize, budget_mm2=config.area_budget_mm2, batch=fluid_hw.max_batch,
+              trials=config.codesign_trials, seeds=tseeds, held_out=held, seed=config.seed,
+              **grid)
+    tasks = [("co-design", (fluid_hw, ws, joint, kw)) for joint in (True, False)]
+    fixed = [_codesign.with_exits(w, _codesign.default_exits(ws)) for w in ws]
     for hw, design in designs.items():
-        for pol in POLICIES:
-            if pol == "fluid":
-                continue
-            score = sum(_codesign.score(design, [_codesign.with_exits(w, fixed)], pol,
-                                        tuned[w.key, hw, pol], seeds=held, loads=config.loads,
-                                        slo_x=config.slo_x, n_requests=config.n_requests)
-                        for w in ws) / len(ws)
-            rows.append({"search": "fixed baseline", "trial": -1, "satisfaction": score,
-                         "held_out": score, "area_mm2": area_breakdown(design)["total"],
-                         "feasible": True, "on_front": False,
-                         "params": {"policy": pol, "hardware": hw}})
-            step("co-design")
-    frame = pd.DataFrame(rows)
-    frame["params"] = frame["params"].map(lambda p: _text(p))
-    return frame
-
+        tasks += [("fixed", (design, hw, pol, fixed,
+                             {w.key: tuned[w.key, hw, pol] for w in ws},
+                             dict(seeds=held, **grid)))
+                  for pol in POLICIES if pol != "fluid"]
+    return tasks
