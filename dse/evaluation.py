@@ -136,8 +136,8 @@ def satisfaction_sweep(design, scenario, policy: str, params: dict | None = None
     SLO is ``x * slo_ref_ms[model of s]``, absolute ms shared by every design; default
     reference: the isolated batch-1 latency on :data:`SLO_REFERENCE_DESIGN`).  One
     simulation per grid point, common random numbers across the points of one load.
-    Returns the shares plus the per-point grid (``load, slo_x, slo_attainment,
-    avg_met, tail_met``)."""
+    Returns the shares plus the per-point grid (``load, slo_x, slo_ms`` per stream,
+    ``slo_attainment, avg_met, tail_met``)."""
     ref = slo_ref_ms if slo_ref_ms is not None else isolated_ms(_reference_design(),
                                                                  scenario.models)
     stream_ref = np.array([float(ref[s.model]) for s in scenario.streams])
@@ -154,7 +154,7 @@ def satisfaction_sweep(design, scenario, policy: str, params: dict | None = None
             slo.append(list(x * stream_ref))
             unstable.append(ev.metrics["overall"]["unstable"])
             point = slo_satisfaction(mean[-1], p95[-1], slo[-1], [unstable[-1]])
-            grid.append({"load": load, "slo_x": x,
+            grid.append({"load": load, "slo_x": x, "slo_ms": [float(v) for v in slo[-1]],
                          "slo_attainment": ev.metrics["overall"]["slo_attainment"],
                          "avg_met": point["average"] == 1.0,
                          "tail_met": point["tail"] == 1.0})

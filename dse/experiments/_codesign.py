@@ -102,7 +102,8 @@ def search(base: NpuDesign, workloads, *, optimize, joint: bool, budget_mm2: flo
     dims = dict(HARDWARE)
     models = sorted({s.model for w in workloads for s in w.scenario.streams})
     if joint:
-        dims.update({f"fluid.{k}": d for k, d in tuning_dims("fluid", batch).items()})
+        ms_high = max(slo_x) * max(v for w in workloads for v in w.slo_ref_ms.values())
+        dims.update({f"fluid.{k}": d for k, d in tuning_dims("fluid", batch, ms_high).items()})
         for m in models:
             dims.update({f"exit.{m}.{e}": THRESHOLD for e in range(get_model(m).n_exits - 1)})
     fixed = default_exits(workloads)

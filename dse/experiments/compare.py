@@ -199,8 +199,9 @@ def tuned_compare(design, workloads: dict, *, optimize, policies=None, loads=LOA
                                   n_requests=n_requests)
                 return float(np.mean([r["slo_attainment"] for r in recs]))
 
+            slo = [s.slo_ms for s in scenario.streams if s.slo_ms is not None]
             rec = tune(name, score, optimize=optimize, batch=batch, budget=budget, seed=seed,
-                       on_trial=on_run)
+                       ms_high=max(slo) if slo else None, on_trial=on_run)
             tuned[wname][name] = rec["params"]
             tuning[wname][name] = rec
     out = compare(design, workloads, policies=names, loads=loads, n_requests=n_requests,

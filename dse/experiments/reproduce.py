@@ -109,7 +109,9 @@ def _tune_task(args):
     def score(p):
         return tuning_score([seed_scores(design, w, pol, p, seed=s, **grid) for s in tseeds])
 
-    rec = tune(pol, score, optimize=optimize, batch=batch, budget=budget, seed=seed)
+    ms_high = max(grid["slo_x"]) * max(w.slo_ref_ms.values())
+    rec = tune(pol, score, optimize=optimize, batch=batch, budget=budget, seed=seed,
+               ms_high=ms_high)
     return (w.key, hw, pol), rec
 
 

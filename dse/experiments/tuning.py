@@ -11,6 +11,7 @@ intervals over seeds.  Seeds: held-out ``seed, seed + 1, ...``; tuning
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from dse.experiments.fairness import fair_params
@@ -30,9 +31,11 @@ def held_out_seeds(seed: int, n: int) -> list[int]:
     return [seed + i for i in range(n)]
 
 
-def tuning_dims(policy: str, batch: int) -> dict:
+def tuning_dims(policy: str, batch: int, ms_high: float | None = None) -> dict:
     """The tuned dimensions of ``policy``: every declared parameter but ``max_batch``;
-    an instance count only takes the values that divide ``batch`` (equal slices)."""
+    an instance count only takes the values that divide ``batch`` (equal slices); a
+    duration in ms (a ``*_ms`` parameter) is searched up to ``ms_high``, the largest SLO
+    of the comparison (a longer wait or margin can only miss every SLO)."""
     pol = get_policy(policy)
     dims = {}
     for name, p in pol.params.items():
@@ -40,6 +43,8 @@ def tuning_dims(policy: str, batch: int) -> dict:
             continue
         if name == pol.instances_param:
             dims[name] = tuple(k for k in range(int(p.low), int(p.high) + 1) if batch % k == 0)
+        elif name.endswith("_ms") and ms_high is not None and ms_high < p.high:
+            dims[name] = dataclasses.replace(p, high=float(ms_high))
         else:
             dims[name] = p
     return dims
@@ -47,14 +52,15 @@ def tuning_dims(policy: str, batch: int) -> dict:
 
 def tune(policy: str, score: Callable[[dict], float], *, optimize, batch: int,
          budget: int = TUNE_BUDGET, seed: int = 0, sampler: str = "tpe",
-         on_trial: Callable[[], None] | None = None) -> dict:
+         ms_high: float | None = None, on_trial: Callable[[], None] | None = None) -> dict:
     """Search ``policy``'s parameters maximizing ``score(params)`` (evaluated on tuning
-    seeds by the caller; ``params`` are already fair, see :func:`fair_params`).
+    seeds by the caller; ``params`` are already fair, see :func:`fair_params`) over
+    :func:`tuning_dims` (``ms_high``: the largest SLO, ms).
 
     Returns ``{"params", "score", "default_score", "trials"}``: the best fair parameters,
     their score, the defaults' score (trial 0) and the trials run.  A policy without
     tunable parameters is scored once at its defaults."""
-    dims = tuning_dims(policy, batch)
+    dims = tuning_dims(policy, batch, ms_high)
     defaults = get_policy(policy).defaults()
     if batch % get_policy(policy).instances(defaults):
         defaults[get_policy(policy).instances_param] = 1
