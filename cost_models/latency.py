@@ -114,3 +114,11 @@ def latency_table(design: NpuDesign, layers) -> LatencyTable:
         cycles[nz].astype(np.float64) * d.pe_count * d.pe_width)
     return LatencyTable(cycles=cycles, compute_cycles=compute, ms=ms, modes=modes,
                         utilisation=util, dram_bytes=dram, energy_uj=energy_pj * 1e-6)
+
+
+def kernels_ready() -> bool:
+    """True when the latency-table kernel is compiled in this process or in Numba's
+    cache (False: the next :func:`latency_table` compiles it first, ~10 s)."""
+    from dse.common import compiled_or_cached
+
+    return compiled_or_cached(_kernels.build_table)

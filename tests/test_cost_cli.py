@@ -65,7 +65,7 @@ def test_table_output(topo, capsys):
     (["--npu", "missing.toml", "--model", "resnet18"], "missing.toml: file not found"),
     (["--npu", EDGE, "--model", "resnt18"], "did you mean 'resnet18'"),
     (["--npu", EDGE, "--model", "resnet18", "--batch", "0"], "--batch: must be in 1..32"),
-    (["--npu", EDGE, "--model", "resnet18", "--batch", "x"], "invalid int value"),
+    (["--npu", EDGE, "--model", "resnet18", "--batch", "x"], "--batch must be an integer, got 'x'"),
     (["--npu", EDGE, "--model", "resnet18", "--gemm"], "--gemm applies to --topology only"),
     (["--npu", EDGE, "--model", "resnet18", "--sweep-batch", "--batch", "33"],
      "--batch: must be in 1..32"),

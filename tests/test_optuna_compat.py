@@ -76,3 +76,25 @@ def test_hypervolume_matches_exact_boxes():
         cells = sum(any(np.all(p <= np.array(c), axis=0) for p in pts)
                     for c in itertools.product(range(8), repeat=m))
         assert compat.hypervolume(pts, ref) == pytest.approx(float(cells), abs=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_constraint_list_is_what_optuna_and_the_dashboard_read(tmp_path, kind):
+    """set_constraints stores one list under the system attr "constraints": Optuna 5
+    reads it as trial.constraints (feasibility, best_trials, samplers) and
+    optuna-dashboard 0.21's serializer takes exactly that key."""
+    url = (f"sqlite:///{tmp_path}/s.db" if kind == "sqlite"
+           else f"journal:///{tmp_path}/s.journal")
+    study, trial = _study(open_storage(url))
+    compat.set_constraints(trial, [-1.0, 0.5])  # infeasible: the second is violated
+    study.tell(trial, [1.0, 1.0])
+    ok = study.ask()
+    ok.suggest_int("x", 0, 3)
+    compat.set_constraints(ok, [-1.0, -0.5])
+    study.tell(ok, [0.5, 2.0])
+    frozen = study.trials
+    assert frozen[0].system_attrs["constraints"] == [-1.0, 0.5]
+    assert frozen[0].constraints == {"0": -1.0, "1": 0.5}
+    assert [t.number for t in study.best_trials] == [1]
+    serializer = pytest.importorskip("optuna_dashboard._serializer")
+    assert serializer.CONSTRAINTS_KEY == "constraints"

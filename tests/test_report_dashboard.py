@@ -56,7 +56,7 @@ def test_three_objectives_colour_by_third(tmp_path):
         metric_names=("slo_attainment", "area_mm2", "energy_uj_per_request"),
         directions=("maximize", "minimize", "minimize")))
     par = next(t for t in _figs(page)["pareto"]["data"] if t.get("uid") == "pareto")
-    assert par["marker"]["colorbar"]["title"]["text"] == "energy_uj_per_request"
+    assert par["marker"]["colorbar"]["title"]["text"] == "NPU + DRAM energy per request (uJ)"
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -111,6 +111,6 @@ def test_write_run_report_without_feasible_design(tmp_path):
                        constraints=[(1.0,), (2.0,), (0.5,)])
     spec = SimpleNamespace(name="synthetic", storage_url=f"sqlite:///{tmp_path}/n.db",
                            results_dir=tmp_path / "out", scenario=None, fidelity=None, seed=11)
-    dash, design = write_run_report(spec, study)
+    dash, design = write_run_report(spec, study, tmp_path / "out")
     assert design is None and os.path.getsize(dash) > 1_000_000
     assert "no feasible Pareto design yet" in open(dash, encoding="utf-8").read()

@@ -110,7 +110,7 @@ def _write(tmp_path, name, text: str | bytes):
 
 def test_design_file_errors(data, tmp_path):
     good = design_record(data, data.trial(1), scenario=SCENARIO)
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="file not found"):
         load_design(str(tmp_path / "missing.toml"))
     with pytest.raises(InputError, match="TOML or JSON"):
         load_design(_write(tmp_path, "d.pkl", b"\x80\x04K\x01."))

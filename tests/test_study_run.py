@@ -217,7 +217,9 @@ def test_status_cli_table_and_json(tiny_study, capsys):
 def test_status_of_missing_study_is_input_error(tiny_study, capsys):
     path = tiny_study()
     assert main(["status", str(path)]) == 2
-    assert "no study database" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no study 'tiny' at" in err and "(the spec's storage)" in err
+    assert "give --storage" in err and err.count("\n") == 1
 
 
 def test_open_study_refuses_changed_spec(tiny_study):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from dse.common import InputError, RunError
@@ -29,10 +30,17 @@ COMMAND_MODULES = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line with exit code 2."""
+    """argparse that reports usage errors as one line in words with exit code 2, and
+    takes no abbreviated flags (``--n-trial`` is an error, not ``--n-trials``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        raise InputError(message, source=self.prog)
+        from dse.cli._common import usage_message
+
+        raise InputError(usage_message(message), source=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dse: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting: a further Ctrl-C changes nothing
         print("dse: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early

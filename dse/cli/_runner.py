@@ -43,12 +43,16 @@ class Stop:
 
     def __call__(self, signum, frame):
         self.hits += 1
+        self.event.set()
         if self.hits == 1:
-            self.event.set()
             print("\ndse: stopping after the current trial (Ctrl-C again to abort it)",
                   file=sys.stderr)
             return
-        raise KeyboardInterrupt
+        if self.hits == 2:
+            print("dse: aborting the running trial(s); complete trials are kept",
+                  file=sys.stderr)
+            raise KeyboardInterrupt
+        # a third signal while the abort unwinds: nothing more to do
 
     def install(self, *signums):
         if threading.current_thread() is threading.main_thread():
@@ -140,7 +144,9 @@ def run_study(spec, *, n_trials: int | None = None, storage_url: str | None = No
     finally:
         stop.restore()
         bar.close()
-    return result(spec, study, url, stopped=stop.event.is_set())
+    res = result(spec, study, url, stopped=stop.event.is_set())
+    res.aborted = stop.hits > 1
+    return res
 
 
 def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float | None,
@@ -196,8 +202,16 @@ def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
     procs = [ctx.Process(target=_child_main, daemon=False,
                          args=(spec.text, spec.source, base, url, n_trials, timeout, i))
              for i in range(workers)]
-    for p in procs:
-        p.start()
+    # Children start with SIGINT ignored (an ignored signal survives exec, and Python then
+    # installs no handler): a terminal's Ctrl-C reaches the whole process group, and a
+    # child still importing would otherwise die with a traceback; the parent forwards
+    # stops as SIGTERM instead.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     sent = 0
     try:
         while any(p.is_alive() for p in procs):
@@ -210,6 +224,10 @@ def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
             for p in procs:
                 p.join(timeout=0.1)
     finally:
+        if stop.hits > sent:  # a second stop arrived as KeyboardInterrupt: abort them too
+            for p in procs:
+                if p.is_alive():
+                    os.kill(p.pid, signal.SIGTERM)
         for p in procs:
             p.join()
     codes = [p.exitcode for p in procs]

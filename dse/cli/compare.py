@@ -78,9 +78,9 @@ def _workloads(args, design):
 def _compare(args) -> int:
     from tqdm import tqdm
 
-    from cost_models import load_npu
+    from dse.cli._common import prepare_kernels
     from dse.experiments import TUNE_BUDGET, compare, tuned_compare
-    from dse.report import write_compare_figure
+    from dse.report import read_npu, write_compare_figure
     from dse.sim import POLICIES
 
     _check_requests(args.requests)
@@ -91,11 +91,13 @@ def _compare(args) -> int:
     if args.budget is not None and not args.tune:
         raise InputError("applies with --tune", field="--budget")
     budget = args.budget or TUNE_BUDGET
-    design = load_npu(args.npu)
+    design = read_npu(args.npu)[0]
     if args.batch is not None and args.batch > design.max_batch:
         raise InputError(f"must be <= the design's max_batch ({design.max_batch})",
                          field="--batch")
     workloads, base_rate = _workloads(args, design)
+    with flags(policy="--policies"):
+        prepare_kernels(policies)
     seeds = args.seeds or (5 if args.tune else 1)
     total = len(workloads) * len(policies) * len(loads) * seeds
     if args.tune:

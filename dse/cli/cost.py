@@ -8,7 +8,6 @@ from cost_models import (
     SWEEP_BATCHING,
     area_breakdown,
     latency_table,
-    load_npu,
     load_topology,
     utilisation_sweep,
 )
@@ -20,7 +19,8 @@ def register(subparsers) -> None:
         "cost", help="latency, FBE modes, area and energy of a design on a layer list",
         description="Per-layer latency table of NPU.toml on a SCALE-Sim topology CSV or a "
                     "zoo model, for one batch size.")
-    p.add_argument("--npu", required=True, metavar="NPU.toml", help="design file ([npu] table)")
+    p.add_argument("--npu", required=True, metavar="DESIGN.toml|.json",
+                   help="design file ([npu] table; an exported design works too)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--topology", metavar="FILE.csv", help="SCALE-Sim topology CSV")
     src.add_argument("--model", metavar="NAME", help="zoo model name (see `dse workloads`)")
@@ -127,7 +127,10 @@ def _sweep_table(sw: dict, title: str, batch: int) -> str:
 
 
 def run(args) -> int:
-    design = load_npu(args.npu)
+    from dse.cli._common import prepare_kernels
+    from dse.report import read_npu
+
+    design = read_npu(args.npu)[0]
     if args.gemm and not args.topology:
         raise InputError("--gemm applies to --topology only", field="--gemm")
     exit_layers = None
@@ -141,6 +144,7 @@ def run(args) -> int:
         layers = list(model.layers)
         exit_layers = list(model.exit_layers)
         name = model.name
+    prepare_kernels()
     if args.sweep_batch:
         batch = design.max_batch if args.batch is None else args.batch
         _check_batch(design, batch)

@@ -14,10 +14,10 @@ def register(sub) -> None:
                        description="Write one self-contained HTML dashboard of the study "
                                    "(works offline), or serve it and refresh while it runs.")
     d.add_argument("spec", metavar="SPEC.toml")
-    d.add_argument("--storage", help="storage URL (default: the spec's)")
+    d.add_argument("--storage", help="storage URL or file (default: the spec's)")
     d.add_argument("--out", metavar="FILE.html",
-                   help="output file (default: <results_dir>/dashboard.html; not written "
-                        "with --serve)")
+                   help="output file (default: dashboard.html in the study's results "
+                        "folder; not written with --serve)")
     d.add_argument("--max-designs", type=int_at_least(1), default=12, metavar="N",
                    help="Pareto designs with full detail (default 12)")
     d.add_argument("--serve", action="store_true",
@@ -26,7 +26,7 @@ def register(sub) -> None:
                    help="port for --serve (default 8050)")
     d.add_argument("--host", default="127.0.0.1",
                    help="address for --serve (default 127.0.0.1: this machine only)")
-    d.add_argument("--poll", type=float, default=5.0, metavar="S",
+    d.add_argument("--poll", type=positive_float("a positive number of seconds"), default=5.0, metavar="S",
                    help="seconds between storage polls with --serve (default 5)")
     d.set_defaults(func=_dashboard)
 
@@ -34,17 +34,23 @@ def register(sub) -> None:
                        description="Pick one design of the study and write it as a TOML/JSON "
                                    "design file, or write every trial as CSV/Parquet.")
     e.add_argument("spec", metavar="SPEC.toml")
-    e.add_argument("--storage", help="storage URL (default: the spec's)")
+    e.add_argument("--storage", help="storage URL or file (default: the spec's)")
     which = e.add_mutually_exclusive_group()
     which.add_argument("--trial", type=int_at_least(0), metavar="N", help="trial number")
     which.add_argument("--pick", metavar="RULE",
-                       help="knee | max-slo | min-area (feasible trials only)")
-    which.add_argument("--area-budget", type=positive_float("an area in mm2"), metavar="MM2",
+                       help="knee | max-slo | min-area (feasible trials only; with --where, "
+                            "among the trials that meet it)")
+    which.add_argument("--area-budget", type=positive_float("a positive area in mm2"), metavar="MM2",
                        help="best SLO objective within this area")
     which.add_argument("--trials", metavar="FILE.csv|FILE.parquet",
                        help="write every trial as a table instead")
+    e.add_argument("--where", action="append", metavar="'METRIC OP VALUE'",
+                   help="pick among designs whose stored metric meets this, e.g. "
+                        "'slo_attainment>=0.95' or 'streams.voice.slo_attainment>=0.95' "
+                        "(OP: >= <= > <; repeatable)")
     e.add_argument("--out", metavar="design.toml|design.json",
-                   help="design file to write (default: <results_dir>/design_trial<N>.toml)")
+                   help="design file to write (default: design_trial<N>.toml in the "
+                        "study's results folder)")
     e.add_argument("--json", action="store_true", help="print a JSON summary")
     e.set_defaults(func=_export)
 
@@ -63,16 +69,17 @@ def register(sub) -> None:
 
 
 def _spec_and_study(args):
+    """(spec, study, results folder) of a command's SPEC and --storage."""
     from dse.cli.study import spec_and_storage
     from dse.report import open_spec_study
+    from dse.spec import results_folder
 
-    spec, url = spec_and_storage(args)
-    return spec, open_spec_study(spec, url)
+    spec, url = spec_and_storage(args, existing=True)
+    return spec, open_spec_study(spec, url), results_folder(spec, url)
 
 
 def _dashboard(args) -> int:
-    from pathlib import Path
-
+    from dse.cli._common import Steps, prepare_kernels
     from dse.report import (
         DashboardServer,
         build_dashboard,
@@ -81,16 +88,19 @@ def _dashboard(args) -> int:
         write_dashboard,
     )
 
-    spec, study = _spec_and_study(args)
+    spec, study, folder = _spec_and_study(args)
     kwargs = dict(scenario=spec.scenario, fidelity=spec.fidelity, seed=spec.seed,
                   max_designs=args.max_designs)
+    prepare_kernels(spec.space.policy.values)
     if not args.serve:
-        out = args.out or str(Path(spec.results_dir) / "dashboard.html")
+        out = args.out or str(folder / "dashboard.html")
         if args.out is None:
-            Path(spec.results_dir).mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
         with flags(path="--out"):
             check_out_path(out, (".html", ".htm"))
-            write_dashboard(study, out, **kwargs)
+            with Steps(f"writing the dashboard (up to {args.max_designs} designs "
+                       "re-simulated)") as bar:
+                write_dashboard(study, out, on_progress=bar, **kwargs)
         print(out)
         return 0
 
@@ -121,6 +131,7 @@ def _fmt(v) -> str:
 
 
 def _export(args) -> int:
+    from dse.cli.study import parse_where
     from dse.report import (
         DESIGN_SUFFIXES,
         PICK_RULES,
@@ -132,11 +143,15 @@ def _export(args) -> int:
         write_design,
         write_trials,
     )
+    from dse.search import stored_metrics
 
     if args.trials is not None:
         if args.out:
             raise InputError("give either --trials FILE or --out FILE, not both", field="--out")
-        spec, study = _spec_and_study(args)
+        if args.where:
+            raise InputError("--where picks a design; --trials writes every trial",
+                             field="--where")
+        spec, study, _ = _spec_and_study(args)
         with flags(path="--trials"):
             frame = write_trials(study, args.trials)
         print(f"{len(frame)} trials -> {args.trials}")
@@ -144,41 +159,53 @@ def _export(args) -> int:
     if args.trial is None and args.pick is None and args.area_budget is None:
         raise InputError("say which design: --trial N, --pick RULE or --area-budget MM2",
                          source="dse export", allowed=", ".join(PICK_RULES))
+    if args.trial is not None and args.where:
+        raise InputError("--where applies to --pick and --area-budget, not --trial",
+                         field="--where")
     if args.pick is not None:
         check_choice(args.pick, PICK_RULES, field="--pick", what="pick rule")
     if args.out:
         with flags(path="--out"):  # fail before touching the storage
             check_out_path(args.out, DESIGN_SUFFIXES)
-    spec, study = _spec_and_study(args)
+    spec, study, folder = _spec_and_study(args)
+    where = parse_where(args, spec)
     data = read_study(study)
-    with flags(area_budget="--area-budget", rule="--pick"):
-        chosen = pick(data, trial=args.trial, rule=args.pick, area_budget=args.area_budget)
+    with flags(area_budget="--area-budget", rule="--pick", where="--where"):
+        chosen = pick(data, trial=args.trial, rule=args.pick, area_budget=args.area_budget,
+                      where=where)
     record = design_record(data, chosen, spec=spec)
-    if not args.out:  # default: next to the study's results
-        from pathlib import Path
-
-        Path(spec.results_dir).mkdir(parents=True, exist_ok=True)
-        args.out = str(Path(spec.results_dir) / f"design_trial{chosen.number}.toml")
+    if not args.out:  # default: in the study's results folder
+        folder.mkdir(parents=True, exist_ok=True)
+        args.out = str(folder / f"design_trial{chosen.number}.toml")
     with flags(path="--out"):
         write_design(record, args.out)
     row = next(i for i, t in enumerate(data.trials) if t.number == chosen.number)
     how = (f"trial {args.trial}" if args.trial is not None else
            f"--pick {args.pick}" if args.pick else f"--area-budget {args.area_budget:g}")
+    how += "".join(f" --where '{c}'" for c in where)
     summary = {"trial": chosen.number, "rule": how, "out": args.out,
                "policy": chosen.user_attrs.get("policy"),
                "area_mm2": float(trial_area(data)[row]),
                "feasible": bool(data.feasible[row]), "pareto": bool(data.pareto[row]),
-               **{n: float(v) for n, v in zip(data.metric_names, chosen.values, strict=True)}}
+               **{n: float(v) for n, v in zip(data.metric_names, chosen.values, strict=True)},
+               **{c.metric: c.value_of(stored_metrics(chosen)) for c in where}}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        vals = ", ".join(f"{n} = {_fmt(float(v))}" for n, v in
-                         zip(data.metric_names, chosen.values, strict=True))
+        shown = dict(zip(data.metric_names, map(float, chosen.values), strict=True))
+        shown.update({c.metric: c.value_of(stored_metrics(chosen)) for c in where})
+        vals = ", ".join(f"{n} = {_fmt(v)}" for n, v in shown.items())
         marks = ("Pareto" if data.pareto[row] else "dominated") + (
             "" if data.feasible[row] else ", infeasible")
         print(f"trial {chosen.number} ({how}; {marks}): {vals}; policy "
               f"{summary['policy']} -> {args.out}")
     return 0
+
+
+def _policies():
+    from dse.sim import POLICIES
+
+    return POLICIES
 
 
 def _shown(keys) -> list[str]:
@@ -197,10 +224,13 @@ def _shown(keys) -> list[str]:
 
 
 def _evaluate(args) -> int:
+    from tqdm import tqdm
+
+    from dse.cli._common import prepare_kernels
     from dse.report import evaluate_design, flatten_numbers, load_design
 
     design = load_design(args.design)
-    from tqdm import tqdm
+    prepare_kernels([design.policy] if design.policy in _policies() else [])
 
     with tqdm(total=args.seeds, desc="seeds", unit="trace", leave=False, file=sys.stderr,
               disable=args.seeds == 1 or not sys.stderr.isatty()) as bar, \
@@ -227,11 +257,11 @@ def _evaluate(args) -> int:
             summ = result["summary"]
             keys = _shown(list(summ))
             w = max([len(k) for k in keys] + [6])
-            print(f"{'metric':<{w}}  {'mean':>12}  {'95% CI (t)':>27}")
+            print(f"{'metric':<{w}}  {'mean':>12}  {'95% CI':>27}  method")
             for k in keys:
                 m = summ[k]
                 ci = f"[{_fmt(m['ci95_low'])}, {_fmt(m['ci95_high'])}]"
-                print(f"{k:<{w}}  {_fmt(m['mean']):>12}  {ci:>27}")
+                print(f"{k:<{w}}  {_fmt(m['mean']):>12}  {ci:>27}  {m['method']}")
     rep = result["reproduced"]
     if rep is True:
         if not args.json:

@@ -16,9 +16,11 @@ def register(subparsers) -> None:
         description="Simulate an NPU design serving a workload under a scheduling policy. "
                     "Give one stream (--model, --rate, --slo-ms) or a --scenario file.")
     _workload_args(s, single_required=True)
-    s.add_argument("--policy", required=True, help="scheduling policy (see `dse policies`)")
+    s.add_argument("--policy", help="scheduling policy (see `dse policies`; default: the "
+                                    "design file's [policy])")
     s.add_argument("--param", action="append", default=[], metavar="K=V",
-                   help="policy parameter, repeatable (see `dse policies`)")
+                   help="policy parameter, repeatable (see `dse policies`); overrides the "
+                        "design file's")
     s.add_argument("--requests", type=int, default=20000, help="requests (default 20000)")
     s.add_argument("--warmup", type=float, default=0.1,
                    help="share of the first requests excluded from metrics (default 0.1)")
@@ -39,7 +41,8 @@ def _arrival_names() -> list[str]:
 
 
 def _workload_args(p, *, single_required: bool) -> None:
-    p.add_argument("--npu", required=True, metavar="NPU.toml", help="design file ([npu] table)")
+    p.add_argument("--npu", required=True, metavar="DESIGN.toml|.json",
+                   help="design file ([npu] table; an exported design works too)")
     p.add_argument("--scenario", metavar="FILE.toml", help="scenario file ([scenario] table)")
     p.add_argument("--model", help="model of a single stream (zoo name or model file)")
     rate_help = "mean request rate (requests/s)" + (
@@ -110,8 +113,8 @@ def _check_requests(n) -> None:
         raise InputError(f"must be >= 1, got {n}", field="--requests")
 
 
-def _parse_params(pairs, policy) -> dict:
-    out = {}
+def _parse_params(pairs, policy, base: dict | None = None) -> dict:
+    out = dict(base or {})
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -124,18 +127,23 @@ def _parse_params(pairs, policy) -> dict:
 # --- dse simulate -------------------------------------------------------------------------
 
 def _simulate(args) -> int:
-    from cost_models import load_npu
+    from dse.cli._common import prepare_kernels
     from dse.evaluation import evaluate
     from dse.experiments import single_stream
+    from dse.report import read_npu
     from dse.sim import get_policy
 
-    policy = get_policy(args.policy)
-    params = _parse_params(args.param, policy)
+    design, stored, stored_params = read_npu(args.npu)
+    if args.policy is None and stored is None:
+        raise InputError(f"{args.npu} has no [policy]: give --policy NAME", field="--policy")
+    policy = get_policy(args.policy or stored)
+    base = stored_params if policy.name == stored else {}
+    params = _parse_params(args.param, policy, base)
     _check_requests(args.requests)
     _check_workload_args(args, single_required=True)
     if not (0.0 <= args.warmup < 1.0):
         raise InputError(f"must be in [0, 1), got {args.warmup}", field="--warmup")
-    design = load_npu(args.npu)
+    prepare_kernels([policy.name])
     if args.scenario:
         from workloads import load_scenario
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from dse.cli._common import int_at_least, positive_float
+from dse.common import InputError
 
 
 def register(sub) -> None:
-    positive = int_at_least(1, "a positive integer")
-    seconds = positive_float("a number of seconds")
+    positive = int_at_least(1)
+    seconds = positive_float("a positive number of seconds")
     p = sub.add_parser("run", help="create or resume a study and run it to n_trials",
                        description="Create or resume the study of SPEC and run it until it "
                                    "holds n_trials complete trials (resume is the default).")
@@ -38,7 +40,13 @@ def register(sub) -> None:
                        description="Show a study's trials by state, its Pareto front and "
                                    "normalised hypervolume.")
     s.add_argument("spec", metavar="SPEC.toml")
-    s.add_argument("--storage", help="storage URL (default: the spec's)")
+    s.add_argument("--storage", help="storage URL or file (default: the spec's)")
+    s.add_argument("--where", action="append", metavar="'METRIC OP VALUE'",
+                   help="only designs whose stored metric meets this, e.g. "
+                        "'slo_attainment>=0.95' or 'streams.voice.slo_attainment>=0.95' "
+                        "(OP: >= <= > <; repeatable)")
+    s.add_argument("--wide", action="store_true",
+                   help="every searched parameter, not only those that vary along the front")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_status)
 
@@ -55,28 +63,68 @@ def register(sub) -> None:
     a.set_defaults(func=_samplers)
 
 
-def spec_and_storage(args):
-    """The spec of ``args.spec`` and the storage URL: ``--storage`` (relative paths
-    against the working directory) or the spec's."""
+def spec_and_storage(args, *, existing: bool = False):
+    """The spec of ``args.spec`` and the storage URL: ``--storage`` (a relative path is
+    relative to the current directory) or the spec's (relative to the spec's folder).
+
+    ``existing``: the study must already be stored; a missing storage file is a one-line
+    error that says where it looked and how to point elsewhere."""
     from pathlib import Path
 
-    from dse.spec import load_spec, resolve_storage_path
+    from dse.spec import load_spec, resolve_storage_path, storage_file
 
     spec = load_spec(args.spec)
-    if args.storage:
-        return spec, resolve_storage_path(args.storage, Path.cwd())
-    return spec, spec.storage_url
+    given = getattr(args, "storage", None)
+    url = resolve_storage_path(given, Path.cwd()) if given else spec.storage_url
+    path = storage_file(url)
+    if existing and path is not None and not path.exists():
+        raise InputError(_not_found(spec, path, given), source=args.spec,
+                         field="--storage" if given else "study.storage")
+    return spec, url
+
+
+def _not_found(spec, path, given) -> str:
+    """Where a command looked for a study, and how to point it elsewhere."""
+    import os
+    from pathlib import Path
+
+    def shown(p: Path) -> str:
+        rel = os.path.relpath(p)
+        return rel if not rel.startswith("..") else str(p)
+
+    where = "--storage" if given else "the spec's storage"
+    msg = f"no study '{spec.name}' at {shown(path)} ({where})"
+    seen = {path.absolute()}
+    found = []
+    for folder in (Path(spec.results_dir), Path.cwd() / "results" / spec.name):
+        for f in sorted(folder.glob("*")) if folder.is_dir() else ():
+            if f.suffix in (".db", ".journal") and f.absolute() not in seen:
+                seen.add(f.absolute())
+                found.append(shown(f))
+    if found:
+        return msg + f"; found {', '.join(found)}: give --storage {found[0]}"
+    return (msg + f"; run `dse run {spec.source}` first, or give --storage FILE|URL for a "
+            "study run with another storage")
 
 
 def _run(args) -> int:
+    from dse.cli._common import Steps, prepare_kernels
     from dse.cli._runner import run_study
     from dse.report import write_run_report
     from dse.search import redact_url
+    from dse.spec import results_folder
 
     spec, url = spec_and_storage(args)
+    prepare_kernels(spec.space.policy.values)
     res = run_study(spec, n_trials=args.n_trials, storage_url=url, workers=args.workers,
                     timeout=args.timeout, progress=not args.quiet)
-    paths = [] if args.no_report else [p for p in write_run_report(spec, res.study) if p]
+    paths = []
+    if res.aborted:
+        print("dse: aborted: no report written (`dse dashboard` writes it)", file=sys.stderr)
+    elif not args.no_report:
+        with Steps("writing the report (dashboard, knee design)") as bar:
+            paths = [p for p in write_run_report(spec, res.study, results_folder(spec, url),
+                                                 on_progress=bar) if p]
     c = res.counts
     state = "stopped" if res.stopped else "done"
     print(f"study {spec.name} ({state}): {c['COMPLETE']} complete, {c['PRUNED']} pruned, "
@@ -89,10 +137,12 @@ def _run(args) -> int:
 
 
 def _worker(args) -> int:
+    from dse.cli._common import prepare_kernels
     from dse.cli._runner import join_study
     from dse.search import counts
 
     spec, url = spec_and_storage(args)
+    prepare_kernels(spec.space.policy.values)
     mine, study, stopped = join_study(spec, url, n_trials=args.n_trials, timeout=args.timeout,
                                       progress=not args.quiet)
     c = counts(study)
@@ -102,14 +152,33 @@ def _worker(args) -> int:
     return 130 if stopped else 0
 
 
-def _status(args) -> int:
+def parse_where(args, spec) -> list:
+    """The ``--where METRIC OP VALUE`` conditions of a command, checked against the
+    metric catalogue and the spec's streams."""
+    from dse.metrics import parse_condition
+
+    streams = [s.name for s in spec.scenario.streams]
+    return [parse_condition(text, streams=streams) for text in args.where or ()]
+
+
+def _table(df) -> str:
+    """A status table: 4 significant digits, blank cells for parameters of other
+    policies."""
     import pandas as pd
 
-    from dse.search import open_study, pareto_table, redact_url, status
+    shown = df.astype(object).where(df.notna(), "")
+    with pd.option_context("display.max_columns", None, "display.width", 10_000,
+                           "display.float_format", "{:.4g}".format):
+        return shown.to_string(index=False)
 
-    spec, url = spec_and_storage(args)
+
+def _status(args) -> int:
+    from dse.search import closest_infeasible, open_study, pareto_table, redact_url, status
+
+    spec, url = spec_and_storage(args, existing=True)
+    where = parse_where(args, spec)
     study = open_study(spec, url, create=False)
-    st = status(spec, study)
+    st = status(spec, study, where=where, wide=True)
     st["storage"] = redact_url(url)
     if args.json:
         print(json.dumps(st, indent=2, allow_nan=False, default=str))
@@ -122,12 +191,21 @@ def _status(args) -> int:
     print(f"hypervolume {st['hypervolume']:.4f} (normalised over best..worst, reference 1.1: "
           + ", ".join(f"{m} {a + 0.0:.4g}..{b + 0.0:.4g}" for m, (a, b)
                       in st["hypervolume_bounds"].items()) + ")")
-    table = pareto_table(spec, study)
-    print(f"Pareto front ({len(table)} designs):")
-    with pd.option_context("display.max_columns", 30, "display.width", 160,
-                           "display.float_format", "{:.4g}".format):
-        shown = table.astype(object).where(table.notna(), "")  # unused conditional params
-        print(shown.to_string(index=False) if len(table) else "  (no complete feasible trials)")
+    if spec.constraints:
+        print("constraints: " + ", ".join(str(k) for k in spec.constraints)
+              + "; slack(...) = margin to the bound in the metric's unit (>= 0: met)")
+    table = pareto_table(spec, study, where=where, wide=args.wide)
+    cond = f" with {' and '.join(map(str, where))}" if where else ""
+    hidden = len(spec.space.varying()) - sum(c in spec.space.varying() for c in table.columns)
+    note = (f"; {hidden} more parameter(s) with --wide"
+            if hidden and not args.wide and len(table) else "")
+    print(f"Pareto front ({len(table)} designs meeting the constraints{cond}{note}):")
+    print(_table(table) if len(table) else "  (no complete design meets them)")
+    params = [c for c in table.columns if c in spec.space.varying()]
+    near = closest_infeasible(spec, study, where=where, params=params)
+    if len(near):
+        print(f"closest designs that miss a constraint ({len(near)} shown):")
+        print(_table(near))
     return 0
 
 

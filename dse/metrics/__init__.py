@@ -12,12 +12,16 @@ import importlib
 from dse.metrics._registry import (
     METRICS,
     Metric,
+    base_metric,
+    check_metric,
     get_metric,
     metric_value,
     objective_metrics,
     register,
     simulation_metrics,
+    split_metric,
 )
+from dse.metrics.conditions import Condition, parse_condition
 from dse.metrics.satisfaction import SATISFACTION_LOADS, SATISFACTION_SLO_X, slo_satisfaction
 from dse.metrics.serving import Group, compute_metrics
 
@@ -38,6 +42,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'dse.metrics' has no attribute {name!r}")
 
 
-__all__ = ["METRICS", "METRIC_KEYS", "SATISFACTION_LOADS", "SATISFACTION_SLO_X", "Group",
-           "Metric", "compute_metrics", "get_metric", "metric_value", "objective_metrics",
-           "register", "simulation_metrics", "slo_satisfaction"]
+__all__ = ["METRICS", "METRIC_KEYS", "SATISFACTION_LOADS", "SATISFACTION_SLO_X", "Condition",
+           "Group", "Metric", "base_metric", "check_metric", "compute_metrics", "get_metric",
+           "metric_value", "objective_metrics", "parse_condition", "register",
+           "simulation_metrics", "slo_satisfaction", "split_metric"]

@@ -75,10 +75,58 @@ def objective_metrics() -> list[Metric]:
     return [m for m in METRICS.values() if m.objective]
 
 
+STREAM_PREFIX = "streams."
+EVERY_STREAM = "*"
+"""``streams.*.<metric>`` in a condition: the metric of every stream."""
+
+
+def split_metric(name: str) -> tuple[str | None, str]:
+    """``("voice", "slo_attainment")`` for ``"streams.voice.slo_attainment"`` (a stream's
+    own value of a simulation metric); ``(None, name)`` for an overall or design metric."""
+    if name.startswith(STREAM_PREFIX):
+        stream, _, base = name[len(STREAM_PREFIX):].rpartition(".")
+        return stream, base
+    return None, name
+
+
+def base_metric(name: str) -> Metric:
+    """The catalogue record of ``name`` (per-stream names map to their metric)."""
+    return METRICS[split_metric(name)[1]]
+
+
+def check_metric(name, *, streams=(), objective: bool = True, source: str | None = None,
+                 field: str = "metric", what: str = "metric") -> str:
+    """``name`` if it names a metric a study stores: a catalogue metric (only those that
+    may be objectives when ``objective``) or ``streams.<stream>.<metric>`` for a
+    simulation metric of one of ``streams``; else a one-line :class:`InputError`."""
+    if not isinstance(name, str):
+        raise InputError(f"expected a metric name, got {name!r}", source=source, field=field)
+    stream, base = split_metric(name)
+    pool = [m.name for m in (objective_metrics() if objective else METRICS.values())]
+    if stream is not None:
+        if stream not in streams and not (stream == EVERY_STREAM and not objective):
+            raise InputError(f"unknown stream '{stream}' in '{name}'"
+                             f"{did_you_mean(stream, list(streams))}", source=source,
+                             field=field, allowed=list(streams) or "(no streams)")
+        pool = [m for m in pool if METRICS[m].source == "simulation"]
+    if base not in pool:
+        hint = did_you_mean(base, pool)
+        per = " per stream" if stream is not None else ""
+        allowed = pool + ([] if stream is not None else
+                          [f"{STREAM_PREFIX}<stream>.<metric>"])
+        raise InputError(f"unknown {what}{per} '{base}'{hint}", source=source, field=field,
+                         allowed=allowed)
+    return name
+
+
 def metric_value(name: str, metrics: dict, design=None) -> float:
     """The value of metric ``name`` for a study: overall simulation and sweep metrics
-    from ``metrics``; design metrics computed from ``design``."""
-    m = METRICS[name]
+    from ``metrics``, ``streams.<stream>.<metric>`` from that stream's metrics; design
+    metrics computed from ``design`` (or, without one, as stored in ``metrics``)."""
+    stream, base = split_metric(name)
+    m = METRICS[base]
+    if stream is not None:
+        return float(metrics["streams"][stream][base])
     if m.source == "design":
-        return float(m.compute(design))
-    return float(metrics["overall"][name])
+        return float(m.compute(design)) if design is not None else float(metrics[base])
+    return float(metrics["overall"][base])

@@ -1,4 +1,5 @@
-"""Confidence intervals without SciPy: Student-t for means, paired bootstrap for ratios.
+"""Confidence intervals without SciPy: Student-t for means, Clopper-Pearson with an
+effective sample size (Korn-Graubard) for proportions, paired bootstrap for ratios.
 
 The t CDF comes from the regularized incomplete beta function,
 ``P(T <= t) = 1 - I_x(df/2, 1/2) / 2`` for ``t >= 0`` with ``x = df / (df + t^2)``
@@ -126,3 +127,52 @@ def ratio_ci(num, den, level: float = 0.95, n_boot: int = 4000, seed: int = 0
     lo = np.quantile(boot, 0.5 - level / 2.0, method="lower")  # no interpolation with inf
     hi = np.quantile(boot, 0.5 + level / 2.0, method="higher")
     return point, float(lo), float(hi)
+
+
+def beta_quantile(p: float, a: float, b: float) -> float:
+    """The ``p`` quantile of the Beta(a, b) distribution (bisection on ``betainc``)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if betainc(a, b, mid) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-15:
+            break
+    return 0.5 * (lo + hi)
+
+
+def proportion_ci(samples, n_total: float, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of K per-trace proportions and its ``level`` confidence interval, in [0, 1].
+
+    Clopper-Pearson with an effective sample size (Korn & Graubard, "Confidence intervals
+    for proportions with small expected number of positive counts estimated from survey
+    data", Survey Methodology 24(2), 1998): requests of one trace are correlated (they
+    share queues), so the binomial count is not the information; the traces are the
+    independent units.  With ``p`` the mean and ``v = s^2 / K`` its variance over the K
+    traces, ``n_eff = p (1 - p) / v`` scaled by ``(z / t_{K-1})^2`` for the degrees of
+    freedom, at most ``n_total`` (the measured requests); when the traces agree exactly
+    (``v = 0``, e.g. every trace at 1.0) ``n_eff = n_total``.  Then, with ``x = p n_eff``,
+    ``lo = Beta_{a/2}(x, n_eff - x + 1)`` and ``hi = Beta_{1-a/2}(x + 1, n_eff - x)``
+    (``lo = 0`` when ``x = 0``, ``hi = 1`` when ``x = n_eff``).  With K < 2 the interval
+    is undefined: ``(p, nan, nan)``.
+    """
+    from statistics import NormalDist
+
+    x = np.asarray(samples, dtype=np.float64)
+    k = len(x)
+    p = float(np.mean(x)) if k else math.nan
+    if k < 2 or not np.all(np.isfinite(x)) or not n_total > 0:
+        return p, math.nan, math.nan
+    p = min(1.0, max(0.0, p))
+    alpha = 1.0 - level
+    var = float(np.var(x, ddof=1)) / k
+    n_eff = float(n_total)
+    if var > 0 and 0 < p < 1:
+        z = NormalDist().inv_cdf(1 - alpha / 2)
+        n_eff = min(n_eff, p * (1 - p) / var * (z / t_quantile(1 - alpha / 2, k - 1)) ** 2)
+    s = p * n_eff
+    lo = 0.0 if s <= 0 else beta_quantile(alpha / 2, s, n_eff - s + 1)
+    hi = 1.0 if s >= n_eff else beta_quantile(1 - alpha / 2, s + 1, n_eff - s)
+    return p, lo, hi

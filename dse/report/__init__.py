@@ -15,7 +15,7 @@ from dse.report._pick import PICK_RULES, pick
 from dse.report._study import StudyData, load_study, read_study, trial_area
 from dse.report.compare import compare_figure, write_compare_figure
 from dse.report.dashboard import build_dashboard, write_dashboard
-from dse.report.design_file import DesignFile, load_design
+from dse.report.design_file import DesignFile, load_design, read_npu
 from dse.report.evaluate import evaluate_design, flatten_numbers
 from dse.report.export import (
     DESIGN_SUFFIXES,
@@ -33,7 +33,7 @@ __all__ = [
     "DESIGN_SUFFIXES", "PICK_RULES", "SCHEMA_VERSION", "DashboardServer", "DesignFile",
     "StudyData", "build_dashboard", "check_out_path", "compare_figure", "design_record",
     "evaluate_design", "export_design", "flatten_numbers", "load_design", "load_study",
-    "open_spec_study", "pick", "read_study", "study_fingerprint", "trial_area",
+    "open_spec_study", "pick", "read_npu", "read_study", "study_fingerprint", "trial_area",
     "trials_frame", "write_compare_figure", "write_dashboard", "write_design",
     "write_reproduction", "results_markdown", "write_run_report", "write_trials",
 ]
@@ -57,15 +57,18 @@ def export_design(spec, study, path: str, *, trial: int | None = None,
     return chosen, path
 
 
-def write_run_report(spec, study) -> tuple[str, str | None]:
-    """Write ``dashboard.html`` and the knee design ``knee_design.toml`` into the spec's
-    results directory; returns their paths (design ``None`` when no design is feasible).
+def write_run_report(spec, study, folder, *, on_progress=None) -> tuple[str, str | None]:
+    """Write ``dashboard.html`` and the knee design ``knee_design.toml`` into ``folder``
+    (the study's results folder, ``dse.spec.results_folder``); returns their paths
+    (design ``None`` when no design is feasible).  ``on_progress(done, total)`` follows
+    the dashboard's steps.
 
     Called by ``dse run`` when a study finishes or is stopped.
     """
-    out = Path(spec.results_dir)
+    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    dash = write_dashboard(study, str(out / "dashboard.html"), **_spec_kwargs(spec))
+    dash = write_dashboard(study, str(out / "dashboard.html"), on_progress=on_progress,
+                           **_spec_kwargs(spec))
     try:
         _, design = export_design(spec, study, str(out / "knee_design.toml"), rule="knee")
     except InputError:  # no complete feasible trial yet

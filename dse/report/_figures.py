@@ -1,5 +1,5 @@
-"""Plotly figures of a study (Pareto front, hypervolume, parallel coordinates, importances)
-and of one design (latency CDF, per-layer latency/utilisation, area, batching modes)."""
+"""Plotly figures of a study: Pareto front, hypervolume, parallel coordinates,
+importances (one design's figures: ``_design_figures``)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ def _fmt(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return html.escape(str(v))
+
+
+def axis_title(name: str, short: bool = False) -> str:
+    """An axis title from the metric catalogue: what the metric is and its unit
+    (``area_mm2`` -> "chip area (mm2)"; ``streams.voice.slo_attainment`` -> "voice: share
+    of requests within their stream's SLO"; ``short``: the name and unit, "area_mm2
+    (mm2)"); unknown names stay as they are."""
+    from dse.metrics import METRICS, split_metric
+
+    stream, base = split_metric(name)
+    m = METRICS.get(base)
+    if m is None:
+        return name
+    if short:
+        return name + (f" ({m.unit})" if m.unit else "")
+    text = m.doc + (f" ({m.unit})" if m.unit else "")
+    return f"{stream}: {text}" if stream else text
 
 
 def hover_text(data: StudyData, i: int) -> str:
@@ -90,12 +107,14 @@ def pareto_figure(data: StudyData, knee: int | None = None) -> go.Figure:
         k = data.metric_names.index(label)
         marker.update(color=data.values[par, k], colorscale="Viridis",
                       reversescale=data.directions[k] == "minimize", showscale=True,
-                      colorbar=dict(title=dict(text=label, side="right"), thickness=12))
+                      colorbar=dict(title=dict(text=axis_title(label), side="right"),
+                                    thickness=12))
     elif kind == "metric":
         vals = [float(((data.trials[i].user_attrs.get("metrics") or {}).get("overall") or {})
                       .get(label, np.nan)) for i in par]
         marker.update(color=vals, colorscale="Viridis", reversescale=True, showscale=True,
-                      colorbar=dict(title=dict(text=label, side="right"), thickness=12))
+                      colorbar=dict(title=dict(text=axis_title(label), side="right"),
+                                    thickness=12))
     else:
         policies = [str(data.trials[i].user_attrs.get("policy", "?")) for i in par]
         names = sorted(set(policies))
@@ -116,16 +135,32 @@ def pareto_figure(data: StudyData, knee: int | None = None) -> go.Figure:
         x=area[par], y=slo[par], mode="markers", name="Pareto front", uid="pareto",
         marker=marker, hovertext=[texts[i] for i in par], hoverinfo="text",
         customdata=numbers[par]))
-    xlab = (data.metric_names[data.area_index] if data.area_index is not None
-            else "area (mm2)")
-    _layout(fig, height=460, xaxis_title=f"{xlab}", yaxis_title=data.metric_names[si],
+    xlab = (axis_title(data.metric_names[data.area_index]) if data.area_index is not None
+            else axis_title("area_mm2"))
+    # zoom to the SLO-area trade-off curve (with a third objective many more designs are
+    # Pareto-optimal, spread over the whole area range)
+    zoom = _front_box(area[line], slo[line]) if len(line) > 1 else _front_box(area[par],
+                                                                              slo[par])
+    menus = [dict(type="buttons", direction="left", x=1.0, xanchor="right", y=1.12,
+                  yanchor="bottom", showactive=True, buttons=[
+                      dict(label="show dominated", method="restyle",
+                           args=[{"visible": True}, [0]]),
+                      dict(label="hide dominated", method="restyle",
+                           args=[{"visible": "legendonly"}, [0]])])]
+    axes = {}
+    if zoom is not None:
+        (x0, x1), (y0, y1) = zoom
+        axes = dict(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
+        menus.append(dict(type="buttons", direction="left", x=0.62, xanchor="right", y=1.12,
+                          yanchor="bottom", showactive=True, active=0, buttons=[
+                              dict(label="zoom: front", method="relayout",
+                                   args=[{"xaxis.range": [x0, x1], "yaxis.range": [y0, y1]}]),
+                              dict(label="all trials", method="relayout",
+                                   args=[{"xaxis.autorange": True,
+                                          "yaxis.autorange": True}])]))
+    _layout(fig, height=460, xaxis_title=xlab, yaxis_title=axis_title(data.metric_names[si]),
             hoverlabel=dict(bgcolor="white", font=dict(size=11), align="left"),
-            updatemenus=[dict(type="buttons", direction="left", x=1.0, xanchor="right",
-                              y=1.12, yanchor="bottom", showactive=True, buttons=[
-                                  dict(label="show dominated", method="restyle",
-                                       args=[{"visible": True}, [0]]),
-                                  dict(label="hide dominated", method="restyle",
-                                       args=[{"visible": "legendonly"}, [0]])])])
+            updatemenus=menus, **axes)
     if knee is not None and knee in set(numbers[par].tolist()):
         i = int(np.flatnonzero(numbers == knee)[0])
         fig.add_annotation(x=float(area[i]), y=float(slo[i]), text=f"knee (trial {knee})",
@@ -133,6 +168,20 @@ def pareto_figure(data: StudyData, knee: int | None = None) -> go.Figure:
                            font=dict(size=11, color="#111827"), bgcolor="white",
                            bordercolor="#9ca3af", borderwidth=1)
     return fig
+
+
+def _front_box(x: np.ndarray, y: np.ndarray, pad: float = 0.08):
+    """Axis ranges that frame the Pareto designs (``pad`` of each span on both sides;
+    a zero span gets 5% of the value, or 0.05), or ``None`` without a front."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return None
+    out = []
+    for v in (x[ok], y[ok]):
+        lo, hi = float(v.min()), float(v.max())
+        span = hi - lo if hi > lo else max(abs(hi) * 0.05, 0.05)
+        out.append((lo - pad * span, hi + pad * span))
+    return tuple(out)
 
 
 def colour_rule(data: StudyData) -> tuple[str, str]:
@@ -207,44 +256,91 @@ def _category_key(label: str):
         return (label == "n/a", 1, 0.0, label)
 
 
+def _numeric_axis(label: str, vals, dist) -> dict | None:
+    """A numeric parallel-coordinates axis (``None`` when the values do not vary); a log
+    range is drawn on log10 values with ticks labelled in the parameter's own values."""
+    arr = np.asarray(vals, dtype=np.float64)
+    if len(arr) == 0 or np.all(arr == arr[0]):
+        return None
+    if not getattr(dist, "log", False) or np.any(arr <= 0):
+        return dict(label=label, values=arr.tolist())
+    z = np.log10(arr)
+    lo, hi = math.floor(z.min()), math.ceil(z.max())
+    ticks = [d + math.log10(k) for d in range(lo, hi + 1) for k in (1, 2, 5)]
+    ticks = [t for t in ticks if z.min() - 1e-9 <= t <= z.max() + 1e-9] or [z.min(), z.max()]
+    return dict(label=f"{label} (log)", values=z.tolist(), tickvals=ticks,
+                ticktext=[f"{10 ** t:.3g}" for t in ticks])
+
+
+def _category_axis(label: str, vals) -> dict | None:
+    labels = [str(v) for v in vals]
+    cats = sorted(set(labels), key=_category_key)
+    if len(cats) < 2:
+        return None
+    code = {c: j for j, c in enumerate(cats)}
+    return dict(label=label, values=[code[x] for x in labels],
+                tickvals=list(range(len(cats))), ticktext=cats)
+
+
+def parallel_views(data: StudyData) -> list[tuple[str, list[int], list[str]]]:
+    """``(title, trial rows, parameter names)`` of each parallel-coordinates view: every
+    complete trial with the parameters all trials share, then, when the policy is
+    searched, one view per policy with its own (conditional) parameters."""
+    trials = data.trials
+    names: list[str] = []
+    for t in trials:
+        names += [k for k in t.params if k not in names]
+    shared = [k for k in names if all(k in t.params for t in trials)]
+    views = [("all trials", list(range(len(trials))), shared)]
+    policies = sorted({str(t.user_attrs.get("policy", "?")) for t in trials})
+    if "policy" in shared and len(policies) > 1:
+        for p in policies:
+            rows = [i for i, t in enumerate(trials) if str(t.user_attrs.get("policy")) == p]
+            own = [k for k in names if all(k in trials[i].params for i in rows)
+                   and k != "policy"]
+            views.append((f"policy {p}", rows, own))
+    return views
+
+
 def parallel_figure(data: StudyData) -> go.Figure | None:
-    """Searched parameters and objectives of complete trials as parallel coordinates."""
+    """Searched parameters and objectives of complete trials as parallel coordinates:
+    numeric parameters on numeric axes (log ranges on a log axis), categorical ones as
+    labelled axes; with a searched policy, a drop-down shows each policy's trials with
+    its own parameters (they are conditional on it)."""
     trials = data.trials
     if len(trials) < 2:
         return None
-    names: list[str] = []
-    for t in trials:
-        for k in t.params:
-            if k not in names:
-                names.append(k)
-    dims = []
-    for k in names:
-        vals = [t.params.get(k) for t in trials]
-        dist = next(t.distributions[k] for t in trials if k in t.distributions)
-        if isinstance(dist, optuna.distributions.CategoricalDistribution) or any(
-                v is None for v in vals):
-            labels = [str(v) if v is not None else "n/a" for v in vals]
-            cats = sorted(set(labels), key=_category_key)
-            if len(cats) < 2:
-                continue
-            code = {c: j for j, c in enumerate(cats)}
-            dims.append(dict(label=k, values=[code[s] for s in labels],
-                             tickvals=list(range(len(cats))), ticktext=cats))
-        else:
-            arr = np.asarray(vals, dtype=np.float64)
-            if np.all(arr == arr[0]):
-                continue
-            dims.append(dict(label=k, values=arr.tolist()))
-    for j, name in enumerate(data.metric_names):
-        dims.append(dict(label=name, values=data.values[:, j].tolist()))
+    fig = go.Figure()
     si = data.slo_index
-    fig = go.Figure(go.Parcoords(
-        line=dict(color=data.values[:, si], colorscale="Viridis",
-                  reversescale=data.directions[si] == "minimize", showscale=True,
-                  colorbar=dict(title=dict(text=data.metric_names[si], side="right"),
-                                thickness=12)),
-        dimensions=dims, labelangle=-20, labelside="top"))
-    return _layout(fig, height=440, margin=dict(l=70, r=70, t=90, b=30))
+    buttons = []
+    views = [v for v in parallel_views(data) if len(v[1]) >= 2]
+    for j, (title, rows, params) in enumerate(views):
+        dims = []
+        for k in params:
+            dist = next(trials[i].distributions[k] for i in rows)
+            vals = [trials[i].params[k] for i in rows]
+            if isinstance(dist, optuna.distributions.CategoricalDistribution):
+                dim = _category_axis(k, vals)
+            else:
+                dim = _numeric_axis(k, vals, dist)
+            if dim is not None:
+                dims.append(dim)
+        for m, name in enumerate(data.metric_names):
+            dims.append(dict(label=axis_title(name, short=True),
+                             values=data.values[rows, m].tolist()))
+        fig.add_trace(go.Parcoords(
+            visible=j == 0, name=title, dimensions=dims, labelangle=-20, labelside="top",
+            line=dict(color=data.values[rows, si], colorscale="Viridis",
+                      reversescale=data.directions[si] == "minimize", showscale=True,
+                      cmin=float(np.nanmin(data.values[:, si])),
+                      cmax=float(np.nanmax(data.values[:, si])),
+                      colorbar=dict(title=dict(text=axis_title(data.metric_names[si]),
+                                               side="right"), thickness=12))))
+        buttons.append(dict(label=f"{title} ({len(rows)})", method="restyle",
+                            args=[{"visible": [i == j for i in range(len(views))]}]))
+    menus = [dict(type="dropdown", x=0.0, xanchor="left", y=1.18, yanchor="bottom",
+                  buttons=buttons, active=0)] if len(views) > 1 else []
+    return _layout(fig, height=460, margin=dict(l=70, r=70, t=110, b=30), updatemenus=menus)
 
 
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -297,93 +393,3 @@ def importance_figure(imp: dict[str, dict]) -> go.Figure:
                              orientation="h", marker_color=PALETTE[j % len(PALETTE)]))
     return _layout(fig, height=min(560, max(300, 80 + 12 * len(params) * max(1, len(imp)))),
                    barmode="group", xaxis_title="PED-ANOVA importance (normalised)")
-
-
-# ----------------------------------------------------------------- one design
-
-
-def cdf_figure(latency_ms: np.ndarray, stream: np.ndarray, stream_names, slo_ms,
-               dropped: np.ndarray, max_points: int = 300) -> go.Figure:
-    """Empirical latency CDF per stream; dropped requests count as never completing."""
-    fig = go.Figure()
-    for s, name in enumerate(stream_names):
-        sel = stream == s
-        n = int(sel.sum())
-        if n == 0:
-            continue
-        lat = np.sort(latency_ms[sel & ~dropped])
-        if len(lat) == 0:
-            continue
-        q = np.arange(1, len(lat) + 1) / n
-        if len(lat) > max_points:
-            pick = np.unique(np.linspace(0, len(lat) - 1, max_points).round().astype(int))
-            lat, q = lat[pick], q[pick]
-        colour = PALETTE[s % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=lat, y=q, mode="lines", name=str(name),
-                                 line=dict(color=colour, width=2, shape="hv"),
-                                 hovertemplate="%{x:.3g} ms: %{y:.3f}<extra>" + html.escape(
-                                     str(name)) + "</extra>"))
-        if slo_ms is not None and s < len(slo_ms) and math.isfinite(float(slo_ms[s])):
-            fig.add_vline(x=float(slo_ms[s]), line=dict(color=colour, dash="dot", width=1))
-    _layout(fig, height=340, xaxis_title="latency (ms)", yaxis_title="share of requests",
-            yaxis_range=[0, 1.02])
-    fig.update_xaxes(type="log")
-    return fig
-
-
-def layers_figure(model: str, d: dict) -> go.Figure:
-    """One model's per-layer latency (bars, ms per layer pass) at batch 1 and at a second
-    batch size ``bmax`` (the design's mean batch), and MAC utilisation (lines, right axis).
-
-    ``d``: ``layers`` (names), ``ms_b1``, ``ms_bmax``, ``util_b1``, ``util_bmax``, ``bmax``.
-    """
-    x = list(d["layers"])
-    b = d["bmax"]
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=x, y=d["ms_b1"], name="ms, batch 1", marker_color=PALETTE[0]))
-    fig.add_trace(go.Bar(x=x, y=d["ms_bmax"], name=f"ms, batch {b}", marker_color=PALETTE[5],
-                         opacity=0.75))
-    fig.add_trace(go.Scatter(x=x, y=d["util_b1"], name="utilisation, batch 1", yaxis="y2",
-                             mode="lines", line=dict(color=PALETTE[1], width=1.5)))
-    fig.add_trace(go.Scatter(x=x, y=d["util_bmax"], name=f"utilisation, batch {b}",
-                             yaxis="y2", mode="lines",
-                             line=dict(color=PALETTE[3], width=1.5, dash="dot")))
-    _layout(fig, height=360, barmode="group", yaxis_title="latency per layer pass (ms)",
-            title=dict(text=html.escape(model), font=dict(size=13), x=0.01, y=0.98),
-            margin=dict(l=60, r=60, t=60, b=90),
-            yaxis2=dict(title="MAC utilisation", overlaying="y", side="right",
-                        range=[0, 1.05], dtick=0.2, tickformat=".1f", showgrid=False))
-    fig.update_xaxes(tickangle=-60, tickfont=dict(size=8))
-    return fig
-
-
-def area_figure(area: dict) -> go.Figure:
-    items = sorted(((k, float(v)) for k, v in area.items() if k != "total"),
-                   key=lambda kv: kv[1])
-    total = float(area.get("total", sum(v for _, v in items)))
-    fig = go.Figure(go.Bar(y=[k for k, _ in items], x=[v for _, v in items], orientation="h",
-                           marker_color=PALETTE[0],
-                           text=[f"{v:.3g} ({100 * v / total:.0f}%)" if total > 0 else f"{v:.3g}"
-                                 for _, v in items], textposition="auto"))
-    return _layout(fig, height=max(240, 60 + 26 * len(items)),
-                   xaxis_title=f"area (mm2), total {total:.4g}", showlegend=False)
-
-
-def modes_figure(model: str, layer_names, modes: np.ndarray, util: np.ndarray) -> go.Figure:
-    """Batching-mode table <B_R, B_P, k> per (layer, batch size), coloured by utilisation."""
-    n_layers, n_b = modes.shape[0], modes.shape[1]
-    bs = list(range(1, n_b))
-    text = [[f"{modes[i, b, 0]}·{modes[i, b, 1]}·{modes[i, b, 2]}" for b in bs]
-            for i in range(n_layers)]
-    fig = go.Figure(go.Heatmap(
-        z=util[:, 1:], x=[str(b) for b in bs], y=list(layer_names), text=text,
-        texttemplate="%{text}" if n_layers * len(bs) <= 1200 else None,
-        textfont=dict(size=8), colorscale="Blues", zmin=0, zmax=1,
-        colorbar=dict(title=dict(text="utilisation", side="right"), thickness=12),
-        hovertemplate="layer %{y}, batch %{x}<br>B_R·B_P·k = %{text}<br>"
-                      "utilisation %{z:.2f}<extra></extra>"))
-    _layout(fig, height=min(1400, max(280, 80 + 11 * n_layers)), title=dict(
-        text=f"{html.escape(model)}: B_R·B_P·k per layer and batch size", font=dict(size=13)),
-        xaxis_title="batch size", margin=dict(l=110, r=20, t=50, b=50))
-    fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))
-    return fig

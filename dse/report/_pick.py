@@ -1,6 +1,8 @@
 """Rules that pick one design from a study: a trial number, knee, max-slo, min-area, budget.
 
-All rules consider only complete, feasible trials.  "SLO" is the study's primary quality
+All rules consider only complete, feasible trials (and, with ``where``, only those whose
+stored metrics meet every condition: ``--pick min-area --where 'slo_attainment>=0.95'``
+is the smallest design that keeps 95% SLO attainment).  "SLO" is the study's primary quality
 objective (its first objective that is not about area); "area" is the area objective, or
 the trial's ``area_mm2.total`` user attr when area is not an objective.
 
@@ -30,18 +32,41 @@ def _slo_min(data: StudyData) -> np.ndarray:
     return -v if data.directions[i] == "maximize" else v.copy()
 
 
-def _feasible_or_fail(data: StudyData, what: str) -> np.ndarray:
-    idx = np.flatnonzero(data.feasible)
+def where_mask(data: StudyData, where=()) -> np.ndarray:
+    """Rows whose stored metrics meet every condition of ``where``."""
+    from dse.search import stored_metrics
+
+    return np.array([all(c.holds(stored_metrics(t)) for c in where) for t in data.trials],
+                    dtype=bool).reshape(len(data.trials))
+
+
+def _feasible_or_fail(data: StudyData, what: str, where=()) -> np.ndarray:
+    idx = np.flatnonzero(data.feasible & where_mask(data, where))
     if len(idx) == 0:
         n = len(data.trials)
-        raise InputError(f"no feasible design to pick ({n} complete trial(s), none meets the "
-                         f"study's constraints)", source=f"study '{data.name}'", field=what)
+        if not data.feasible.any() or not where:
+            raise InputError(f"no feasible design to pick ({n} complete trial(s), none meets "
+                             "the study's constraints)", source=f"study '{data.name}'",
+                             field=what)
+        from dse.search import stored_metrics
+
+        c = where[0]
+        vals = [(c.value_of(stored_metrics(data.trials[i])), data.trials[i].number)
+                for i in np.flatnonzero(data.feasible)]
+        vals = [v for v in vals if np.isfinite(v[0])]
+        best = ""
+        if vals:
+            v, num = (max if c.op in (">=", ">") else min)(vals)
+            best = f"; the best feasible {c.metric} is {v:.4g} (trial {num})"
+        raise InputError(f"no feasible design with {' and '.join(map(str, where))}{best}",
+                         source=f"study '{data.name}'", field="where")
     return idx
 
 
-def front_2d(data: StudyData) -> np.ndarray:
-    """Row indices of feasible trials non-dominated in (SLO, area), sorted by area."""
-    idx = _feasible_or_fail(data, "pick")
+def front_2d(data: StudyData, where=()) -> np.ndarray:
+    """Row indices of feasible trials (meeting ``where``) non-dominated in (SLO, area),
+    sorted by area."""
+    idx = _feasible_or_fail(data, "pick", where)
     area = trial_area(data)
     pts = np.column_stack([_slo_min(data), area])[idx]
     ok = np.all(np.isfinite(pts), axis=1)
@@ -51,6 +76,15 @@ def front_2d(data: StudyData) -> np.ndarray:
                          source=f"study '{data.name}'", field="pick")
     front = idx[pareto_mask(pts)]
     return front[np.lexsort((data.numbers[front], area[front]))]
+
+
+def _dominated(data: StudyData, rows: np.ndarray) -> np.ndarray:
+    """1 for the rows that another of ``rows`` dominates in all objectives (a third
+    objective breaks SLO-area ties: a Pareto design wins over a dominated one), else 0."""
+    from dse.search import pareto_designs
+
+    keep = set(pareto_designs([data.trials[i] for i in rows], data.directions))
+    return np.array([0 if k in keep else 1 for k in range(len(rows))], dtype=np.int64)
 
 
 def knee_index(slo_min: np.ndarray, area: np.ndarray, numbers: np.ndarray) -> int:
@@ -81,8 +115,10 @@ def knee_index(slo_min: np.ndarray, area: np.ndarray, numbers: np.ndarray) -> in
 
 
 def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
-         area_budget: float | None = None):
-    """The chosen complete trial (an ``optuna.trial.FrozenTrial``)."""
+         area_budget: float | None = None, where=()):
+    """The chosen complete trial (an ``optuna.trial.FrozenTrial``).  ``where``
+    (:class:`dse.metrics.Condition`) restricts the rules to trials whose stored metrics
+    meet every condition; ``trial`` ignores it."""
     if trial is not None:
         t = data.trial(trial)
         if t is None:
@@ -97,7 +133,7 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
         if not area_budget > 0:
             raise InputError(f"area budget must be > 0 mm2, got {area_budget}",
                              field="area_budget")
-        idx = _feasible_or_fail(data, "area budget")
+        idx = _feasible_or_fail(data, "area budget", where)
         within = idx[area[idx] <= area_budget]
         if len(within) == 0:
             smallest = np.nanmin(area[idx])
@@ -105,19 +141,22 @@ def pick(data: StudyData, *, trial: int | None = None, rule: str | None = None,
                              f"feasible design is {smallest:.4g} mm2)",
                              source=f"study '{data.name}'", field="area budget")
         slo = _slo_min(data)
-        j = within[np.lexsort((numbers[within], area[within], slo[within]))][0]
+        dom = _dominated(data, within)
+        j = within[np.lexsort((numbers[within], dom, area[within], slo[within]))][0]
         return data.trials[int(j)]
     if rule not in PICK_RULES:
         from dse.common import did_you_mean
 
         raise InputError(f"unknown pick rule '{rule}'{did_you_mean(str(rule), PICK_RULES)}",
                          field="rule", allowed=PICK_RULES)
-    front = front_2d(data)
+    front = front_2d(data, where)
     slo = _slo_min(data)
     if rule == "max-slo":
-        j = front[np.lexsort((numbers[front], area[front], slo[front]))][0]
+        j = front[np.lexsort((numbers[front], _dominated(data, front), area[front],
+                              slo[front]))][0]
     elif rule == "min-area":
-        j = front[np.lexsort((numbers[front], slo[front], area[front]))][0]
+        j = front[np.lexsort((numbers[front], _dominated(data, front), slo[front],
+                              area[front]))][0]
     else:
         j = front[knee_index(slo[front], area[front], numbers[front])]
     return data.trials[int(j)]

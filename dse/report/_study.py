@@ -15,7 +15,7 @@ import numpy as np
 import optuna
 
 from dse.common import InputError, did_you_mean
-from dse.search import pareto_mask
+from dse.search import pareto_designs
 
 
 def _constraints(trial) -> dict:
@@ -78,7 +78,7 @@ class StudyData:
     trials: list  # optuna FrozenTrial, state COMPLETE, ordered by number
     values: np.ndarray  # (n, m) objective values as stored
     feasible: np.ndarray  # (n,) bool
-    pareto: np.ndarray  # (n,) bool: non-dominated among feasible trials
+    pareto: np.ndarray  # (n,) bool: the Pareto designs (dse.search.pareto_designs)
     area: np.ndarray  # (n,) mm2, user attr area_mm2.total (nan if absent)
     counts: dict = field(default_factory=dict)  # trial state name -> count
 
@@ -142,9 +142,7 @@ def read_study(study: optuna.Study) -> StudyData:
         area=np.array([float((t.user_attrs.get("area_mm2") or {}).get("total", np.nan))
                        for t in trials], dtype=np.float64),
         counts=counts)
-    idx = np.flatnonzero(feasible)
-    if len(idx):
-        data.pareto[idx[pareto_mask(data.minimised()[idx])]] = True
+    data.pareto[pareto_designs(trials, directions)] = True
     return data
 
 

@@ -25,6 +25,7 @@ import optuna
 import plotly
 import plotly.io as pio
 
+from dse.report import _design_figures as D
 from dse.report import _figures as F
 from dse.report._study import StudyData, read_study, trial_area
 
@@ -101,15 +102,15 @@ def design_detail(trial, scenario, *, n_requests: int, seed: int, warmup: float 
         bmax = ms.shape[1] - 1
         mean_b = float((ev.metrics.get("overall") or {}).get("mean_batch") or bmax)
         b2 = int(min(bmax, max(2, round(mean_b)))) if bmax >= 2 else bmax
-        layer_figs.append(_fig_json(F.layers_figure(name, dict(
+        layer_figs.append(_fig_json(D.layers_figure(name, dict(
             layers=layers, ms_b1=ms[:, 1].tolist(), ms_bmax=ms[:, b2].tolist(),
             util_b1=util[:, 1].tolist(), util_bmax=util[:, b2].tolist(), bmax=b2))))
-        modes.append(_fig_json(F.modes_figure(name, layers, np.asarray(table.modes), util)))
+        modes.append(_fig_json(D.modes_figure(name, layers, np.asarray(table.modes), util)))
     area = ua.get("area_mm2") or area_breakdown(npu)
     return {
-        "cdf": _fig_json(F.cdf_figure(lat, stream, streams, slo, dropped)),
+        "cdf": _fig_json(D.cdf_figure(lat, stream, streams, slo, dropped)),
         "layers": layer_figs,
-        "area": _fig_json(F.area_figure(area)),
+        "area": _fig_json(D.area_figure(area)),
         "modes": modes,
         "warnings": list(ev.warnings),
     }
@@ -222,15 +223,24 @@ def _nan_to_none(obj):
 def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=None,
                     max_designs: int = 12, title: str | None = None,
                     live_version: str | None = None, live_period_ms: int = 5000,
-                    detail_cache: dict | None = None) -> str:
+                    detail_cache: dict | None = None, on_progress=None) -> str:
     """The dashboard HTML (a complete, self-contained document) of ``study``.
 
     ``scenario``/``fidelity``/``seed`` (from the spec) enable per-design detail; without a
     scenario the design explorer shows stored metrics only.  ``live_version`` makes the
     page poll ``version.json`` and reload when the served study changes (``--serve``).
     ``detail_cache`` (trial number -> detail) lets a server re-simulate each design once.
+    ``on_progress(done, total)`` is called after each step (figures, each design).
     """
     data = read_study(study)
+    targets = detail_targets(data, max_designs)
+    total, done = 2 + len(targets), 0
+
+    def step():
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
     n = len(data.trials)
     figs = {"pareto": None, "hv": None, "parallel": None, "importance": None}
     imp_note = None
@@ -244,11 +254,14 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
         figs["pareto"] = _fig_json(F.pareto_figure(data, knee=knee))
         figs["hv"] = _fig_json(F.hypervolume_figure(data))
         figs["parallel"] = _fig_json(F.parallel_figure(data))
+        step()
         imp, imp_note = F.importances(study, data)
         if imp:
             figs["importance"] = _fig_json(F.importance_figure(imp))
     else:
         imp_note = "no complete trials yet"
+        step()
+    step()
     requests = None
     fid = fidelity if isinstance(fidelity, dict) else (
         {k: getattr(fidelity, k) for k in ("requests", "replications", "warmup")
@@ -257,7 +270,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
         seed = data.user_attrs.get("seed")
     detail: dict = {}
     options = []
-    for i in detail_targets(data, max_designs):
+    for i in targets:
         t = data.trials[i]
         entry = {"summary": _summary_html(data, i)}
         requests = t.user_attrs.get("requests", fid.get("requests"))
@@ -279,6 +292,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
                  f"{float(t.values[data.slo_index]):.4g}, area = {area:.4g} mm2, "
                  f"{t.user_attrs.get('policy', '?')}")
         options.append((t.number, label))
+        step()
     default = knee if knee is not None and str(knee) in detail else (
         options[0][0] if options else None)
     hv_now = float(F.hypervolume_history(data)[1][-1]) if n else 0.0
@@ -286,7 +300,7 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
     counts = data.counts
     stats = [("complete", counts.get("COMPLETE", 0)), ("pruned", counts.get("PRUNED", 0)),
              ("failed", counts.get("FAIL", 0)), ("running", counts.get("RUNNING", 0)),
-             ("feasible", int(data.feasible.sum())), ("Pareto trials", int(data.pareto.sum())),
+             ("feasible", int(data.feasible.sum())), ("Pareto designs", int(data.pareto.sum())),
              ("hypervolume", f"{hv_now:.4f}"),
              ("knee trial", knee if knee is not None else "-")]
     stat_html = "".join(f"<div class='stat'><b>{html.escape(str(v))}</b><span>{k}</span></div>"

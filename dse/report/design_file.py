@@ -7,7 +7,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-from dse.common import InputError, check_keys
+from dse.common import InputError, check_keys, did_you_mean
 from dse.report.export import DESIGN_SUFFIXES, SCHEMA_VERSION
 
 _TOP_KEYS = ("schema_version", "npu", "policy", "scenario", "metrics", "area_mm2",
@@ -49,7 +49,7 @@ class DesignFile:
 def read_design_dict(path: str) -> dict:
     """The raw mapping of a ``.toml`` / ``.json`` design file (errors are one line)."""
     if not os.path.exists(path):
-        raise InputError("no such file", source=path)
+        raise InputError("file not found", source=path)
     if os.path.isdir(path):
         raise InputError("is a directory, expected a design file", source=path)
     ext = os.path.splitext(path)[1].lower()
@@ -72,9 +72,41 @@ def read_design_dict(path: str) -> dict:
     return data
 
 
+def _spec_not_design(path: str, doc: dict) -> None:
+    """A study spec where a design file is expected: say which command takes it."""
+    if "study" in doc or "space" in doc:
+        raise InputError(f"this is a study spec, not a design file: `dse run {path}` runs "
+                         f"it and `dse export {path} --pick RULE` writes a design file",
+                         source=path)
+
+
+def read_npu(path: str, *, field: str = "--npu"):
+    """``(NpuDesign, policy name or None, policy parameters)`` of a design file given
+    where a design is expected (``--npu``): an exported design (TOML or JSON, with its
+    ``[policy]``) or a bare ``[npu]`` table such as ``cost_models/designs/*.toml``."""
+    from cost_models import NpuDesign
+
+    doc = read_design_dict(path)
+    _spec_not_design(path, doc)
+    if "npu" not in doc:
+        raise InputError(f"missing table [npu]{did_you_mean('npu', list(doc))}; a design "
+                         "file has [npu] (and, when exported, [policy])", source=path,
+                         field="npu")
+    design = NpuDesign.from_dict(doc["npu"], source=path)
+    policy = doc.get("policy")
+    if not isinstance(policy, dict):
+        return design, None, {}
+    params = dict(policy)
+    name = params.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise InputError("missing policy name", source=path, field="policy.name")
+    return design, name, params
+
+
 def load_design(path: str) -> DesignFile:
     """Load and check a design file: schema version, required tables, field types."""
     data = read_design_dict(path)
+    _spec_not_design(path, data)
     for key in _REQUIRED:
         if key not in data:
             raise InputError(f"missing required field '{key}'", source=path, field=key)

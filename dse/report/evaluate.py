@@ -5,8 +5,13 @@ ones exactly (every key except the wall-clock timings ``sim_seconds`` and
 ``requests_per_second``).  With ``seeds = K > 1`` the design is simulated on the traces of
 seeds ``seed + i*R`` for ``i = 0..K-1`` (``R``: the stored replications, usually 1, so
 that no two estimates share a trace) and each
-numeric metric is summarised by its mean and two-sided 95% Student-t confidence interval,
-``mean +- t_{0.975, K-1} * s / sqrt(K)`` (``s``: sample standard deviation).
+numeric metric is summarised by its mean and a two-sided 95% confidence interval: for the
+proportions of requests (SLO attainment, overall and per stream) and of sweep points (the
+satisfaction metrics), Clopper-Pearson with an effective sample size
+(:func:`dse.metrics.stats.proportion_ci`, Korn & Graubard 1998), which stays in [0, 1];
+for every other metric the Student-t interval ``mean +- t_{0.975, K-1} * s / sqrt(K)``
+(``s``: sample standard deviation), clipped at 0 (no metric is negative) and, for the
+bounded shares ``utilisation`` and ``accuracy``, at 1.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import math
 
 from dse.common import InputError, did_you_mean
-from dse.metrics.stats import mean_ci
+from dse.metrics.stats import mean_ci, proportion_ci
 from dse.report.design_file import DesignFile
 from dse.report.export import _clean, _drop_none
 
@@ -146,9 +151,55 @@ def evaluate_design(design: DesignFile, *, scenario_path: str | None = None,
     if seeds > 1:
         flat = [flatten_numbers(r) for r in runs]
         keys = [k for k in flat[0] if all(k in f for f in flat)]
+        counts = _counts(design, scenario, n_req, seed_list)
         summary = {}
         for k in keys:
-            mean, lo, hi = mean_ci([f[k] for f in flat])
-            summary[k] = {"mean": mean, "ci95_low": lo, "ci95_high": hi}
+            summary[k] = _interval(k, [f[k] for f in flat], counts)
         result["summary"] = summary
     return result
+
+
+PROPORTIONS = ("slo_attainment",)  # shares of requests
+SWEEP_SHARES = ("avg_slo_satisfaction", "tail_slo_satisfaction")  # shares of sweep points
+BOUNDED = ("utilisation", "accuracy")  # averages of values in [0, 1]
+
+
+def _counts(design: DesignFile, scenario, n_req: int, seeds) -> dict[str, float]:
+    """Measured requests over all traces of all seeds, overall and per stream (the
+    binomial counts of the proportion intervals), and sweep points (``sweep``)."""
+    import numpy as np
+
+    warmup = float(design.fidelity.get("warmup", 0.1))
+    first = int(math.floor(warmup * n_req))
+    names = [s.name for s in scenario.streams]
+    out = dict.fromkeys(["overall", *names], 0.0)
+    for s in seeds:
+        for r in range(design.replications):
+            per = np.bincount(scenario.trace(n_req, s + r).stream[first:],
+                              minlength=len(names))
+            out["overall"] += float(per.sum())
+            for name, n in zip(names, per, strict=True):
+                out[name] += float(n)
+    fid = design.fidelity
+    points = len(fid.get("satisfaction_loads") or ()) * len(fid.get("satisfaction_slo_x") or ())
+    out["sweep"] = float(points * len(seeds))
+    return out
+
+
+def _interval(key: str, values, counts: dict) -> dict:
+    """``{mean, ci95_low, ci95_high, method}`` of one metric over the seeds."""
+    parts = key.split(".")
+    base = parts[-1]
+    if base in PROPORTIONS and parts[0] in ("overall", "streams"):
+        n = counts.get("overall" if parts[0] == "overall" else parts[1], 0.0)
+        mean, lo, hi = proportion_ci(values, n)
+        method = "clopper-pearson"
+    elif base in SWEEP_SHARES:
+        mean, lo, hi = proportion_ci(values, counts["sweep"])
+        method = "clopper-pearson"
+    else:
+        mean, lo, hi = mean_ci(values)
+        method = "t"
+        if math.isfinite(lo):  # no metric is negative; shares stay <= 1
+            lo, hi = max(0.0, lo), (min(1.0, hi) if base in BOUNDED else hi)
+    return {"mean": mean, "ci95_low": lo, "ci95_high": hi, "method": method}

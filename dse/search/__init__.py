@@ -10,7 +10,7 @@ Worker processes, signals and progress bars are the app layer's (``dse.cli``).
 """
 
 from dse.evaluation import trial_metrics, trial_scenario
-from dse.search._front import front_summary, hypervolume, pareto_mask
+from dse.search._front import design_key, front_summary, hypervolume, pareto_designs, pareto_mask
 from dse.search._index import TrialIndex
 from dse.search._objective import Objective, suggest_exits, suggest_point
 from dse.search._runner import (
@@ -23,13 +23,15 @@ from dse.search._runner import (
     run_worker,
 )
 from dse.search._samplers import SAMPLERS, Option, Sampler, make_sampler
-from dse.search._status import pareto_table, status
+from dse.search._status import closest_infeasible, pareto_table, slack, status, stored_metrics
 from dse.search._storage import kind as storage_kind
 from dse.search._storage import open_storage, redact_url, storage_failure
 from dse.search._tune import optimize
 
-__all__ = ["SAMPLERS", "Objective", "Option", "RunResult", "Sampler", "TrialIndex", "counts", "front_summary",
-           "hypervolume", "make_sampler", "optimize",
-           "open_storage", "open_study", "pareto_mask", "pareto_table", "redact_url",
-           "result", "run", "run_limits", "run_worker", "status", "storage_failure", "storage_kind",
-           "suggest_exits", "suggest_point", "trial_metrics", "trial_scenario"]
+__all__ = ["SAMPLERS", "Objective", "Option", "RunResult", "Sampler", "TrialIndex",
+           "closest_infeasible", "counts", "design_key", "front_summary", "hypervolume",
+           "make_sampler", "open_storage", "open_study", "optimize", "pareto_designs",
+           "pareto_mask", "pareto_table", "redact_url", "result", "run", "run_limits",
+           "run_worker", "slack", "status", "storage_failure", "storage_kind",
+           "stored_metrics", "suggest_exits", "suggest_point", "trial_metrics",
+           "trial_scenario"]

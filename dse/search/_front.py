@@ -96,19 +96,39 @@ def complete_feasible(study: optuna.Study):
     return trials
 
 
+def design_key(trial) -> tuple:
+    """What makes two trials the same design: their Optuna parameters (a re-sampled
+    design repeats them; every searched dimension is a parameter)."""
+    return tuple(sorted((k, repr(v)) for k, v in trial.params.items()))
+
+
+def pareto_designs(trials, directions) -> list[int]:
+    """Positions in ``trials`` of the *Pareto designs*: feasible trials with finite
+    values that no other feasible trial dominates, each distinct design once (its lowest
+    trial number).  The one definition ``dse run``, ``dse status``, the dashboard and
+    ``dse export`` use."""
+    ok = [i for i, t in enumerate(trials) if t.values is not None and feasible(t)
+          and np.all(np.isfinite(t.values))]
+    if not ok:
+        return []
+    pts = minimised(np.array([trials[i].values for i in ok]), directions)
+    mask = pareto_mask(pts)
+    first: dict[tuple, int] = {}
+    for i, keep in zip(ok, mask, strict=True):
+        if keep:
+            key = design_key(trials[i])
+            if key not in first or trials[i].number < trials[first[key]].number:
+                first[key] = i
+    return sorted(first.values())
+
+
 def front_summary(study: optuna.Study, metrics, directions):
-    """(Pareto-optimal designs as their first trials, hypervolume) of a study's complete
+    """(Pareto designs as their first trials, hypervolume) of a study's complete
     feasible trials."""
     trials = complete_feasible(study)
     if not trials:
         return [], 0.0
     pts = minimised(np.array([t.values for t in trials]), directions)
     lower, upper = bounds_for(metrics, directions, pts)
-    mask = pareto_mask(pts)
-    front, seen = [], set()
-    for t, k in zip(trials, mask, strict=True):
-        key = tuple(sorted(t.params.items()))
-        if k and key not in seen:  # a re-sampled design counts once
-            seen.add(key)
-            front.append(t)
+    front = [trials[i] for i in pareto_designs(trials, directions)]
     return front, hypervolume(pts, lower, upper)

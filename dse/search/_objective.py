@@ -25,7 +25,7 @@ import optuna
 
 from dse.common import InputError
 from dse.evaluation import jsonable, trial_metrics, trial_scenario
-from dse.metrics import METRICS, metric_value
+from dse.metrics import base_metric, metric_value
 from dse.search import _optuna_compat as compat
 from dse.search._front import minimised, pareto_mask
 from dse.search._index import TrialIndex
@@ -183,7 +183,7 @@ class Objective:
         front = pts[pareto_mask(pts)]
         span = pts.max(axis=0) - pts.min(axis=0)
         span = np.where(span > 0, span, np.abs(pts).max(axis=0) + 1e-12)
-        exact = np.array([METRICS[m].exact for m in self.spec.metric_names])
+        exact = np.array([base_metric(m).exact for m in self.spec.metric_names])
         opt = minimised(np.array([values]), dirs)[0] - np.where(exact, 0.0,
                                                                 f.prune_margin * span)
         dom = np.all(front <= opt, axis=1) & np.any(front < opt, axis=1)
@@ -223,8 +223,8 @@ class Objective:
                 if key in twin.user_attrs:
                     trial.set_user_attr(key, twin.user_attrs[key])
             trial.set_user_attr("duplicate_of", twin.number)
-            for name, value in twin.constraints.items():
-                trial.set_constraint(name, value)
+            if twin.constraints:
+                compat.set_constraints(trial, twin.constraints.values())
             return tuple(twin.values)
         if f.short_requests:
             try:
@@ -254,6 +254,6 @@ class Objective:
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("area_mm2", area)
         trial.set_user_attr("requests", f.requests)
-        for c, v in zip(self.spec.constraints, cons, strict=True):
-            trial.set_constraint(c.name, v)
+        if cons:  # where optuna-dashboard shows them (see compat.set_constraints)
+            compat.set_constraints(trial, cons)
         return values

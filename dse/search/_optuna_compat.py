@@ -47,6 +47,25 @@ def record_heartbeat(storage, trial_id: int) -> None:
     storage.record_heartbeat(trial_id)
 
 
+CONSTRAINTS_ATTR = "constraints"
+
+
+def set_constraints(trial, values) -> None:
+    """Store a running trial's constraint values (feasible when all <= 0) as one list in
+    the trial system attr ``constraints``.
+
+    That list is the format optuna-dashboard 0.21 shows (its trial serializer reads
+    ``system_attrs["constraints"]``) and one that Optuna 5 still reads as
+    ``trial.constraints`` (``{"0": v0, "1": v1, ...}``, in the spec's order) for every
+    sampler, the visualisations and ``best_trials``.  ``Trial.set_constraint`` would
+    write one ``constraints:<name>`` record per constraint, which optuna-dashboard
+    ignores; storing both would make Optuna count each constraint twice.
+    """
+    values = [float(v) for v in values]
+    trial.storage.set_trial_system_attr(trial._trial_id, CONSTRAINTS_ATTR, values)
+    trial._cached_frozen_trial.system_attrs[CONSTRAINTS_ATTR] = values
+
+
 def journal_file(storage) -> str | None:
     """The file of a journal storage (``None`` for other storages)."""
     return getattr(getattr(storage, "_backend", None), "_file_path", None)

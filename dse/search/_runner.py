@@ -192,6 +192,7 @@ class RunResult:
     front_size: int
     hypervolume: float
     stopped: bool
+    aborted: bool = False  # a second stop signal aborted the running trials
 
 
 def run_limits(spec, n_trials: int | None = None, timeout: float | None = None):

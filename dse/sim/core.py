@@ -175,6 +175,27 @@ def simulate(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelT
 _WARM: set[str] = set()
 
 
+def kernel_ready(policy: str) -> bool:
+    """True when ``policy``'s kernel is compiled in this process or in Numba's cache
+    (False: its first simulation compiles it, tens of seconds; see :func:`warm`)."""
+    from dse.common import compiled_or_cached
+    from dse.sim._dispatch import PolicyKeyType
+
+    if policy in _WARM:
+        return True
+    key = get_policy(policy).key
+
+    def mine(sig) -> bool:
+        return any(isinstance(a, PolicyKeyType) and (a.policy, a.digest) ==
+                   (key.name, key.digest) for a in sig)
+    return compiled_or_cached(_kernel.drive, mine)
+
+
+def warm(policy: str) -> None:
+    """Compile (or load from Numba's cache) ``policy``'s kernel now."""
+    _warm(get_policy(policy).name)
+
+
 def _warm(policy: str) -> None:
     """Compile (or load from cache) the policy's kernel on a tiny run, so that timings
     exclude JIT; each policy compiles its own kernel, once per process."""

@@ -2,12 +2,13 @@
 
 Public API: :func:`load_spec` / :func:`parse_spec` -> :class:`StudySpec` (with
 :class:`Fidelity`, :class:`Constraint` and the search :class:`Space` of :class:`Dim`),
-and the storage-path helpers :func:`resolve_storage_path` and :func:`default_storage`.
+and the storage-path helpers :func:`resolve_storage_path`, :func:`default_storage`,
+:func:`storage_file` and :func:`results_folder` (the one rule for a study's results folder).
 The spec validates against every catalogue (policies, metrics, samplers, arrival
 processes, models), so it sits above ``dse.search`` in the layer order.
 """
 
-from dse.spec.paths import default_storage, resolve_storage_path
+from dse.spec.paths import default_storage, resolve_storage_path, results_folder, storage_file
 from dse.spec.space import Dim, Space, decode_choice, encode_choice, parse_dim
 from dse.spec.study import (
     DIRECTIONS,
@@ -21,4 +22,4 @@ from dse.spec.study import (
 
 __all__ = ["DIRECTIONS", "Constraint", "Dim", "Fidelity", "Space", "StudySpec",
            "decode_choice", "default_storage", "encode_choice", "load_spec", "parse_dim",
-           "parse_spec", "resolve_storage_path", "spec_hash"]
+           "parse_spec", "resolve_storage_path", "results_folder", "spec_hash", "storage_file"]

@@ -39,7 +39,14 @@ from dse.common import (
     check_table,
     parse_toml,
 )
-from dse.metrics import SATISFACTION_LOADS, SATISFACTION_SLO_X, objective_metrics
+from dse.metrics import (
+    SATISFACTION_LOADS,
+    SATISFACTION_SLO_X,
+    base_metric,
+    check_metric,
+    objective_metrics,
+    split_metric,
+)
 from dse.search import SAMPLERS
 from dse.spec.paths import default_storage, resolve_storage_path
 from dse.spec.space import Space, check_feasible, parse_exits, parse_space
@@ -53,7 +60,11 @@ _FIDELITY_KEYS = ("requests", "replications", "warmup", "short_requests", "prune
 
 @dataclass(frozen=True)
 class Constraint:
-    """``metric`` must stay ``<= bound`` (kind ``max``) or ``>= bound`` (kind ``min``)."""
+    """``metric`` must stay ``<= bound`` (kind ``max``) or ``>= bound`` (kind ``min``).
+
+    ``name`` is the key under ``[study.constraints]`` (``max_area_mm2``,
+    ``streams.voice.min_slo_attainment``); ``metric`` a name ``metric_value`` reads
+    (``area_mm2``, ``streams.voice.slo_attainment``)."""
 
     name: str
     metric: str
@@ -63,6 +74,9 @@ class Constraint:
     def violation(self, value: float) -> float:
         """Optuna convention: <= 0 means satisfied (in the metric's unit)."""
         return value - self.bound if self.kind == "max" else self.bound - value
+
+    def __str__(self) -> str:
+        return f"{self.metric}{'<=' if self.kind == 'max' else '>='}{self.bound:g}"
 
 
 @dataclass(frozen=True)
@@ -144,8 +158,7 @@ def _parse_sampler(study: dict, source: str) -> tuple[str, dict]:
     return name, options
 
 
-def _parse_objectives(value, source: str) -> list[tuple[str, str]]:
-    metrics = {m.name: m for m in objective_metrics()}
+def _parse_objectives(value, source: str, streams) -> list[tuple[str, str]]:
     if value is None:
         return [("slo_attainment", "maximize"), ("area_mm2", "minimize")]
     if not isinstance(value, list) or not value:
@@ -158,9 +171,9 @@ def _parse_objectives(value, source: str) -> list[tuple[str, str]]:
             item = {"metric": item}
         check_table(item, source=source, field=path)
         check_keys(item, ("metric", "direction"), source=source, prefix=path + ".")
-        metric = check_choice(item.get("metric"), metrics, source=source,
+        metric = check_metric(item.get("metric"), streams=streams, source=source,
                               field=path + ".metric", what="objective")
-        direction = check_choice(item.get("direction", metrics[metric].direction),
+        direction = check_choice(item.get("direction", base_metric(metric).direction),
                                  DIRECTIONS, source=source, field=path + ".direction",
                                  what="direction")
         if any(m == metric for m, _ in out):
@@ -169,26 +182,49 @@ def _parse_objectives(value, source: str) -> list[tuple[str, str]]:
     return out
 
 
-def _parse_constraints(value, source: str) -> list[Constraint]:
-    table = check_table(value or {}, source=source, field="study.constraints")
-    names = [m.name for m in objective_metrics()]
+def _bounds(table: dict, source: str, prefix: str, metric_of) -> list[Constraint]:
+    """``max_<metric>`` / ``min_<metric>`` keys of one constraints table."""
+    names = [m.name for m in objective_metrics() if metric_of(m.name) is not None]
     allowed = [f"{k}_{m}" for m in names for k in ("max", "min")]
     out = []
     for key, bound in table.items():
-        field = f"study.constraints.{key}"
+        field = f"{prefix}{key}"
         if key not in allowed:
             check_choice(key, allowed, source=source, field=field, what="constraint")
         kind, metric = key.split("_", 1)
-        out.append(Constraint(key, metric, kind, check_float(bound, source=source,
-                                                               field=field)))
+        out.append(Constraint(field[len("study.constraints."):], metric_of(metric), kind,
+                              check_float(bound, source=source, field=field)))
+    return out
+
+
+def _parse_constraints(value, source: str, streams) -> list[Constraint]:
+    """``[study.constraints]``: ``max_<metric>`` / ``min_<metric>`` on overall or design
+    metrics; ``[study.constraints.streams.<stream>]``: the same keys on one stream's
+    simulation metrics (constraint ``streams.<stream>.min_<metric>``)."""
+    from dse.metrics import METRICS
+
+    table = dict(check_table(value or {}, source=source, field="study.constraints"))
+    per_stream = check_table(table.pop("streams", {}), source=source,
+                             field="study.constraints.streams")
+    out = _bounds(table, source, "study.constraints.", lambda m: m)
+    for stream, sub in per_stream.items():
+        if stream not in streams:
+            check_choice(stream, streams, source=source, what="stream",
+                         field=f"study.constraints.streams.{stream}")
+        sub = check_table(sub, source=source, field=f"study.constraints.streams.{stream}")
+        out += _bounds(sub, source, f"study.constraints.streams.{stream}.",
+                       lambda m, s=stream: f"streams.{s}.{m}"
+                       if METRICS[m].source == "simulation" else None)
     by_metric: dict[str, dict[str, float]] = {}
     for c in out:
         by_metric.setdefault(c.metric, {})[c.kind] = c.bound
     for metric, b in by_metric.items():
         if "min" in b and "max" in b and b["min"] > b["max"]:
-            raise InputError(f"contradictory constraints: min_{metric}={b['min']} > "
-                             f"max_{metric}={b['max']}", source=source,
-                             field=f"study.constraints.min_{metric}")
+            stream, base = split_metric(metric)
+            where = f"streams.{stream}." if stream else ""
+            raise InputError(f"contradictory constraints: min_{base}={b['min']} > "
+                             f"max_{base}={b['max']}", source=source,
+                             field=f"study.constraints.{where}min_{base}")
     return out
 
 
@@ -261,6 +297,10 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     """Validate spec TOML ``text``; relative paths resolve against ``base``."""
     base = base or Path.cwd()
     doc = parse_toml(text, source=source)
+    if "study" not in doc and ("npu" in doc or "schema_version" in doc):
+        raise InputError(f"this is a design file, not a study spec: `dse evaluate {source}` "
+                         f"re-simulates it, `dse simulate --npu {source}` runs it on a "
+                         "workload", source=source)
     check_keys(doc, ("study", "scenario", "fidelity", "space"), source=source)
     for key in ("study", "scenario", "space"):
         if key not in doc:
@@ -278,10 +318,11 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     if n_trials is None and timeout is None and sampler != "grid":
         raise InputError("give n_trials and/or timeout", source=source, field="study.n_trials")
 
-    objectives = _parse_objectives(study.get("objectives"), source)
-    constraints = _parse_constraints(study.get("constraints"), source)
-    fidelity = _parse_fidelity(doc.get("fidelity", {}), source)
     scenario = _parse_scenario(doc["scenario"], source, base)
+    streams = [st.name for st in scenario.streams]
+    objectives = _parse_objectives(study.get("objectives"), source, streams)
+    constraints = _parse_constraints(study.get("constraints"), source, streams)
+    fidelity = _parse_fidelity(doc.get("fidelity", {}), source)
     space_table = check_table(doc["space"], source=source, field="space")
     space = parse_space(space_table, source)
     if "exits" in space_table:
