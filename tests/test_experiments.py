@@ -58,18 +58,19 @@ def _draws(policy, batch, rng, n=20):
         yield out
 
 
-@pytest.mark.parametrize("batch", [8, 12, 32])
-def test_no_policy_gets_more_samples_in_flight(batch):
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_no_policy_gets_more_samples_in_flight(policy):
     """Every registered batching policy gets exactly ``batch`` samples in flight (bcedge:
     instances x batch / instances), with its defaults and with any tuned parameters;
     fcfs, which does not batch, 1.  No policy ever gets more than another batching one."""
-    rng = np.random.default_rng(batch)
-    for name, pol in POLICIES.items():
-        assert "max_batch" not in tuning_dims(name, batch)  # the budget is never tuned
-        for params in [None, *_draws(name, batch, rng)]:
-            fair = fair_params(name, params, batch)
-            flight = samples_in_flight(name, fair, DESIGN.max_batch)
-            assert flight == (batch if "max_batch" in pol.params else 1), (name, fair)
+    pol = get_policy(policy)
+    for batch in (8, 12, 32):
+        rng = np.random.default_rng(batch)
+        assert "max_batch" not in tuning_dims(policy, batch)  # the budget is never tuned
+        for params in [None, *_draws(policy, batch, rng)]:
+            fair = fair_params(policy, params, batch)
+            flight = samples_in_flight(policy, fair, DESIGN.max_batch)
+            assert flight == (batch if "max_batch" in pol.params else 1), (policy, fair)
             if pol.instances_param:
                 assert fair["max_batch"] * fair[pol.instances_param] == batch
 
