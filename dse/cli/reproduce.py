@@ -27,6 +27,9 @@ def register(subparsers) -> None:
                    help="worker processes (default 1)")
     r.add_argument("--seed", type=int_at_least(0), default=0,
                    help="first held-out seed (default 0)")
+    r.add_argument("--policies", default="all",
+                   help="comma-separated policies compared (default all registered; fluid "
+                        "is always included)")
     r.set_defaults(func=_reproduce)
 
 
@@ -39,10 +42,15 @@ def _reproduce(args) -> int:
     from dse.report import write_reproduction
     from dse.search import optimize
 
-    config = (ReproConfig.quick if args.quick else ReproConfig)(seed=args.seed)
-    steps = plan(config)
+    policies = None if args.policies == "all" else tuple(
+        n.strip() for n in args.policies.split(",") if n.strip())
+    config = (ReproConfig.quick if args.quick else ReproConfig)(seed=args.seed,
+                                                                policies=policies)
+    with flags(policy="--policies"):
+        steps = plan(config)
     command = " ".join(["dse reproduce", *(["--quick"] if args.quick else []),
                         *([f"--seed {args.seed}"] if args.seed else []),
+                        *([f"--policies {args.policies}"] if policies else []),
                         f"--out {shlex.quote(args.out)}"])
     with tqdm(total=sum(steps.values()), desc="reproduce", unit="task", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:

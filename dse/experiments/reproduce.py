@@ -27,6 +27,7 @@ import pandas as pd
 
 import cost_models
 from cost_models import area_breakdown, load_npu
+from dse.common import InputError
 from dse.experiments import _ablation, _codesign
 from dse.experiments._satisfaction import (
     make_workload,
@@ -35,9 +36,9 @@ from dse.experiments._satisfaction import (
     tuning_score,
     versus,
 )
-from dse.experiments.fairness import held_equal
+from dse.experiments.fairness import held_equal, samples_in_flight
 from dse.experiments.tuning import held_out_seeds, tune, tuning_seeds
-from dse.sim import POLICIES
+from dse.sim import POLICIES, get_policy
 
 FLUID_HW, CONVENTIONAL = "fluid hardware", "conventional"
 DESIGN = Path(cost_models.__file__).resolve().parent / "designs" / "npu_large.toml"
@@ -65,13 +66,24 @@ class ReproConfig:
     codesign_model: str = "resnet50"
     codesign_trials: int = 60
     seed: int = 0
+    #: Policies compared (names; ``fluid`` is always one): default every registered policy.
+    policies: tuple | None = None
+
+    def policy_names(self) -> list[str]:
+        """The compared policies, registry order, ``fluid`` included."""
+        names = list(POLICIES) if self.policies is None else list(dict.fromkeys(
+            get_policy(n).name for n in self.policies))
+        if names in ([], ["fluid"]):
+            raise InputError("name at least one baseline besides fluid", field="policy",
+                             allowed=[p for p in POLICIES if p != "fluid"])
+        return names if "fluid" in names else [*names, "fluid"]
 
     @classmethod
     def quick(cls, **changes) -> ReproConfig:
         """A small run for CI: one model plus the tenant mix, a coarse grid, short traces,
         few seeds and trials."""
         return cls(**{**dict(models=("resnet50",), loads=(0.5, 0.9, 1.2), slo_x=(4.0, 16.0),
-                             n_requests=600, held_out=4, budget=4, sensitivity_seeds=3,
+                             n_requests=600, held_out=4, budget=4, sensitivity_seeds=2,
                              ablation_seeds=2, codesign_trials=8), **changes})
 
 
@@ -138,11 +150,12 @@ def _eval_task(task):
 def plan(config: ReproConfig) -> dict:
     """Tasks per section (what ``on_step(section)`` counts)."""
     n_work = (len(config.models) + bool(config.tenants)) * len(config.arrivals)
-    combos = n_work * 2 * len(POLICIES)
+    n_pol = len(config.policy_names())
+    combos = n_work * 2 * n_pol
     return {"tuning": combos, "held-out": combos,
             "sensitivity": len(config.exit_shifts) * combos,
             "ablation": len(_ablation.VARIANTS) * n_work,
-            "co-design": 2 + 2 * (len(POLICIES) - 1)}
+            "co-design": 2 + 2 * (n_pol - 1)}
 
 
 def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] | None = None,
@@ -151,6 +164,7 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
     ``map_fn(fn, tasks)`` runs independent tasks (default: in order, here; the CLI passes
     a process pool's ``map``); ``on_step(section)`` is called as each task completes."""
     step = on_step or (lambda section: None)
+    policies = config.policy_names()
     fluid_hw = load_npu(config.design)
     conv = dataclasses.replace(fluid_hw, batching="r", stack_factors=(1,))
     designs = {FLUID_HW: fluid_hw, CONVENTIONAL: conv}
@@ -165,13 +179,15 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
     t0 = time.perf_counter()
     tuned, tuning_rows = {}, []
     tasks = [(d, hw, w, pol, batch, config.budget, config.seed, tseeds, grid, optimize)
-             for w in workloads for hw, d in designs.items() for pol in POLICIES]
+             for w in workloads for hw, d in designs.items() for pol in policies]
     for (key, hw, pol), rec in map_fn(_tune_task, tasks):
         step("tuning")
         tuned[key, hw, pol] = rec["params"]
         name, arrival = key.split("/")
         tuning_rows.append({"workload": name, "arrival": arrival, "hardware": hw,
-                            "policy": pol, "score": rec["score"],
+                            "policy": pol, "samples_in_flight": samples_in_flight(
+                                pol, rec["params"], designs[hw].max_batch),
+                            "score": rec["score"],
                             "default_score": rec["default_score"], "trials": rec["trials"],
                             "params": _text(rec["params"])})
     out.tuning = pd.DataFrame(tuning_rows)
@@ -185,7 +201,7 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
             (f"{x:+g}", _workloads(config, list(designs.values()), fluid_hw, x), sens)
             for x in config.exit_shifts]:
         tasks += [("held-out", (shift, d, hw, w, pol, tuned[w.key, hw, pol], seeds, grid))
-                  for w in ws for hw, d in designs.items() for pol in POLICIES]
+                  for w in ws for hw, d in designs.items() for pol in policies]
     abl = held_out_seeds(config.seed, config.ablation_seeds)
     tasks += [("ablation", (fluid_hw, name, w, tuned[w.key, FLUID_HW, "fluid"], abl, grid))
               for name, _, _ in _ablation.VARIANTS for w in workloads]
@@ -199,8 +215,8 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
     out.records = pd.DataFrame(rows)
     nominal = out.records[out.records["shift"] == "none"]
     out.summary = summarize(nominal, ["workload", "arrival", "hardware", "policy"])
-    out.ratios = _ratios(nominal, [["workload", "arrival"], ["arrival"], []])
-    out.sensitivity = _ratios(out.records, [["shift", "arrival"], ["shift"]])
+    out.ratios = _ratios(nominal, [["workload", "arrival"], ["arrival"], []], policies)
+    out.sensitivity = _ratios(out.records, [["shift", "arrival"], ["shift"]], policies)
     out.ranking = summarize(out.records, ["shift", "hardware", "policy"])
     models = list(dict.fromkeys(s.model for w in workloads for s in w.scenario.streams))
     sat = pd.DataFrame(abl_rows)
@@ -232,8 +248,8 @@ def _held_equal(workloads, batch: int) -> list[str]:
     return lines
 
 
-def _ratios(records: pd.DataFrame, scopes) -> pd.DataFrame:
-    baselines = [p for p in POLICIES if p != "fluid"]
+def _ratios(records: pd.DataFrame, scopes, policies) -> pd.DataFrame:
+    baselines = [p for p in policies if p != "fluid"]
     target = {"hardware": FLUID_HW, "policy": "fluid"}
     parts = []
     for by in scopes:
@@ -257,5 +273,5 @@ def _codesign_tasks(config, fluid_hw, designs, workloads, tuned, optimize, tseed
         tasks += [("fixed", (design, hw, pol, fixed,
                              {w.key: tuned[w.key, hw, pol] for w in ws},
                              dict(seeds=held, **grid)))
-                  for pol in POLICIES if pol != "fluid"]
+                  for pol in config.policy_names() if pol != "fluid"]
     return tasks
