@@ -7,13 +7,16 @@ sweep metrics when needed), re-exported as ``dse.search.trial_metrics``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from cost_models import latency_table
+import cost_models
+from cost_models import latency_table, load_npu
 from dse.common import InputError
 from dse.metrics import (
     METRICS,
@@ -60,7 +63,9 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     ``policy`` with ``params`` and return its :class:`Evaluation`.
 
     SLOs given as ``slo_x`` use the isolated batch-1 latency on the whole design.  The
-    ``bcedge`` policy runs its instances on ``design.sliced(instances)``.
+    ``bcedge`` policy runs its instances on ``design.sliced(instances)``.  Exit-aware
+    policies predict with the scenario's exit profiles (``Scenario.exit_profiles``),
+    never with a request's drawn exit.
     """
     pol = get_policy(policy)
     resolved = pol.resolve(params)
@@ -81,11 +86,13 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     n_inst = pol.instances(resolved)
     run_design = design if n_inst == 1 else design.sliced(n_inst)
     tables, sim_tables = {}, []
+    profiles = scenario.exit_profiles()
     for name in names:
         model = get_model(name)
         t = model_table(run_design, name)
         tables[name] = t
-        sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers))
+        sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers,
+                                      profiles[name]))
     res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, sim_tables,
                    pol.name, resolved, queue_cap=queue_cap)
     metrics = compute_metrics(res, slo, trace.stream_names, trace.accuracy, warmup=warmup,
@@ -102,38 +109,55 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
     return Evaluation(metrics, requests, tables, pol.name, resolved, warnings)
 
 
-def with_slo_x(scenario, slo_x: float):
-    """The scenario with every stream's SLO set to ``slo_x`` x its isolated latency."""
-    from workloads import Scenario
+def with_slo_ms(scenario, slo_ms):
+    """The scenario with stream ``s``'s SLO set to ``slo_ms[s]`` (absolute ms)."""
+    streams = tuple(dataclasses.replace(s, slo_ms=float(ms), slo_x=None)
+                    for s, ms in zip(scenario.streams, slo_ms, strict=True))
+    return dataclasses.replace(scenario, streams=streams)
 
-    table = scenario.to_dict()
-    for s in table["streams"]:
-        s.pop("slo_ms", None)
-        s["slo_x"] = float(slo_x)
-    return Scenario.from_dict(table, source=scenario.source)
+
+#: The design whose isolated batch-1 latencies turn the sweep's SLO multiples into
+#: absolute milliseconds when no reference is given: one reference for every design of a
+#: study, so that a faster design does not face tighter SLOs.
+SLO_REFERENCE_DESIGN = Path(cost_models.__file__).resolve().parent / "designs" / "edge_small.toml"
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_design():
+    return load_npu(SLO_REFERENCE_DESIGN)
 
 
 def satisfaction_sweep(design, scenario, policy: str, params: dict | None = None, *,
                        loads=SATISFACTION_LOADS, slo_x=SATISFACTION_SLO_X,
-                       n_requests: int = 10000, seed: int = 0, warmup: float = 0.1) -> dict:
+                       n_requests: int = 10000, seed: int = 0, warmup: float = 0.1,
+                       slo_ref_ms: dict[str, float] | None = None) -> dict:
     """Paper-style SLO satisfaction (``dse.metrics.slo_satisfaction``) over the grid of
-    ``loads`` (factors on every stream's rate) x ``slo_x`` (SLO as a multiple of each
-    stream model's isolated latency); one simulation per grid point, common random
-    numbers across points of one load.  Returns the shares plus the per-point grid."""
+    ``loads`` (factors on every stream's rate) x ``slo_x`` (SLO targets: stream ``s``'s
+    SLO is ``x * slo_ref_ms[model of s]``, absolute ms shared by every design; default
+    reference: the isolated batch-1 latency on :data:`SLO_REFERENCE_DESIGN`).  One
+    simulation per grid point, common random numbers across the points of one load.
+    Returns the shares plus the per-point grid (``load, slo_x, slo_ms`` per stream,
+    ``slo_attainment, avg_met, tail_met``)."""
+    ref = slo_ref_ms if slo_ref_ms is not None else isolated_ms(_reference_design(),
+                                                                 scenario.models)
+    stream_ref = np.array([float(ref[s.model]) for s in scenario.streams])
     mean, p95, slo, unstable, grid = [], [], [], [], []
     for load in loads:
         scaled = scenario.scaled(load)
         trace = scaled.trace(n_requests, seed)
         for x in slo_x:
-            sc = with_slo_x(scaled, x)
+            sc = with_slo_ms(scaled, x * stream_ref)
             ev = evaluate(design, sc, policy, params, seed=seed, warmup=warmup, trace=trace)
             streams = [ev.metrics["streams"][s.name] for s in sc.streams]
             mean.append([m["mean_latency_ms"] for m in streams])
             p95.append([m["p95_latency_ms"] for m in streams])
-            slo.append(list(sc.slo_ms(isolated_ms(design, sc.models))))
+            slo.append(list(x * stream_ref))
             unstable.append(ev.metrics["overall"]["unstable"])
-            grid.append({"load": load, "slo_x": x,
-                         "slo_attainment": ev.metrics["overall"]["slo_attainment"]})
+            point = slo_satisfaction(mean[-1], p95[-1], slo[-1], [unstable[-1]])
+            grid.append({"load": load, "slo_x": x, "slo_ms": [float(v) for v in slo[-1]],
+                         "slo_attainment": ev.metrics["overall"]["slo_attainment"],
+                         "avg_met": point["average"] == 1.0,
+                         "tail_met": point["tail"] == 1.0})
     out = slo_satisfaction(np.array(mean), np.array(p95), np.array(slo), np.array(unstable))
     out["grid"] = grid
     return out

@@ -16,6 +16,7 @@ from collections import deque
 import numpy as np
 
 from dse.sim import ModelTables, get_policy
+from dse.sim._predict import predictions
 
 INF = math.inf
 
@@ -74,6 +75,14 @@ class ReferenceSim:
                 rows.append(run)
             self.cum.append(rows)
         self.iso = [self.cum[m][self.L[m] - 1][1] for m in range(self.M)]
+        # exit-profile predictions (alive[l], erem, esum, epre, epsum, whi [l][b])
+        self.alive, self.pred = [], []
+        for t in tables:
+            alive, pred = predictions(np.asarray(t.ms)[:, :b_tab + 1], t.exit_layers,
+                                      t.exit_profile)
+            self.alive.append(alive.tolist())
+            self.pred.append(dict(zip(("erem", "esum", "epre", "epsum", "whi"),
+                                      pred.tolist(), strict=True)))
         self.model_slo = [INF] * self.M
         for s, m in zip(self.stream, self.model, strict=True):
             self.model_slo[m] = min(self.model_slo[m], slo[s])
@@ -150,14 +159,10 @@ class ReferenceSim:
         else:
             self.aimd[m] = min(self.p["max_batch"], self.aimd[m] + self.p["additive_step"])
 
-    def _admit(self, batch, kmax, slack, exit_aware):
+    def _admit(self, batch, kmax, slack):
         m, n = batch.model, len(batch.members)
         ld, last, cum = batch.layer - 1, self.L[m] - 1, self.cum[m]
-        f0 = self.now + (cum[last][n] - cum[ld][n])
-        ds = [self.deadline[i] - slack for i in batch.members]
-        if exit_aware:
-            ds = [d for d in ds if d >= f0]
-        dmin = min(ds, default=INF)
+        dmin = min((self.deadline[i] - slack for i in batch.members), default=INF)
         for k in range(kmax, 0, -1):
             if self.now + cum[ld][k] + (cum[last][n + k] - cum[ld][n + k]) <= dmin:
                 return k
@@ -174,7 +179,7 @@ class ReferenceSim:
             return self._greedy_start(mb)
         q, n = len(self.queues[b.model]), len(b.members)
         if q and n < mb:
-            k = self._admit(b, min(q, mb - n), self.p["slack_ms"], False)
+            k = self._admit(b, min(q, mb - n), self.p["slack_ms"])
             if k:
                 return ("catchup", k)
         return ("continue",)
@@ -183,16 +188,109 @@ class ReferenceSim:
         mb = self.p["max_batch"]
         b = ex.running
         if b is None:
-            return self._greedy_start(mb)
+            return self._fluid_idle(ex, mb)
         m = b.model
         q, n = len(self.queues[m]), len(b.members)
         last_ok = int(self.p["catchup_last"] * (self.L[m] - 1))
         if (q and n < mb and q >= self.p["min_queue"] and b.layer - 1 <= last_ok
                 and n <= self.p["refill_level"] * mb):
-            k = self._admit(b, min(q, mb - n), self.p["slack_ms"], True)
+            k = self._fluid_refill(b, q, min(q, mb - n))
             if k:
                 return ("catchup", k)
+        if self.M > 1:
+            action = self._fluid_preempt(ex, b, mb)
+            if action is not None:
+                return action
         return ("continue",)
+
+    def _fluid_start_size(self, m, bmax):
+        erem, best = self.pred[m]["erem"][0], 1
+        for k in range(2, bmax + 1):
+            if k * erem[best] > best * erem[k]:
+                best = k
+        return best
+
+    def _fluid_protected(self, batch, w0, e0):
+        ds = [self.deadline[i] - self.p["slack_ms"] for i in batch.members]
+        return (min((d for d in ds if d >= w0), default=INF),
+                min((d for d in ds if e0 <= d < w0), default=INF))
+
+    def _fluid_job(self, ex, m, mb):
+        """(action, latest start, worst ms) of model m's next job, or None."""
+        t, L, slack = self.pred[m], self.L[m], self.p["slack_ms"]
+        b = ex.open.get(m)
+        if b is not None:
+            n, ld = len(b.members), b.layer
+            d = min(self.deadline[i] for i in b.members)
+            return (("resume", m), d - slack - t["erem"][ld][n],
+                    t["whi"][L][n] - t["whi"][ld][n])
+        q = self.queues[m]
+        if not q:
+            return None
+        k = self._fluid_start_size(m, min(len(q), mb))
+        return ("start", m, k), self.deadline[q[0]] - slack - t["erem"][0][k], t["whi"][L][k]
+
+    def _fluid_idle(self, ex, mb):
+        jobs = [(j[1], m, j[0]) for m in range(self.M)
+                if (j := self._fluid_job(ex, m, mb)) is not None and j[1] >= self.now]
+        if jobs:
+            return min(jobs, key=lambda j: (j[0], j[1]))[2]
+        for m in range(self.M):
+            if m in ex.open:
+                return ("resume", m)
+        m = self.oldest_model()
+        if m < 0:
+            return ("wait", INF)
+        return ("start", m, self._fluid_start_size(m, min(len(self.queues[m]), mb)))
+
+    def _fluid_preempt(self, ex, batch, mb):
+        m, n, ld, now = batch.model, len(batch.members), batch.layer, self.now
+        t, L = self.pred[m], self.L[m]
+        w_rem, e_rem = t["whi"][L][n] - t["whi"][ld][n], t["erem"][ld][n]
+        d_w, _ = self._fluid_protected(batch, now + w_rem, now + e_rem)
+        best = None
+        for o in range(self.M):
+            job = None if o == m else self._fluid_job(ex, o, mb)
+            if job is None:
+                continue
+            action, lst, w = job
+            if lst < now or lst >= now + e_rem or now + w + w_rem > d_w:
+                continue
+            if best is None or lst < best[0]:
+                best = (lst, action)
+        return None if best is None else best[1]
+
+    def _fluid_refill(self, batch, q, kmax):
+        """docs/simulator.md, fluid: protected members, then the least expected cost."""
+        m = batch.model
+        n, ld, L = len(batch.members), batch.layer, self.L[m]
+        t = self.pred[m]
+        erem, esum, epre, epsum, whi = (t[k] for k in ("erem", "esum", "epre", "epsum", "whi"))
+
+        def interp(rows, x):
+            lo = int(x)
+            f = x - lo
+            return rows[lo] if f == 0.0 else rows[lo] + f * (rows[lo + 1] - rows[lo])
+
+        now = self.now
+        r0, s0 = erem[ld][n], esum[ld][n]
+        d_w, d_e = self._fluid_protected(batch, now + (whi[L][n] - whi[ld][n]), now + r0)
+        a = self.alive[m][ld]
+        best_k, best = 0, 0.0
+        for k in range(1, kmax + 1):
+            if now + whi[ld][k] + (whi[L][n + k] - whi[ld][n + k]) > d_w:
+                break
+            x = n + k * a
+            pk = epre[ld][k]
+            e1 = pk + interp(erem[ld], x)
+            if now + e1 > d_e:
+                continue
+            cost = (n * pk + epsum[ld][k] + interp(esum[ld], x)
+                    - (s0 + k * r0 + esum[0][k])
+                    + (q - k) * (e1 - (r0 + erem[0][k])))
+            if cost < best:
+                best_k, best = k, cost
+        return best_k
 
     def _prema(self, ex):
         mb, thr = self.p["max_batch"], self.p["token_threshold"]
@@ -393,7 +491,8 @@ def reference_simulate(arrival, stream, model, exit, stream_slo, tables, policy,
 
 
 def synthetic_tables(rng, n_layers, n_exits, max_batch):
-    """A model with per-layer batch-1 times of 0.05..0.5 ms and sublinear batch scaling."""
+    """A model with per-layer batch-1 times of 0.05..0.5 ms and sublinear batch scaling,
+    its exits equally likely."""
     base = rng.uniform(0.05, 0.5, n_layers)
     growth = rng.uniform(0.05, 0.6, n_layers)
     b = np.arange(max_batch + 1, dtype=np.float64)
@@ -402,7 +501,8 @@ def synthetic_tables(rng, n_layers, n_exits, max_batch):
     energy = ms * rng.uniform(5.0, 50.0, n_layers)[:, None]
     util = np.clip(b[None, :] / (b[None, :] + 2.0), 0.0, 1.0) * np.ones((n_layers, 1))
     exits = sorted(rng.choice(n_layers - 1, size=n_exits - 1, replace=False).tolist())
-    return ModelTables(ms, energy, util, tuple(int(e) for e in exits) + (n_layers - 1,))
+    return ModelTables(ms, energy, util, tuple(int(e) for e in exits) + (n_layers - 1,),
+                       (1.0 / n_exits,) * n_exits)  # synthetic_case draws exits uniformly
 
 
 def synthetic_case(seed, n_requests=2000, n_models=2, n_streams=3, load=0.8, max_batch=8):

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from test_report_support import FRONT, make_study
 
 from dse.common import InputError
+from dse.metrics.stats import mean_ci, t_quantile
 from dse.report import design_record, load_design, read_study, write_design, write_trials
-from dse.report._stats import mean_ci, t_quantile
 from dse.report._toml import dumps
 
 # ------------------------------------------------------------------ TOML writer

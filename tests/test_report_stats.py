@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from dse.report._stats import beta_quantile, mean_ci, proportion_ci
+from dse.metrics.stats import beta_quantile, mean_ci, proportion_ci
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (7, 20), (20, 20), (93, 100)])

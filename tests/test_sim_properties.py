@@ -78,23 +78,60 @@ def test_hand_checked_fcfs_and_static():
 
 
 def test_fluid_refills_slots_freed_by_early_exits():
-    """Two-layer model with an exit after layer 0.  A batch of 2 starts at 0; one sample
-    exits after layer 0 at t=1.5; the request queued at 0.5 catches up on layer 0 (1 ms
-    at batch 1) and merges at 2.5; the batch of 2 runs layer 1 (1.5 ms) to 4.0."""
-    ms = np.array([[0.0, 1.0, 1.5], [0.0, 1.0, 1.5]])
-    t = ModelTables(ms, ms, np.ones_like(ms), (0, 1))
+    """Four layers (1 ms at batch 1, 1.1 ms at batch 2), exits after layers 0 and 3, half
+    the requests at each (worked by hand with the rules of docs/simulator.md).  Two
+    requests start together at 0 (batch 2: 2 / 1.875 ms beats 1 / 1.5 ms of expected
+    throughput); one exits at 1.1.  Catching up the request queued at 0.5 lowers the
+    expected member-ms by 1.7 ms (n pk + epsum + esum(1.5) = 1 + 1 + 4.8 against
+    s0 + r0 + esum[0, 1] = 3 + 3 + 2.5), so it runs layer 0 alone (to 2.1) and merges;
+    the pair ends at 2.1 + 3 x 1.1."""
+    ms = np.array([[0.0, 1.0, 1.1]] * 4)
+    t = ModelTables(ms, ms, np.ones_like(ms), (0, 3), (0.5, 0.5))
     arr = np.array([0.0, 0.0, 0.5])
     exits = np.array([0, 1, 1])
     z = np.zeros(3, dtype=int)
-    fluid = simulate(arr, z, z, exits, [100.0], [t], "fluid",
-                     {"max_batch": 2, "catchup_last": 1.0})
-    assert fluid.completion_ms.tolist() == [1.5, 4.0, 4.0]
-    assert fluid.start_ms.tolist() == [0.0, 0.0, 1.5]
+    end = 2.1 + 1.1 + 1.1 + 1.1
+    fluid = simulate(arr, z, z, exits, [100.0], [t], "fluid", {"max_batch": 2})
+    assert fluid.completion_ms.tolist() == pytest.approx([1.1, end, end], abs=1e-12)
+    assert fluid.start_ms.tolist() == [0.0, 0.0, 1.1]
     assert fluid.counters["catchups"] == 1
     # refill needs 2 queued samples: the slot stays empty, r2 waits for the batch
-    no = simulate(arr, z, z, exits, [100.0], [t], "fluid",
-                  {"max_batch": 2, "catchup_last": 1.0, "min_queue": 2})
-    assert no.completion_ms.tolist() == [1.5, 2.5, 4.5]
+    no = simulate(arr, z, z, exits, [100.0], [t], "fluid", {"max_batch": 2, "min_queue": 2})
+    assert no.completion_ms.tolist() == pytest.approx([1.1, 4.1, 8.1], abs=1e-12)
+    # SLO 5 ms: r1 finishes by 4.1 at worst without the refill and 5.4 with it -> no refill
+    late = simulate(arr, z, z, exits, [5.0], [t], "fluid", {"max_batch": 2})
+    assert late.counters["catchups"] == 0
+    # without exits predicted, the same catch-up pays less (each newcomer runs all 4
+    # layers) but still pays: the policy reads the profile, never the request's exit
+    blind = simulate(arr, z, z, exits, [100.0], [ModelTables(ms, ms, np.ones_like(ms), (0, 3))],
+                     "fluid", {"max_batch": 2})
+    assert blind.counters["catchups"] == 1
+
+
+def test_fluid_start_size_avoids_a_cliff():
+    """One layer, 1 ms at batch 1, 1.2 at 2, 5 at 3 (a spill): three queued requests start
+    as a batch of 2 (1.67 samples/ms against 0.6), the third runs after it."""
+    t = _one_layer([1.0, 1.2, 5.0])
+    z = np.zeros(3, dtype=int)
+    res = simulate(np.zeros(3), z, z, z, [100.0], [t], "fluid", {"max_batch": 3})
+    assert res.start_ms.tolist() == [0.0, 0.0, 1.2]
+    assert res.completion_ms.tolist() == [1.2, 1.2, 2.2]
+
+
+def test_fluid_preempts_only_for_a_job_that_would_miss_its_deadline():
+    """Model 0: 4 layers of 1 ms; model 1: 1 layer of 0.5 ms.  A model-1 request arriving
+    at 1.2 ms with a 1.5 ms SLO must start by 2.2 ms; at the boundary at 2 ms the running
+    batch still needs 2 ms, so it is paused (its member, due at 100 ms, can afford 0.5 ms)
+    and resumed at 2.5 ms.  With a 100 ms SLO the request waits for the batch instead."""
+    long = ModelTables(np.array([[0.0, 1.0]] * 4), np.ones((4, 2)), np.ones((4, 2)), (3,))
+    short = ModelTables(np.array([[0.0, 0.5]]), np.ones((1, 2)), np.ones((1, 2)), (0,))
+    args = (np.array([0.0, 1.2]), np.array([0, 1]), np.array([0, 1]), np.array([0, 0]))
+    res = simulate(*args, [100.0, 1.5], [long, short], "fluid", {"max_batch": 1})
+    assert res.completion_ms.tolist() == [4.5, 2.5]
+    assert res.counters["preemptions"] == 1
+    res = simulate(*args, [100.0, 100.0], [long, short], "fluid", {"max_batch": 1})
+    assert res.completion_ms.tolist() == [4.0, 4.5]
+    assert res.counters["preemptions"] == 0
 
 
 def test_prema_preempts_long_batch_for_short_model():
@@ -147,3 +184,19 @@ def test_stepper_rejects_impossible_actions():
         stepper.act(x, 2, model=0, k=5)  # only one request queued
     stepper.act(x, 2, model=0, k=1)
     assert stepper.observe()["queue_len"] == [0]
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_policies_never_read_a_requests_exit(policy):
+    """A policy predicts from the exit profile; the exit each request will take (its exit
+    layer, or a batch's count of members leaving at a layer) is the simulator's alone."""
+    import inspect
+
+    from dse.sim.policies import _shared
+
+    pol = POLICIES[policy]
+    for module in {inspect.getmodule(h.py_func) for h in
+                   (pol.decide, pol.continues_at, pol.on_batch_done)} | {_shared}:
+        source = inspect.getsource(module)
+        for name in ("rexitl", "c_cnt", "k_cnt"):
+            assert name not in source, f"{policy} reads st.{name}"

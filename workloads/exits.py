@@ -152,14 +152,28 @@ def difficulty_exits(d: np.ndarray, accuracy, thresholds,
     the difficulty; memory stays O(n) however many exits the model has.
     """
     d = np.asarray(d, dtype=np.float64)
-    q = midpoints(accuracy, slope)
-    tau = np.asarray(thresholds, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        cut = q[:-1] - (np.log(tau) - np.log1p(-tau)) / slope    # tau 0 -> +inf, 1 -> -inf
+    q, cut = _cuts(accuracy, thresholds, slope)
     exits = np.full(d.size, q.size - 1, dtype=np.int32)
     for e in range(q.size - 2, -1, -1):
         exits[d <= cut[e]] = e
     return exits, 1.0 / (1.0 + np.exp(-slope * (q[exits] - d)))
+
+
+def _cuts(accuracy, thresholds, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """(midpoints q_e, difficulty cut of every exit but the last) of the difficulty model."""
+    q = midpoints(accuracy, slope)
+    tau = np.asarray(thresholds, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return q, q[:-1] - (np.log(tau) - np.log1p(-tau)) / slope  # tau 0 -> +inf, 1 -> -inf
+
+
+def threshold_profile(accuracy, thresholds, slope: float = DEFAULT_SLOPE) -> tuple[float, ...]:
+    """The exit profile the difficulty model gives under ``thresholds``: a request of
+    difficulty ``d ~ U(0, 1)`` leaves at the first exit whose cut is ``>= d``, so the share
+    leaving at exit ``e`` or before is ``clip(max of the cuts up to e, 0, 1)``."""
+    _, cut = _cuts(accuracy, thresholds, slope)
+    cdf = np.append(np.clip(np.maximum.accumulate(cut), 0.0, 1.0), 1.0)
+    return tuple(float(p) for p in np.diff(cdf, prepend=0.0))
 
 
 def check_thresholds(thresholds, n_exits: int, *, source, field) -> tuple[float, ...]:

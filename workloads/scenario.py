@@ -43,6 +43,7 @@ from workloads.exits import (
     difficulty_exits,
     fixed_exits,
     shift_profile,
+    threshold_profile,
 )
 from workloads.model import EarlyExitModel, check_profile
 from workloads.registry import get_model, is_model_file
@@ -170,6 +171,14 @@ class Scenario:
         """float64[S] mean request rate of each stream (recorded rate for replays)."""
         return np.array([_rate_rps(s) for s in self.streams])
 
+    def exit_profiles(self) -> dict[str, tuple[float, ...]]:
+        """Model -> share of its requests expected at each exit: the profiles of its
+        streams (:func:`stream_profile`) weighted by their rates."""
+        out: dict[str, np.ndarray] = {}
+        for s, rate in zip(self.streams, self.rates_rps(), strict=True):
+            out[s.model] = out.get(s.model, 0.0) + rate * np.asarray(stream_profile(s))
+        return {m: tuple(float(x) for x in p / p.sum()) for m, p in out.items()}
+
     def slo_ms(self, isolated_ms: dict[str, float] | None = None) -> np.ndarray:
         """float64[S] SLO of each stream in ms; ``slo_x`` streams use
         ``slo_x * isolated_ms[model]`` (isolated batch-1 latency on the design)."""
@@ -286,16 +295,33 @@ def stream_rng(seed: int, stream: str, purpose: str) -> np.random.Generator:
     return np.random.default_rng(root.spawn(2)[0 if purpose == "arrivals" else 1])
 
 
-def stream_exits(s: Stream, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(exit, accuracy) of requests of stream ``s`` from their uniform draws ``u``."""
+def _exit_rule(s: Stream):
+    """(model, fixed profile or None, thresholds, slope) of stream ``s``'s exits."""
     model = get_model(s.model)
     profile = s.exit_profile if s.exit_profile is not None else model.exit_profile
     if s.exit_mode == "profile":
-        return fixed_exits(u, profile, model.exit_accuracy)
+        return model, profile, None, None
     slope = model.confidence_slope if s.confidence_slope is None else s.confidence_slope
     thresholds = (s.exit_thresholds if s.exit_thresholds is not None
                   else default_thresholds(profile, model.exit_accuracy, slope))
+    return model, None, thresholds, slope
+
+
+def stream_exits(s: Stream, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(exit, accuracy) of requests of stream ``s`` from their uniform draws ``u``."""
+    model, profile, thresholds, slope = _exit_rule(s)
+    if profile is not None:
+        return fixed_exits(u, profile, model.exit_accuracy)
     return difficulty_exits(u, model.exit_accuracy, thresholds, slope)
+
+
+def stream_profile(s: Stream) -> tuple[float, ...]:
+    """Share of stream ``s``'s requests expected at each exit: its fixed profile, or in the
+    difficulty mode the profile its thresholds imply (what a scheduler may know)."""
+    model, profile, thresholds, slope = _exit_rule(s)
+    if profile is not None:
+        return tuple(float(p) for p in profile)
+    return threshold_profile(model.exit_accuracy, thresholds, slope)
 
 
 def _rate_rps(s: Stream) -> float:

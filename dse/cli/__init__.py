@@ -21,7 +21,9 @@ from dse.common import InputError, RunError
 COMMAND_MODULES = (
     "dse.cli.cost",       # dse cost
     "dse.cli.workloads",  # dse workloads [show NAME | arrivals | trace FILE]
-    "dse.cli.sim",        # dse simulate, dse policies, dse compare
+    "dse.cli.sim",        # dse simulate, dse policies
+    "dse.cli.compare",    # dse compare
+    "dse.cli.reproduce",  # dse reproduce
     "dse.cli.study",      # dse run, dse worker, dse status, dse metrics, dse samplers
     "dse.cli.report",     # dse dashboard, dse export, dse evaluate
 )

@@ -1,12 +1,12 @@
-"""``dse simulate``, ``dse policies`` and ``dse compare``: the scheduler simulator."""
+"""``dse simulate`` and ``dse policies``: the scheduler simulator (the workload flags and
+their checks are shared with ``dse compare``)."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 
-from dse.cli._common import Deferred, flags, fmt, json_safe, warn
+from dse.cli._common import fmt, json_safe, warn
 from dse.common import InputError, check_choice
 
 
@@ -32,27 +32,6 @@ def register(subparsers) -> None:
                                           "parameters, defaults and search ranges.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_policies)
-
-    c = subparsers.add_parser(
-        "compare", help="every policy on one design across loads (table + HTML figure)",
-        description="Evaluate every policy (default parameters) on the same design and "
-                    "traces across load levels, for Poisson and spiking arrivals (or the "
-                    "arrivals of a --scenario file); print a table and write a plotly "
-                    "figure of SLO attainment vs load.")
-    _workload_args(c, single_required=False)
-    c.add_argument("--loads", default=Deferred(_default_loads),
-                   help="load factors: multiples of --rate (default: %(default)s)")
-    c.add_argument("--policies", default="all", help="comma-separated policies (default all)")
-    c.add_argument("--requests", type=int, default=10000, help="requests per run (default 10000)")
-    c.add_argument("--out", default="compare.html", help="HTML figure (default compare.html)")
-    c.add_argument("--json", action="store_true", help="machine-readable output")
-    c.set_defaults(func=_compare)
-
-
-def _default_loads() -> str:
-    from dse.experiments import LOADS
-
-    return ",".join(str(x) for x in LOADS)
 
 
 def _arrival_names() -> list[str]:
@@ -222,69 +201,4 @@ def _policies(args) -> int:
             rng = f"{q.low}..{q.high}" + (" log" if q.log else "")
             print(f"    {q.name:<20} {q.kind:<5} default {q.default!s:<6} range {rng:<12} "
                   f"{q.doc}")
-    return 0
-
-
-# --- dse compare --------------------------------------------------------------------------
-
-def _parse_loads(text) -> list[float]:
-    try:
-        loads = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"expected comma-separated numbers, got '{text}'",
-                         field="--loads") from None
-    if not loads or any(not math.isfinite(x) or x <= 0 for x in loads):
-        raise InputError("load factors must be > 0", field="--loads")
-    return loads
-
-
-def _compare(args) -> int:
-    from tqdm import tqdm
-
-    from dse.cli._common import prepare_kernels
-    from dse.experiments import compare, model_workloads
-    from dse.report import read_npu, write_compare_figure
-    from dse.sim import POLICIES
-
-    _check_requests(args.requests)
-    _check_workload_args(args, single_required=False)
-    loads = _parse_loads(str(args.loads))
-    policies = list(POLICIES) if args.policies == "all" else [
-        n.strip() for n in args.policies.split(",") if n.strip()]
-    design = read_npu(args.npu)[0]
-    prepare_kernels(policies)
-    if args.scenario:
-        from workloads import load_scenario
-
-        workloads, base_rate = {"scenario": load_scenario(args.scenario)}, None
-    else:
-        workloads, base_rate = model_workloads(
-            design, args.model, rate_rps=args.rate, slo_ms=args.slo_ms, arrival=args.arrival,
-            exit_profile=_exit_probs(args.exit_probs, args.model))
-    total = len(workloads) * len(loads) * len(policies)
-    with tqdm(total=total, desc="compare", unit="run", file=sys.stderr,
-              disable=not sys.stderr.isatty()) as bar, flags(policy="--policies"):
-        result = compare(design, workloads, policies=policies, loads=loads,
-                         n_requests=args.requests, seed=args.seed, base_rate_rps=base_rate,
-                         on_run=bar.update)
-    warn(result.warnings)
-    with flags(out="--out"):
-        write_compare_figure(result, args.out, design=design,
-                             workload=args.model or args.scenario)
-    if args.json:
-        print(json.dumps(json_safe({"base_rate_rps": base_rate, "figure": args.out,
-                                    "runs": result.runs}), indent=2))
-        return 0
-    if base_rate is not None:
-        print(f"load 1.0 = {base_rate:.1f} requests/s on {args.model}")
-    for wname in result.workloads:
-        print(f"\n{wname}: SLO attainment (p95 latency ms) by load")
-        print(f"{'policy':<10} " + " ".join(f"{x:>15g}" for x in loads))
-        for name in result.policies:
-            cells = []
-            for load in loads:
-                r = result.run(wname, load, name)
-                cells.append(f"{r['slo_attainment']:.3f} ({fmt(r['p95_latency_ms'], '.1f')})")
-            print(f"{name:<10} " + " ".join(f"{c:>15}" for c in cells))
-    print(f"\nfigure: {args.out}")
     return 0

@@ -26,6 +26,7 @@ from dse.report.export import (
     write_design,
     write_trials,
 )
+from dse.report.reproduce import results_markdown, write_reproduction
 from dse.report.server import DashboardServer, study_fingerprint
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
     "evaluate_design", "export_design", "flatten_numbers", "load_design", "load_study",
     "open_spec_study", "pick", "read_npu", "read_study", "study_fingerprint", "trial_area",
     "trials_frame", "write_compare_figure", "write_dashboard", "write_design",
-    "write_run_report", "write_trials",
+    "write_reproduction", "results_markdown", "write_run_report", "write_trials",
 ]
 
 

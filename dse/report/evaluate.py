@@ -8,7 +8,7 @@ that no two estimates share a trace) and each
 numeric metric is summarised by its mean and a two-sided 95% confidence interval: for the
 proportions of requests (SLO attainment, overall and per stream) and of sweep points (the
 satisfaction metrics), Clopper-Pearson with an effective sample size
-(:func:`dse.report._stats.proportion_ci`, Korn & Graubard 1998), which stays in [0, 1];
+(:func:`dse.metrics.stats.proportion_ci`, Korn & Graubard 1998), which stays in [0, 1];
 for every other metric the Student-t interval ``mean +- t_{0.975, K-1} * s / sqrt(K)``
 (``s``: sample standard deviation), clipped at 0 (no metric is negative) and, for the
 bounded shares ``utilisation`` and ``accuracy``, at 1.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from dse.common import InputError, did_you_mean
-from dse.report._stats import mean_ci, proportion_ci
+from dse.metrics.stats import mean_ci, proportion_ci
 from dse.report.design_file import DesignFile
 from dse.report.export import _clean, _drop_none
 

@@ -4,10 +4,12 @@ Public API: :data:`POLICIES` (name -> :class:`Policy`), :class:`Param`,
 :func:`param_slots`, :func:`register`, :func:`get_policy`, :func:`simulate` (arrays in,
 :class:`SimResult` out), :class:`ModelTables` and :class:`Stepper` (one decision at a
 time, the same compiled kernel); :func:`kernel_ready` / :func:`warm` (is a policy's
-kernel compiled or cached; compile it now).
+kernel compiled or cached; compile it now); :func:`expected_batch_ms` (a batch's expected
+time under an exit profile).
 """
 
 from dse.sim import policies as _policies  # noqa: F401  (registers the built-in policies)
+from dse.sim._predict import expected_batch_ms
 from dse.sim.core import (
     DEFAULT_QUEUE_CAP,
     ModelTables,
@@ -20,5 +22,5 @@ from dse.sim.core import (
 from dse.sim.registry import POLICIES, Param, Policy, get_policy, param_slots, register
 
 __all__ = ["DEFAULT_QUEUE_CAP", "POLICIES", "ModelTables", "Param", "Policy", "SimResult",
-           "Stepper", "get_policy", "kernel_ready", "param_slots", "register", "simulate",
-           "warm"]
+           "Stepper", "expected_batch_ms", "get_policy", "kernel_ready", "param_slots",
+           "register", "simulate", "warm"]

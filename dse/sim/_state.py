@@ -70,11 +70,20 @@ Tables = namedtuple("Tables", [
     "model_slo", # [M] tightest SLO among the streams of the model (ms)
     "e_ps",      # [M, L, Bmax+1] energy / b: each sample's share of a pass (uJ)
     "u_ps",      # [M, L, Bmax+1] ms x utilisation / b: each sample's share (ms)
+    # exit-profile predictions (dse.sim._predict), index l = layers done (0..L)
+    "alive",     # [M, L+1] share of fresh requests still active at the start of layer l
+    "erem",      # [M, L+1, Bmax+1] expected ms of layers l.. for n samples active at l
+    "esum",      # [M, L+1, Bmax+1] expected member-ms of layers l.. (n active at l)
+    "epre",      # [M, L+1, Bmax+1] expected ms of layers 0..l-1 for k fresh samples
+    "epsum",     # [M, L+1, Bmax+1] expected sample-ms of layers 0..l-1 (k fresh)
+    "whi",       # [M, L+1, Bmax+1] worst-case ms of layers 0..l-1 for at most b samples
 ])
 
 
-def make_tables(ms, energy, util, n_layers, model_slo) -> Tables:
-    """Pack per-model tables (already padded to ``[M, L, Bmax+1]``) for the kernel."""
+def make_tables(ms, energy, util, n_layers, model_slo, alive, pred) -> Tables:
+    """Pack per-model tables (already padded to ``[M, L, Bmax+1]``; ``alive`` to
+    ``[M, L+1]``, ``pred`` to ``[M, 5, L+1, Bmax+1]`` in ``dse.sim._predict`` order) for
+    the kernel."""
     ms = np.ascontiguousarray(ms, dtype=np.float64)
     cum = np.cumsum(ms, axis=1)
     n_layers = np.ascontiguousarray(n_layers, dtype=np.int64)
@@ -85,7 +94,9 @@ def make_tables(ms, energy, util, n_layers, model_slo) -> Tables:
     b[0] = 1.0  # column 0 is never used
     return Tables(ms, cum, energy, util, n_layers, iso,
                   np.ascontiguousarray(model_slo, dtype=np.float64),
-                  np.ascontiguousarray(energy / b), np.ascontiguousarray(ms * util / b))
+                  np.ascontiguousarray(energy / b), np.ascontiguousarray(ms * util / b),
+                  np.ascontiguousarray(alive, dtype=np.float64),
+                  *(np.ascontiguousarray(pred[:, i], dtype=np.float64) for i in range(5)))
 
 
 def make_state(arrival, deadline, rmodel, rexitl, n_models, n_executors, max_batch,

@@ -13,6 +13,7 @@ import numpy as np
 
 from dse.common import InputError
 from dse.sim import _kernel
+from dse.sim._predict import N_TABLES, predictions
 from dse.sim._state import (
     FV_NOW,
     IV_CATCHUPS,
@@ -37,12 +38,15 @@ still unfinished then has latency > 10 x its SLO and is counted as dropped."""
 @dataclass(frozen=True)
 class ModelTables:
     """One model's tables for the simulator: ``ms``, ``energy_uj``, ``utilisation`` shaped
-    ``[layer, b]`` for ``b = 0..max_batch`` and ``exit_layers`` (last layer of each exit)."""
+    ``[layer, b]`` for ``b = 0..max_batch``, ``exit_layers`` (last layer of each exit) and
+    ``exit_profile``, the share of requests expected at each exit: what exit-aware
+    policies predict with (``dse.sim._predict``); ``None`` predicts no early exits."""
 
     ms: np.ndarray
     energy_uj: np.ndarray
     utilisation: np.ndarray
     exit_layers: tuple[int, ...]
+    exit_profile: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -72,12 +76,20 @@ def _pack(tables: list[ModelTables], max_batch: int):
     ms = np.zeros((M, L, B + 1))
     en = np.zeros((M, L, B + 1))
     ut = np.zeros((M, L, B + 1))
+    alive = np.zeros((M, L + 1))
+    pred = np.zeros((M, N_TABLES, L + 1, B + 1))
     for m, t in enumerate(tables):
         n = t.ms.shape[0]
+        if t.exit_profile is not None and len(t.exit_profile) != len(t.exit_layers):
+            raise InputError(f"model {m}: {len(t.exit_profile)} exit shares for "
+                             f"{len(t.exit_layers)} exits", field="exit_profile")
         ms[m, :n] = t.ms[:, :B + 1]
         en[m, :n] = t.energy_uj[:, :B + 1]
         ut[m, :n] = t.utilisation[:, :B + 1]
-    return ms, en, ut, np.array([t.ms.shape[0] for t in tables]), L
+        alive[m, :n + 1], pred[m, :, :n + 1] = predictions(ms[m, :n], t.exit_layers,
+                                                           t.exit_profile)
+        pred[m, 2:, n + 1:] = pred[m, 2:, n:n + 1]  # prefix tables: constant past the end
+    return ms, en, ut, np.array([t.ms.shape[0] for t in tables]), L, alive, pred
 
 
 def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTables],
@@ -101,7 +113,7 @@ def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTa
     tab_b = min(t.ms.shape[1] for t in tables) - 1
     if "max_batch" in resolved:
         resolved["max_batch"] = min(int(resolved["max_batch"]), tab_b)
-    ms, en, ut, n_layers, L = _pack(tables, tab_b)
+    ms, en, ut, n_layers, L, alive, pred = _pack(tables, tab_b)
     M = len(tables)
     exl = np.full((M, max(len(t.exit_layers) for t in tables)), -1, dtype=np.int64)
     for m, t in enumerate(tables):
@@ -114,7 +126,7 @@ def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTa
         ms_ = model[stream == s]
         if ms_.size:
             model_slo[ms_[0]] = min(model_slo[ms_[0]], slo[s])
-    tb = make_tables(ms, en, ut, n_layers, model_slo)
+    tb = make_tables(ms, en, ut, n_layers, model_slo, alive, pred)
     if horizon_ms is None:
         finite = slo[np.isfinite(slo)]
         span = HORIZON_SLO_MULTIPLE * (finite.max() if finite.size else 1e6)

@@ -42,24 +42,20 @@ def remaining(tb, m, layer, n):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def admit(st, tb, c, m, kmax, slack, exit_aware):
-    """Largest k <= kmax whose catch-up keeps the protected members on time (0: none).
+def admit(st, tb, c, m, kmax, slack):
+    """Largest k <= kmax whose catch-up keeps every member on time (0: none).
 
     With ``k`` new samples, the batch (paused after layer l) finishes at the latest at
-    ``f1 = now + cum[l, k] + (cum[L-1, n+k] - cum[l, n+k])``.  ``lazy`` protects every
-    member (``f1 <= min deadline - slack``); ``fluid`` protects only members that would
-    still meet ``deadline - slack`` without the refill (finish ``f0``).
+    ``f1 = now + cum[l, k] + (cum[L-1, n+k] - cum[l, n+k])``, which must stay
+    ``<= min over members of (deadline - slack)`` (``lazy``).
     """
     now = st.fv[FV_NOW]
     n = st.c_n[c]
     l_done = st.c_layer[c] - 1
     last = tb.n_layers[m] - 1
-    f0 = now + (tb.cum[m, last, n] - tb.cum[m, l_done, n])
     dmin = INF
     for j in range(n):
         d = st.deadline[st.c_mem[c, j]] - slack
-        if exit_aware and d < f0:
-            continue
         if d < dmin:
             dmin = d
     k = kmax

@@ -25,7 +25,7 @@ def decide(st, tb, p, x, now):
     q = qlen(st, m)
     n = st.c_n[c]
     if q > 0 and n < mb:
-        k = admit(st, tb, c, m, min(q, mb - n), p[P.slack_ms], False)
+        k = admit(st, tb, c, m, min(q, mb - n), p[P.slack_ms])
         if k > 0:
             return ACT_CATCHUP, m, k, 0.0
     return ACT_CONTINUE, -1, 0, 0.0

@@ -1,5 +1,5 @@
 """Confidence intervals without SciPy: Student-t for means, Clopper-Pearson with an
-effective sample size (Korn-Graubard) for proportions.
+effective sample size (Korn-Graubard) for proportions, paired bootstrap for ratios.
 
 The t CDF comes from the regularized incomplete beta function,
 ``P(T <= t) = 1 - I_x(df/2, 1/2) / 2`` for ``t >= 0`` with ``x = df / (df + t^2)``
@@ -82,11 +82,14 @@ def t_quantile(p: float, df: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def mean_ci(samples, level: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(samples, level: float = 0.95, bounds: tuple[float, float] | None = None
+            ) -> tuple[float, float, float]:
     """Sample mean and the two-sided ``level`` t confidence interval ``(mean, lo, hi)``.
 
     Half-width = t_{(1+level)/2, n-1} * s / sqrt(n), with s the sample standard deviation
-    (ddof=1).  With one sample the interval is undefined: ``(x, nan, nan)``.
+    (ddof=1).  With one sample the interval is undefined: ``(x, nan, nan)``.  ``bounds``
+    clips the interval to the metric's range (a share: ``(0, 1)``; a difference of shares:
+    ``(-1, 1)``).
     """
     x = np.asarray(samples, dtype=np.float64)
     n = len(x)
@@ -94,7 +97,36 @@ def mean_ci(samples, level: float = 0.95) -> tuple[float, float, float]:
     if n < 2 or not np.all(np.isfinite(x)):
         return mean, math.nan, math.nan
     half = t_quantile(0.5 + level / 2.0, n - 1) * float(np.std(x, ddof=1)) / math.sqrt(n)
-    return mean, mean - half, mean + half
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, float(bounds[0])), min(hi, float(bounds[1]))
+    return mean, lo, hi
+
+
+def ratio_ci(num, den, level: float = 0.95, n_boot: int = 4000, seed: int = 0
+             ) -> tuple[float, float, float]:
+    """``mean(num) / mean(den)`` and its paired percentile-bootstrap ``level`` interval
+    (Efron & Tibshirani 1993, ch. 13): the pairs ``(num[i], den[i])`` (one per seed) are
+    resampled together ``n_boot`` times with a fixed ``seed``.  A zero denominator gives
+    ``inf`` (or ``nan`` when the numerator is zero too); fewer than two pairs give no
+    interval."""
+    a = np.asarray(num, dtype=np.float64)
+    b = np.asarray(den, dtype=np.float64)
+
+    def ratio(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y > 0, x / np.where(y > 0, y, 1.0),
+                            np.where(x > 0, np.inf, np.nan))
+
+    point = float(ratio(a.mean(), b.mean())) if a.size else math.nan
+    if a.size < 2:
+        return point, math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
+    boot = ratio(a[idx].mean(axis=1), b[idx].mean(axis=1))
+    boot = np.where(np.isnan(boot), 1.0, boot)  # 0 / 0: no difference
+    lo = np.quantile(boot, 0.5 - level / 2.0, method="lower")  # no interpolation with inf
+    hi = np.quantile(boot, 0.5 + level / 2.0, method="higher")
+    return point, float(lo), float(hi)
 
 
 def beta_quantile(p: float, a: float, b: float) -> float:
