@@ -90,7 +90,13 @@ def load_onnx_layers(path: str, exits: list, *, skip_unsupported: bool = False,
         for o in n.output:
             producer[o] = idx
         if n.op_type in GEMM_OPS:
-            layer_of_node[idx] = _layer(n, idx, shapes, inits, batch, src, field)
+            try:
+                layer_of_node[idx] = _layer(n, idx, shapes, inits, batch, src, field)
+            except InputError as exc:
+                if exc.source is not None:
+                    raise
+                raise InputError(f"{exc.field}: {exc.message}", source=src, field=field,
+                                 allowed=exc.allowed) from None
 
     node_names = {n.name: idx for idx, n in enumerate(g.node) if n.name}
 

@@ -145,6 +145,16 @@ def run(args) -> int:
         exit_layers = list(model.exit_layers)
         name = model.name
     prepare_kernels()
+    try:
+        return _print(args, design, layers, name, exit_layers)
+    except InputError as exc:  # a layer too large for this design: name its file
+        if exc.source is None and args.topology:
+            raise InputError(exc.message, source=args.topology, field=exc.field,
+                             allowed=exc.allowed) from None
+        raise
+
+
+def _print(args, design, layers, name, exit_layers) -> int:
     if args.sweep_batch:
         batch = design.max_batch if args.batch is None else args.batch
         _check_batch(design, batch)
