@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cost_models.layers import MAX_DIM, MAX_ELEMS, Layer
 from dse.common import InputError, check_range
+from dse.common.files import read_input_bytes
 
 CONV_FIELDS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                "Channels", "Num Filter", "Strides")
@@ -28,12 +29,9 @@ GEMM_FIELDS = ("Layer name", "M", "N", "K")
 
 
 def _rows(path: Path):
+    raw = read_input_bytes(path, what="CSV file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", source=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a CSV file", source=str(path)) from None
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", source=str(path)) from None
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):

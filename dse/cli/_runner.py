@@ -161,6 +161,8 @@ def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float |
     study = open_study(spec, storage_url, create=True)
     n_trials = n_trials if n_trials is not None else spec.n_trials
     timeout = timeout if timeout is not None else spec.timeout
+    if n_trials is not None:
+        run_limits(spec, n_trials, timeout)  # the memory check of a study this size
     deadline = time.monotonic() + timeout if timeout is not None else None
     bar = Progress(spec, study, n_trials, enabled=progress)
     stop = Stop().install(signal.SIGINT, signal.SIGTERM)

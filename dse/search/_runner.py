@@ -23,13 +23,16 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from dse.common import InputError, RunError, did_you_mean
+from dse.common import InputError, RunError, check_memory, did_you_mean
 from dse.search._front import front_summary
 from dse.search._objective import InvalidDesign, Objective, Surplus
 from dse.search._samplers import make_sampler
 from dse.search._storage import open_storage, reap_stale_trials, redact_url, storage_failure
 
 REAP_INTERVAL_S = 1.0  # a worker looks for stale trials at most this often (seconds)
+#: Memory per stored trial in every client process (bytes): ~6-8 KiB measured by the
+#: soak benchmark (docs/robustness.md), rounded up.
+TRIAL_BYTES = 8 * 1024
 
 
 def _quiet_optuna() -> None:
@@ -202,6 +205,9 @@ def run_limits(spec, n_trials: int | None = None, timeout: float | None = None):
     if n_trials is None and timeout is None:
         raise InputError("give n_trials and/or timeout", source=spec.source,
                          field="study.n_trials")
+    if n_trials is not None:  # every client process holds every trial (DESIGN: O(trials))
+        check_memory(n_trials * TRIAL_BYTES, f"a study of {n_trials} trials",
+                     source=spec.source, field="study.n_trials")
     return n_trials, timeout
 
 

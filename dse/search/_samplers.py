@@ -116,4 +116,4 @@ def make_sampler(spec, worker: int = 0) -> optuna.samplers.BaseSampler:
     why = sampler.missing()
     if why:
         raise InputError(why, source=spec.source, field="study.sampler")
-    return sampler.factory(spec, spec.seed + worker)
+    return sampler.factory(spec, (spec.seed + worker) % 2**32)  # Optuna takes 32-bit seeds
