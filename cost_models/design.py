@@ -96,6 +96,14 @@ class NpuDesign:
         design._validate(source, prefix)
         return design
 
+    @staticmethod
+    def field_range(name: str) -> tuple[float, float] | None:
+        """``(low, high)`` accepted for a numeric field (``low`` exclusive when 0), or
+        None for a non-numeric field."""
+        if name not in _MAX:
+            return None
+        return _MIN.get(name, 0), _MAX[name]
+
     def _validate(self, source: str, prefix: str) -> None:
         for name in (*_INT_FIELDS, *_FLOAT_FIELDS):
             low = _MIN.get(name, 0)

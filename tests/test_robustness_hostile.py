@@ -417,3 +417,34 @@ def test_is_loopback(host, loop):
     from dse.report import is_loopback
 
     assert is_loopback(host) is loop
+
+
+# ----------------------------------------------------------------- mostly invalid spaces
+def test_space_range_beyond_design_bounds(tmp_path, capsys, monkeypatch):
+    """pe_count = {low = 1, high = 2^63 - 1} ran forever, failing ~2,000 trials a minute."""
+    monkeypatch.chdir(tmp_path)
+    spec = study_spec(tmp_path, pe_count="{ low = 1, high = 9223372036854775807 }")
+    rc = main(["run", spec, "--quiet", "--no-report"])
+    one_line_error(capsys, rc, "spec.toml", "space.npu.pe_count.high", "(0, 65536]")
+    assert not (tmp_path / "h.db").exists()
+
+
+def test_consecutive_invalid_trials_stop_the_study(tmp_path, capsys, monkeypatch):
+    """A space of almost only invalid designs (0.1% valid) stops with one line after
+    MAX_INVALID_STREAK consecutive invalid trials; the trials so far stay stored."""
+    import optuna
+
+    import dse.search._runner as runner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "MAX_INVALID_STREAK", 15)
+    spec = study_spec(tmp_path, pe_count="{ low = 1, high = 65536 }\npe_width = 16\n"
+                                         "weight_sram_kib = 1.0")
+    Path(spec).write_text(Path(spec).read_text().replace("n_trials = 2", "n_trials = 50"))
+    rc = main(["run", spec, "--quiet", "--no-report"])
+    line = one_line_error(capsys, rc, "spec.toml", "space.npu", "15 consecutive",
+                          "complete trials are kept")
+    assert "weight_sram_kib" in line
+    study = optuna.load_study(study_name="h", storage="sqlite:///h.db")
+    states = [t.state for t in study.trials]
+    assert states[-15:] == [optuna.trial.TrialState.FAIL] * 15

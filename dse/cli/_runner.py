@@ -180,10 +180,15 @@ def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float |
 
 def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, deadline_s,
                 worker: int) -> None:
-    """Entry point of a local worker process (``dse run --workers K``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards stops as SIGTERM
-    stop = Stop().install(signal.SIGTERM)
+    """Entry point of a local worker process (``dse run --workers K``).
+
+    SIGINT is ignored (the parent forwards stops as SIGTERM; the process starts with it
+    ignored, see ``_run_processes``).  Until the Stop
+    handler is installed a SIGTERM ends the process silently (default action); after
+    this function, a late one is ignored (no traceback from multiprocessing's exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        stop = Stop().install(signal.SIGTERM)
         spec = parse_spec(text, source=source, base=Path(base))
         study = open_study(spec, storage_url, create=False, worker=worker)
         deadline = time.monotonic() + deadline_s if deadline_s is not None else None
@@ -196,6 +201,8 @@ def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, d
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
@@ -207,13 +214,27 @@ def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
     # Children start with SIGINT ignored (an ignored signal survives exec, and Python then
     # installs no handler): a terminal's Ctrl-C reaches the whole process group, and a
     # child still importing would otherwise die with a traceback; the parent forwards
-    # stops as SIGTERM instead.
+    # stops as SIGTERM instead.  The parent blocks SIGINT meanwhile, so a Ctrl-C during
+    # the start-up stays pending (a blocked signal is never discarded, even while its
+    # action is "ignore") and reaches the Stop handler right after; ignoring it lost a
+    # double Ctrl-C (the workers ran to the end).  multiprocessing's resource tracker
+    # unblocks SIGINT when it first starts, so it is started before.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    started = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for p in procs:
+            if stop.event.is_set():
+                break
             p.start()
+            started.append(p)
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    procs = started
     sent = 0
     try:
         while any(p.is_alive() for p in procs):
@@ -233,6 +254,8 @@ def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
         for p in procs:
             p.join()
     codes = [p.exitcode for p in procs]
+    if not procs:
+        return
     if any(c == 2 for c in codes):
         raise InputError("a worker stopped on an input error (see above)", source=spec.source)
     if any(c not in (0, 130, -signal.SIGTERM) for c in codes) and not stop.event.is_set():

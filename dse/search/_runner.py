@@ -33,6 +33,9 @@ REAP_INTERVAL_S = 1.0  # a worker looks for stale trials at most this often (sec
 #: Memory per stored trial in every client process (bytes): ~6-8 KiB measured by the
 #: soak benchmark (docs/robustness.md), rounded up.
 TRIAL_BYTES = 8 * 1024
+#: A worker stops after this many consecutive trials of invalid designs (a space that is
+#: almost all invalid; with 90% invalid points a false stop has odds ~1e-9 per trial).
+MAX_INVALID_STREAK = 200
 
 
 def _quiet_optuna() -> None:
@@ -155,6 +158,8 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
     sampler = study.sampler
     last_reap = -math.inf
     finished: list = []  # this worker's finished trial (Optuna callback)
+    invalid = _InvalidStreak(objective)
+    grid = isinstance(sampler, optuna.samplers.GridSampler)  # finite: no streak stop
     while not stop.is_set():
         idx = objective.index(study)
         if time.monotonic() - last_reap >= REAP_INTERVAL_S:
@@ -173,14 +178,38 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
             time.sleep(0.2)  # wait for the running trials (they may prune or fail)
             continue
         finished.clear()
-        study.optimize(objective, n_trials=1, catch=(InvalidDesign, Surplus),
+        study.optimize(invalid, n_trials=1, catch=(InvalidDesign, Surplus),
                        gc_after_trial=False, show_progress_bar=False,
                        callbacks=[lambda _s, t: finished.append(t)])
+        if invalid.streak >= MAX_INVALID_STREAK and not grid:
+            raise InputError(f"stopped after {invalid.streak} consecutive trials of invalid "
+                             f"designs (last: {invalid.last}); narrow the [space.npu] ranges "
+                             "to valid designs; complete trials are kept",
+                             source=spec.source, field="space.npu")
         mine += any(t.state == TrialState.COMPLETE and
                     t.user_attrs.get("worker") == objective.worker for t in finished)
         if on_trial is not None:
             on_trial(study)
     return mine
+
+
+class _InvalidStreak:
+    """The objective, counting this worker's consecutive trials of invalid designs."""
+
+    def __init__(self, objective):
+        self.objective, self.streak, self.last = objective, 0, ""
+
+    def __call__(self, trial):
+        try:
+            out = self.objective(trial)
+        except InvalidDesign as exc:
+            self.streak, self.last = self.streak + 1, str(exc)
+            raise
+        except optuna.TrialPruned:
+            self.streak = 0
+            raise
+        self.streak = 0
+        return out
 
 
 # --------------------------------------------------------------------------- run
