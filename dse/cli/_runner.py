@@ -10,6 +10,7 @@ codes (2 input error, 1 runtime failure, 130 interrupted).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -34,11 +35,17 @@ SQLITE = "sqlite"
 
 
 class Stop:
-    """First signal: stop after the current trial.  Second: abort it (trial -> FAIL)."""
+    """First signal: stop after the current trial.  Second: abort it (trial -> FAIL).
+
+    The abort raises KeyboardInterrupt only while this process is inside a trial's
+    objective (:meth:`guard`); anywhere else (Optuna recording a trial, the storage
+    committing, the loop between trials) an exception could leave half-written
+    bookkeeping or escape as a traceback, and the stop already ends the loop there."""
 
     def __init__(self):
         self.event = threading.Event()
         self.hits = 0
+        self.in_trial = False
         self._old = {}
 
     def __call__(self, signum, frame):
@@ -51,8 +58,20 @@ class Stop:
         if self.hits == 2:
             print("dse: aborting the running trial(s); complete trials are kept",
                   file=sys.stderr)
-            raise KeyboardInterrupt
+            if self.in_trial:
+                raise KeyboardInterrupt
         # a third signal while the abort unwinds: nothing more to do
+
+    @contextlib.contextmanager
+    def guard(self):
+        """The objective runs inside: a second signal there aborts the trial."""
+        if self.hits > 1:
+            raise KeyboardInterrupt  # aborted between trials: start no other
+        self.in_trial = True
+        try:
+            yield
+        finally:
+            self.in_trial = False
 
     def install(self, *signums):
         if threading.current_thread() is threading.main_thread():
@@ -136,7 +155,7 @@ def run_study(spec, *, n_trials: int | None = None, storage_url: str | None = No
         if workers == 1:
             deadline = time.monotonic() + timeout if timeout is not None else None
             run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
-                       on_trial=lambda s: bar.refresh())
+                       on_trial=lambda s: bar.refresh(), guard=stop.guard)
         else:
             _run_processes(spec, url, n_trials, timeout, workers, stop, bar)
     except KeyboardInterrupt:
@@ -168,7 +187,7 @@ def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float |
     stop = Stop().install(signal.SIGINT, signal.SIGTERM)
     try:
         mine = run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
-                          on_trial=lambda s: bar.refresh())
+                          on_trial=lambda s: bar.refresh(), guard=stop.guard)
     except KeyboardInterrupt:
         stop.event.set()
         mine = None
@@ -192,7 +211,8 @@ def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, d
         spec = parse_spec(text, source=source, base=Path(base))
         study = open_study(spec, storage_url, create=False, worker=worker)
         deadline = time.monotonic() + deadline_s if deadline_s is not None else None
-        run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event)
+        run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
+                   guard=stop.guard)
     except InputError as exc:
         print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -44,7 +44,7 @@ def check_input_file(path, *, source: str | None = None, field: str | None = Non
     try:
         st = os.stat(text)
     except FileNotFoundError:
-        raise InputError(f"{msg_prefix}{what} not found", source=src, field=field) from None
+        raise InputError(f"{msg_prefix}file not found", source=src, field=field) from None
     except OSError as exc:
         raise InputError(f"{msg_prefix}cannot read {what}: {exc.strerror}", source=src,
                          field=field) from None

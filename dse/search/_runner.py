@@ -14,6 +14,7 @@ processes, signals, progress bars and the report after a run belong to the app l
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -122,14 +123,16 @@ def counts(study: optuna.Study) -> dict[str, int]:
 # --------------------------------------------------------------------------- a worker
 def run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                deadline: float | None = None, stop: threading.Event | None = None,
-               on_trial=None) -> int:
+               on_trial=None, guard=None) -> int:
     """Run trials in this process until the study has ``n_trials`` complete trials, the
     deadline (time.monotonic) passes, the grid is exhausted or ``stop`` is set.
     Returns the number of trials this worker completed.  A storage that fails during
-    the run (server gone, disk full, database locked) is a one-line :class:`RunError`."""
+    the run (server gone, disk full, database locked) is a one-line :class:`RunError`.
+    ``guard()``, if given, is a context manager entered around each objective call (the
+    CLI lets a second Ctrl-C abort a trial there, never inside Optuna's bookkeeping)."""
     try:
         return _run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop,
-                           on_trial=on_trial)
+                           on_trial=on_trial, guard=guard)
     except _storage_errors() as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise RunError(f"the study storage failed during the run: {type(exc).__name__}: "
@@ -150,7 +153,7 @@ def _storage_errors() -> tuple:
 
 def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                 deadline: float | None = None, stop: threading.Event | None = None,
-                on_trial=None) -> int:
+                on_trial=None, guard=None) -> int:
     _quiet_optuna()
     objective = Objective(spec, n_trials=n_trials)
     stop = stop or threading.Event()
@@ -158,7 +161,7 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
     sampler = study.sampler
     last_reap = -math.inf
     finished: list = []  # this worker's finished trial (Optuna callback)
-    invalid = _InvalidStreak(objective)
+    invalid = _InvalidStreak(objective, guard or contextlib.nullcontext)
     grid = isinstance(sampler, optuna.samplers.GridSampler)  # finite: no streak stop
     while not stop.is_set():
         idx = objective.index(study)
@@ -194,14 +197,16 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
 
 
 class _InvalidStreak:
-    """The objective, counting this worker's consecutive trials of invalid designs."""
+    """The objective (called inside ``guard()``), counting this worker's consecutive
+    trials of invalid designs."""
 
-    def __init__(self, objective):
-        self.objective, self.streak, self.last = objective, 0, ""
+    def __init__(self, objective, guard):
+        self.objective, self.guard, self.streak, self.last = objective, guard, 0, ""
 
     def __call__(self, trial):
         try:
-            out = self.objective(trial)
+            with self.guard():
+                out = self.objective(trial)
         except InvalidDesign as exc:
             self.streak, self.last = self.streak + 1, str(exc)
             raise
