@@ -53,6 +53,17 @@ class DashboardServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # a malformed request line gets a status line and headers too (the default,
+            # HTTP/0.9, answers with a bare error page)
+            default_request_version = "HTTP/1.0"
+
+            def send_error(self, code, message=None, explain=None):
+                # an error found while parsing (e.g. HTTP/9.9) comes before the method is
+                # known: a HEAD still gets headers only
+                if self.command is None and self.requestline.startswith("HEAD "):
+                    self.command = "HEAD"
+                super().send_error(code, message, explain)
+
             def do_GET(self):  # noqa: N802 - http.server API
                 self._answer(body_too=True)
 
