@@ -448,3 +448,41 @@ def test_consecutive_invalid_trials_stop_the_study(tmp_path, capsys, monkeypatch
     study = optuna.load_study(study_name="h", storage="sqlite:///h.db")
     states = [t.state for t in study.trials]
     assert states[-15:] == [optuna.trial.TrialState.FAIL] * 15
+
+
+# ----------------------------------------------------------------- found by the fuzz harness
+def test_tiny_counting_window_is_refused(capsys):
+    """--window-ms 1e-12 tried to allocate 32 PiB of window counts."""
+    sc = ROOT / "workloads" / "data" / "scenarios" / "smart_home.toml"
+    rc = main(["workloads", "trace", str(sc), "--requests", "200", "--window-ms", "1e-12"])
+    one_line_error(capsys, rc, "--window-ms", "GiB")
+
+
+def test_huge_timestamp_warns_nothing(tmp_path, capsys):
+    """A timestamp of 1e308 s overflowed to inf with a RuntimeWarning before the error."""
+    import warnings
+
+    (tmp_path / "ts.csv").write_text("timestamp\n0\n1e308\n")
+    sc = scenario(tmp_path, 'arrival = "trace"\npath = "ts.csv"\ntime_unit = "s"', rate="")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rc = main(["workloads", "trace", sc, "--requests", "10"])
+    one_line_error(capsys, rc, "sc.toml", "row 2", "1e+11 ms")
+
+
+def test_head_with_overlong_request_line_gets_no_body():
+    import socket
+
+    from dse.report import DashboardServer
+
+    srv = DashboardServer(lambda v: "<html></html>", lambda: "1", port=0, poll_s=60).start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"HEAD /" + b"a" * 70000 + b" HTTP/1.0\r\n\r\n")
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+    finally:
+        srv.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 414") and body == b""

@@ -162,6 +162,7 @@ def _arrivals(args) -> int:
 
 
 def _trace(args) -> int:
+    from dse.cli._common import flags
     from dse.common import InputError, check_requests, check_seed
     from dse.common.limits import MAX_TIME_MS
     from workloads import load_scenario, trace_summary
@@ -180,7 +181,8 @@ def _trace(args) -> int:
     if args.csv:
         atomic_write(args.csv, lambda tmp: tr.to_frame().to_csv(tmp, index=False),
                      field="--csv")
-    summary = trace_summary(sc, tr, args.window_ms)
+    with flags(window_ms="--window-ms"):
+        summary = trace_summary(sc, tr, args.window_ms)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -58,9 +58,9 @@ class DashboardServer:
             default_request_version = "HTTP/1.0"
 
             def send_error(self, code, message=None, explain=None):
-                # an error found while parsing (e.g. HTTP/9.9) comes before the method is
-                # known: a HEAD still gets headers only
-                if self.command is None and self.requestline.startswith("HEAD "):
+                # an error found while parsing (e.g. HTTP/9.9, a request line too long)
+                # comes before the method is known: a HEAD still gets headers only
+                if (self.raw_requestline or b"").startswith(b"HEAD "):
                     self.command = "HEAD"
                 super().send_error(code, message, explain)
 

@@ -53,7 +53,8 @@ def _read(path: str, mtime: float, stream: str, unit: str, source: str | None,
     if bad.size:
         raise InputError(f"trace file '{path}': timestamp of data row {bad[0] + 1}{where} is "
                          "not a number", source=source, field=field)
-    ts = ts * _UNIT_MS[unit]
+    with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+        ts = ts * _UNIT_MS[unit]
     late = np.flatnonzero(~(ts <= MAX_TIME_MS))
     if late.size:
         raise InputError(f"trace file '{path}': timestamp of data row {late[0] + 1}{where} "
