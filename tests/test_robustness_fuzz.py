@@ -7,7 +7,7 @@ beyond 64 bits, 1e-300 and 1e308, NaN and infinities, wrong types, NUL and contr
 bytes, truncated or bit-flipped files.  Each run must end within ``TIME_BOUND_S`` with
 either exit 0 and sane output (every number in the ``--json`` output finite and >= 0)
 or exit 1/2 with at most three lines on stderr, the last one ``dse: error: ...``, and
-never a traceback.  Commands run in-process through ``dse.cli.main``.
+never a traceback or a RuntimeWarning.  Commands run in-process through ``dse.cli.main``.
 
 Profiles: the default run tries ``EXAMPLES`` inputs per format (derandomised, ~30 s in
 all); ``-m heavy`` tries 25x as many.  ``docs/robustness.md`` records what was found.
@@ -29,6 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dse.cli import main
+
+# a RuntimeWarning (overflow, invalid value) would reach the user's terminal: fail on it
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
 NPU = ROOT / "cost_models" / "designs" / "edge_small.toml"
