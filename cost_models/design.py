@@ -32,6 +32,11 @@ _FLOAT_FIELDS = ("clock_mhz", "dram_gbps", "act_sram_kib", "weight_sram_kib",
 _MAX = {"pe_count": 1 << 16, "pe_width": 1 << 14, "tile_rows": 1 << 20, "max_batch": 4096,
         "precision_bits": 64, "clock_mhz": 1e5, "dram_gbps": 1e5, "act_sram_kib": 1 << 22,
         "weight_sram_kib": 1 << 22, "out_sram_kib": 1 << 22, "tech_nm": 1000.0}
+# Smallest value accepted per float field (integers: >= 1; SRAMs: one tile, see
+# ``_validate_buffers``): a 1 MHz clock, 1 MB/s of DRAM, a 2 nm node.  Below these the
+# design is not a chip, and a DRAM under 1e-5 bytes per cycle would overflow the int64
+# cycle counts of the latency table.
+_MIN = {"clock_mhz": 1.0, "dram_gbps": 1e-3, "tech_nm": 2.0}
 
 
 @dataclass(frozen=True)
@@ -91,10 +96,20 @@ class NpuDesign:
         design._validate(source, prefix)
         return design
 
+    @staticmethod
+    def field_range(name: str) -> tuple[float, float] | None:
+        """``(low, high)`` accepted for a numeric field (``low`` exclusive when 0), or
+        None for a non-numeric field."""
+        if name not in _MAX:
+            return None
+        return _MIN.get(name, 0), _MAX[name]
+
     def _validate(self, source: str, prefix: str) -> None:
         for name in (*_INT_FIELDS, *_FLOAT_FIELDS):
-            check_range(getattr(self, name), source=source, field=prefix + name, low=0,
-                        low_open=True, high=_MAX[name])
+            low = _MIN.get(name, 0)
+            check_range(getattr(self, name), source=source, field=prefix + name, low=low,
+                        low_open=low == 0, high=_MAX[name],
+                        allowed=f"{low}..{_MAX[name]}" if low else None)
         if self.precision_bits % 8:
             raise InputError(f"must be a multiple of 8, got {self.precision_bits}",
                              source=source, field=prefix + "precision_bits",

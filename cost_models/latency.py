@@ -81,15 +81,65 @@ def effective_tile_rows(design: NpuDesign) -> int:
     return max(1, min(design.tile_rows, fit))
 
 
+#: Largest integer any step of the latency-table kernel may reach (int64 holds 2^63 - 1).
+INT64_BUDGET = 1 << 62
+
+
+def _int64_need(design: NpuDesign, L, t_r: int, bytes_per_cycle: float) -> int:
+    """An upper bound (exact Python integers) on every int64 intermediate of
+    ``_kernels.build_table`` for one layer row ``L`` on ``design``: pass cycles, cycles
+    of a step, DRAM bytes and the byte counts of the energy model."""
+    r, p, c, g, n_in, n_w, shared, n_out = (int(x) for x in L)
+    b, t_p, t_c = design.max_batch, design.pe_width, design.pe_count
+    bpe = design.precision_bits // 8
+    rows = 2 * b * r                              # b_r * b_p * R <= 2 * max_batch * R
+    p_tiles = -(-p // t_p)
+    if design.pe_style == "systolic":
+        per_pass = g * c * p_tiles * (2 * max(design.stack_factors) * t_p + t_c + rows)
+    else:
+        per_pass = g * c * p_tiles * (2 * rows + (-(-rows // t_r)) * t_p + b * p) + t_p + 64
+    w_bytes, out_bytes = n_w * bpe, n_out * bpe
+    in_bytes = (n_in + (0 if shared else n_w)) * bpe
+    rereads = -(-w_bytes // int(design.weight_sram_kib * 1024)) + 1
+    dram = b * (w_bytes + in_bytes * rereads + out_bytes)
+    reads = 2 * b * r * g * c * (p + 4 * p_tiles) * 8 + w_bytes * b * rows
+    return max(b * per_pass, int(dram / bytes_per_cycle) + 1 + dram, reads)
+
+
+def check_representable(design: NpuDesign, arr: np.ndarray, names=None) -> None:
+    """Refuse (InputError naming the layer) a layer whose latency table would not fit
+    int64 arithmetic on ``design``: the table's integers are bounded by
+    :func:`_int64_need`, summed over the layers (a model's total cycles), before the
+    kernel runs, so the kernel never wraps around."""
+    bpc = design.dram_gbps * 1e9 / (design.clock_mhz * 1e6)
+    t_r = effective_tile_rows(design)
+    total = 0
+    for i, row in enumerate(arr):
+        need = _int64_need(design, row, t_r, bpc)
+        total += need
+        if need > INT64_BUDGET or total > INT64_BUDGET:
+            name = names[i] if names is not None else f"layers[{i}]"
+            r, p, c, g = (int(x) for x in row[:4])
+            raise InputError(
+                f"R x P x C x G = {r} x {p} x {c} x {g} is too large for the cost model on "
+                f"this design (its cycle and byte counts would reach ~{float(total):.3g}, "
+                f"beyond the int64 budget {float(INT64_BUDGET):.3g})",
+                field=f"layer '{name}'", allowed="cycle and byte counts <= 2^62")
+
+
 def latency_table(design: NpuDesign, layers) -> LatencyTable:
     """Build the latency / FBE-mode table of ``layers`` on ``design`` (Numba kernel)."""
     if not isinstance(design, NpuDesign):
         raise InputError(f"expected an NpuDesign, got {type(design).__name__}",
                          field="design")
+    if not isinstance(layers, np.ndarray):
+        layers = list(layers)
     arr = layers if isinstance(layers, np.ndarray) else layer_array(layers)
+    names = None if isinstance(layers, np.ndarray) else [ly.name for ly in layers]
     if arr.ndim != 2 or arr.shape[1] != 8 or arr.dtype != np.int64:
         raise InputError("expected a layer_array() int64 array of shape [n, 8]",
                          field="layers")
+    check_representable(design, arr, names)
     d = design
     bpe = d.precision_bits // 8
     acc_bytes = int(value("acc_bits")) // 8

@@ -15,6 +15,12 @@ from dse.common import InputError
 
 KINDS = ("conv", "fc", "matmul")
 
+#: Largest accepted R, P, C and G of a layer (2^32): larger than any real layer
+#: dimension, small enough that every product in :func:`layer_array` stays exact.
+MAX_DIM = 1 << 32
+#: Largest accepted element count per sample (in_elems, weight_elems): 2^40, 1 Ti elements.
+MAX_ELEMS = 1 << 40
+
 # Columns of the int64 array from :func:`layer_array` (the kernels' input).
 COL_R, COL_P, COL_C, COL_G, COL_IN, COL_W, COL_SHARED, COL_OUT = range(8)
 N_COLS = 8
@@ -46,14 +52,20 @@ class Layer:
                              allowed=KINDS)
         for f in ("rows", "reduction", "cols", "groups"):
             v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise InputError(f"must be a positive integer, got {v!r}",
-                                 field=f"{self.name}.{f}")
+            if (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1
+                    or v > MAX_DIM):
+                raise InputError(f"must be an integer in 1..{MAX_DIM}, got {v!r}",
+                                 field=f"{self.name}.{f}", allowed=f"1..{MAX_DIM}")
         for f in ("in_elems", "weight_elems"):
             v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-                raise InputError(f"must be a non-negative integer, got {v!r}",
-                                 field=f"{self.name}.{f}")
+            if (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0
+                    or v > MAX_ELEMS):
+                raise InputError(f"must be an integer in 0..{MAX_ELEMS}, got {v!r}",
+                                 field=f"{self.name}.{f}", allowed=f"0..{MAX_ELEMS}")
+        if self.out_elems > MAX_ELEMS:
+            raise InputError(f"R x C x G = {self.out_elems} output elements per sample, "
+                             f"more than {MAX_ELEMS}", field=f"{self.name}.rows",
+                             allowed=f"<= {MAX_ELEMS}")
 
     @property
     def macs(self) -> int:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from cost_models.layers import Layer
-from dse.common import InputError
+from cost_models.layers import MAX_DIM, MAX_ELEMS, Layer
+from dse.common import InputError, check_range
+from dse.common.files import read_input_bytes
 
 CONV_FIELDS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                "Channels", "Num Filter", "Strides")
@@ -28,12 +29,9 @@ GEMM_FIELDS = ("Layer name", "M", "N", "K")
 
 
 def _rows(path: Path):
+    raw = read_input_bytes(path, what="CSV file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", source=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a CSV file", source=str(path)) from None
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", source=str(path)) from None
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
@@ -55,10 +53,23 @@ def _ints(cells, names, src, lineno):
         except ValueError:
             raise InputError(f"expected a positive integer, got {cell!r}", source=src,
                              field=where) from None
-        if v < 1:
-            raise InputError(f"must be >= 1, got {v}", source=src, field=where)
-        out.append(v)
+        out.append(check_range(v, source=src, field=where, low=1, high=MAX_DIM,
+                               allowed=f"1..{MAX_DIM}"))
     return out
+
+
+def _layer(src: str, lineno: int, name: str, **kw) -> Layer:
+    """A Layer whose own range errors name the file and line."""
+    for key in ("in_elems", "weight_elems"):
+        if kw[key] > MAX_ELEMS:
+            raise InputError(f"{kw[key]} elements per sample ({key}), more than "
+                             f"{MAX_ELEMS}", source=src, field=f"line {lineno}",
+                             allowed=f"<= {MAX_ELEMS}")
+    try:
+        return Layer(name, **kw)
+    except InputError as exc:
+        raise InputError(exc.message, source=src, field=f"line {lineno}: {exc.field}",
+                         allowed=exc.allowed) from None
 
 
 def _check_sparsity(extra, src, lineno, n_fields):
@@ -92,8 +103,9 @@ def load_topology(path: str | Path, gemm: bool = False) -> list[Layer]:
         vals = _ints(row[1:len(fields)], fields[1:], src, lineno)
         if gemm:
             m, n, k = vals
-            layers.append(Layer(name, "matmul", rows=m, reduction=k, cols=n, in_elems=m * k,
-                                weight_elems=k * n, weights_shared=True))
+            layers.append(_layer(src, lineno, name, kind="matmul", rows=m, reduction=k,
+                                 cols=n, in_elems=m * k, weight_elems=k * n,
+                                 weights_shared=True))
             continue
         h, w, fh, fw, ch, nf, stride = vals
         for fname, f, dim, dname in (("Filter Height", fh, h, "IFMAP Height"),
@@ -103,11 +115,13 @@ def load_topology(path: str | Path, gemm: bool = False) -> list[Layer]:
                                  source=src, field=f"line {lineno}: {fname}")
         out_h, out_w = -(-(h - fh) // stride) + 1, -(-(w - fw) // stride) + 1
         if "DP" in name:   # depthwise: groups = channels, Num Filter filters per channel
-            layers.append(Layer(name, "conv", rows=out_h * out_w, reduction=fh * fw, cols=nf,
-                                groups=ch, in_elems=h * w * ch, weight_elems=fh * fw * nf * ch))
+            layers.append(_layer(src, lineno, name, kind="conv", rows=out_h * out_w,
+                                 reduction=fh * fw, cols=nf, groups=ch, in_elems=h * w * ch,
+                                 weight_elems=fh * fw * nf * ch))
         else:
-            layers.append(Layer(name, "conv", rows=out_h * out_w, reduction=fh * fw * ch,
-                                cols=nf, in_elems=h * w * ch, weight_elems=fh * fw * ch * nf))
+            layers.append(_layer(src, lineno, name, kind="conv", rows=out_h * out_w,
+                                 reduction=fh * fw * ch, cols=nf, in_elems=h * w * ch,
+                                 weight_elems=fh * fw * ch * nf))
     if not layers:
         raise InputError("no layers (expected a header line, then one layer per line)",
                          source=src)

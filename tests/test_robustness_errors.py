@@ -247,7 +247,7 @@ CASES = [
      ["rate"]),
     ("simulate-negative-rate-scenario", ["simulate", "--npu", "{good.toml}", "--scenario",
                                          "{sc_neg.toml}", "--policy", "fcfs"], 2,
-     ["sc_neg.toml", "rate_rps", "> 0"]),
+     ["sc_neg.toml", "rate_rps", ">= 0.001"]),
     ("simulate-zero-rate-scenario", ["simulate", "--npu", "{good.toml}", "--scenario",
                                      "{sc_zero.toml}", "--policy", "fcfs"], 2,
      ["sc_zero.toml", "rate_rps"]),

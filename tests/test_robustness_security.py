@@ -89,6 +89,18 @@ def test_server_binds_loopback_only(served):
     assert _raw(port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
 
 
+def test_head_answers_headers_only(served):
+    """HEAD / returned the whole (~5 MB) body."""
+    port = served["port"]
+    get = _raw(port, b"GET / HTTP/1.0\r\n\r\n")
+    head = _raw(port, b"HEAD / HTTP/1.0\r\n\r\n")
+    headers, _, body = head.partition(b"\r\n\r\n")
+    assert headers.startswith(b"HTTP/1.0 200") and body == b""
+    length = int(next(ln.split(b":")[1] for ln in headers.split(b"\r\n")
+                      if ln.lower().startswith(b"content-length")))
+    assert length == len(get.partition(b"\r\n\r\n")[2]) > 100_000
+
+
 TRAVERSALS = [
     "/../../../../etc/passwd",
     "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",

@@ -85,7 +85,7 @@ def test_simulate_bad_input_one_line_exit_2(capsys, extra, message):
 def test_negative_rate_and_missing_slo(capsys):
     argv = ["simulate", "--npu", NPU, "--model", "resnet50", "--policy", "fcfs"]
     code, _, err = _run(capsys, [*argv, "--rate", "-5", "--slo-ms", "40"])
-    assert code == 2 and "--rate: must be > 0" in err
+    assert code == 2 and "--rate: must be >= 0.001" in err
     code, _, err = _run(capsys, [*argv, "--rate", "5"])
     assert code == 2 and "--slo-ms: required with --model" in err
     code, _, err = _run(capsys, [*argv, "--rate", "5", "--slo-ms", "5", "--scenario", SCENARIO])

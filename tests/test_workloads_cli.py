@@ -99,4 +99,4 @@ def test_trace_summary_of_example(capsys, tmp_path):
     assert by["living_room_cam"]["index_of_dispersion"] > 5    # bursty
     assert out_csv.read_text().startswith("arrival_ms,stream,model,exit,accuracy")
     code, _, err = run(capsys, "workloads", "trace", EXAMPLE, "--requests", "0")
-    assert code == 2 and "n_requests" in err
+    assert code == 2 and "--requests" in err

@@ -196,8 +196,8 @@ STREAM = '[scenario]\n[[scenario.streams]]\nname = "a"\nslo_ms = 50\n'
 @pytest.mark.parametrize("body,expect", [
     (STREAM + 'model = "resnet51"\nrate_rps = 5\n',
      "streams[0].model: unknown model 'resnet51' (did you mean 'resnet50'?)"),
-    (STREAM + 'model = "resnet50"\nrate_rps = 0\n', "streams[0].rate_rps: must be > 0"),
-    (STREAM + 'model = "resnet50"\nrate_rps = -3\n', "streams[0].rate_rps: must be > 0"),
+    (STREAM + 'model = "resnet50"\nrate_rps = 0\n', "streams[0].rate_rps: must be >= 0.001"),
+    (STREAM + 'model = "resnet50"\nrate_rps = -3\n', "streams[0].rate_rps: must be >= 0.001"),
     (STREAM + 'model = "resnet50"\nrate_rps = 5\nexit_profile = [0.5, 0.2, 0.2, 0.2]\n',
      "exit_profile: exit profile sums to 1.1, not 1"),
     (STREAM + 'model = "resnet50"\nrate_rps = 5\nexit_profile = [0.5, 0.5]\n',

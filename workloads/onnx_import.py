@@ -26,6 +26,7 @@ import math
 
 from cost_models import Layer
 from dse.common import InputError, did_you_mean
+from dse.common.files import check_input_file
 
 GEMM_OPS = ("Conv", "Gemm", "MatMul")
 PASS_THROUGH = frozenset("""
@@ -52,13 +53,13 @@ def load_onnx_layers(path: str, exits: list, *, skip_unsupported: bool = False,
     from onnx import shape_inference
 
     src = source or path
+    check_input_file(path, source=src, field=field, what="ONNX file")
     try:
         model = onnx.load(path)
-    except FileNotFoundError:
-        raise InputError(f"ONNX file '{path}' not found", source=src, field=field) from None
     except Exception as exc:  # noqa: BLE001 - onnx raises many types for corrupt files
-        raise InputError(f"cannot read ONNX file '{path}': {type(exc).__name__}: {exc}",
-                         source=src, field=field) from None
+        # the exception's type only: its text may quote the file, which may be anything
+        raise InputError(f"cannot read ONNX file '{path}': not an ONNX model "
+                         f"({type(exc).__name__})", source=src, field=field) from None
     try:
         model = shape_inference.infer_shapes(model)
     except Exception as exc:  # noqa: BLE001
@@ -90,7 +91,13 @@ def load_onnx_layers(path: str, exits: list, *, skip_unsupported: bool = False,
         for o in n.output:
             producer[o] = idx
         if n.op_type in GEMM_OPS:
-            layer_of_node[idx] = _layer(n, idx, shapes, inits, batch, src, field)
+            try:
+                layer_of_node[idx] = _layer(n, idx, shapes, inits, batch, src, field)
+            except InputError as exc:
+                if exc.source is not None:
+                    raise
+                raise InputError(f"{exc.field}: {exc.message}", source=src, field=field,
+                                 allowed=exc.allowed) from None
 
     node_names = {n.name: idx for idx, n in enumerate(g.node) if n.name}
 

@@ -30,12 +30,15 @@ from dse.common import (
     check_float,
     check_int,
     check_keys,
+    check_requests,
+    check_seed,
     check_str,
     check_table,
     did_you_mean,
     read_toml,
     table,
 )
+from dse.common.limits import MAX_RATE_RPS, MAX_TIME_MS, MIN_RATE_RPS
 from workloads.arrivals import ARRIVALS
 from workloads.exits import (
     check_thresholds,
@@ -47,7 +50,7 @@ from workloads.exits import (
 )
 from workloads.model import EarlyExitModel, check_profile
 from workloads.registry import get_model, is_model_file
-from workloads.trace import Trace
+from workloads.trace import Trace, check_horizon
 
 STREAM_KEYS = ("name", "model", "arrival", "rate_rps", "slo_ms", "slo_x", "priority",
                "exit_mode", "exit_profile", "exit_thresholds", "confidence_slope")
@@ -246,15 +249,16 @@ class Scenario:
     # -- the trace -----------------------------------------------------------------------
     def trace(self, n_requests: int, seed: int) -> Trace:
         """The first ``n_requests`` requests of the merged streams for ``seed``."""
-        for what, v, lo in (("n_requests", n_requests, 1), ("seed", seed, 0)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-                raise InputError(f"must be an integer >= {lo}, got {v!r}", field=what)
-        n_requests, seed = int(n_requests), int(seed)
+        n_requests = check_requests(int(n_requests) if isinstance(n_requests, np.integer)
+                                    else n_requests, field="n_requests")
+        seed = check_seed(int(seed) if isinstance(seed, np.integer) else seed, field="seed")
         rates = self.rates_rps() / 1000.0                       # per ms
         horizon = n_requests / rates.sum() * 1.05 + 50.0 / rates.sum()
         finite = all(s.arrival == "trace" and not s.params["loop"] for s in self.streams)
-        previous = -1
+        previous, first = -1, horizon
         while True:
+            check_horizon(horizon / first, horizon, rates.sum(), n_requests, previous,
+                          name=self.name, source=self.source)
             per_stream = []
             for s, r in zip(self.streams, rates, strict=True):
                 rate = None if (s.arrival == "trace" and s.rate_rps is None) else r
@@ -330,14 +334,23 @@ def _rate_rps(s: Stream) -> float:
     return ARRIVALS[s.arrival].native_rate_rps(s.params)
 
 
+#: Accepted ranges of the stream numbers (see dse.common.limits): requests/s, ms,
+#: multiples of the isolated latency, the difficulty model's logistic slope.
+_RANGES = {"rate_rps": (MIN_RATE_RPS, MAX_RATE_RPS), "slo_ms": (0.0, MAX_TIME_MS),
+           "slo_x": (0.0, 1e6), "confidence_slope": (1e-2, 1e3)}
+
+
 def _number(table, key, *, source, field, required=False, default=None):
-    """A positive number (ms, requests/s, multiples), ``None`` when absent."""
+    """A positive number (ms, requests/s, multiples) within ``_RANGES``, ``None`` when
+    absent."""
     v = table.get(key, default)
     if v is None:
         if required:
             raise InputError("missing", source=source, field=field)
         return None
-    return check_float(v, source=source, field=field, low=0.0, low_open=True)
+    low, high = _RANGES[key]
+    return check_float(v, source=source, field=field, low=low, low_open=low == 0.0,
+                       high=high, allowed=f"{'(' if low == 0.0 else '['}{low:g}, {high:g}]")
 
 
 def _stream(t, i: int, *, source, base_dir, prefix) -> Stream:

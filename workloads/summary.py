@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.common import check_memory
 from workloads.registry import get_model
 
 
 def trace_summary(scenario, trace, window_ms: float = 1000.0) -> dict:
-    """Per-stream statistics of a trace (the ``dse workloads trace --json`` object)."""
+    """Per-stream statistics of a trace (the ``dse workloads trace --json`` object).
+    Counting windows that would not fit the memory budget are refused (InputError)."""
     streams = []
     span = trace.duration_ms
+    check_memory(span / window_ms * 16, f"counting {span / window_ms:.3g} windows of "
+                 f"{window_ms:g} ms", field="window_ms")
     for i, s in enumerate(scenario.streams):
         mask = trace.stream == i
         t = trace.arrival_ms[mask]

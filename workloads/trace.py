@@ -6,6 +6,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dse.common import InputError, check_memory
+from dse.common.limits import MAX_TIME_MS
+
+MAX_STRETCH = 1024  # a trace may take this many times the time its mean rates need
+_DRAW_BYTES = 64  # per expected arrival draw: times, sort copies, on/off or spike draws
+
+
+def check_horizon(stretch: float, horizon: float, rate_per_ms: float, n_requests: int,
+                  found: int, *, name: str, source: str | None) -> None:
+    """Refuse drawing ``n_requests`` over ``horizon`` ms when that spans more than
+    ``MAX_TIME_MS`` (float64 times would lose sub-microsecond resolution), when the
+    expected draws do not fit the memory budget, or when the horizon is ``stretch`` >
+    ``MAX_STRETCH`` times what the mean rates need and only ``found`` requests came out
+    (arrival parameters that keep most draws out of the window, e.g. a jitter far
+    longer than the period)."""
+    if horizon > MAX_TIME_MS:
+        raise InputError(f"{n_requests} requests at {rate_per_ms * 1000:.3g} requests/s "
+                         f"need {horizon:.3g} ms of simulated time, more than "
+                         f"{MAX_TIME_MS:g} ms", source=source,
+                         field="scenario.streams[*].rate_rps",
+                         allowed=f"<= {MAX_TIME_MS:g} ms: fewer requests or a higher rate")
+    if stretch > MAX_STRETCH:
+        raise InputError(f"the streams of scenario '{name}' give only {found} of "
+                         f"{n_requests} requests in {horizon / 2:.3g} ms, "
+                         f"{MAX_STRETCH // 2}x the time their rates need: arrival parameters "
+                         "that put most arrivals outside the window (e.g. a jitter far "
+                         "longer than the period)?", source=source, field="scenario.streams")
+    check_memory(rate_per_ms * horizon * _DRAW_BYTES,
+                 f"drawing {n_requests} requests over {horizon:.3g} ms", source=source,
+                 field="scenario.streams")
+
 
 @dataclass(frozen=True, eq=False)
 class Trace:

@@ -23,6 +23,7 @@ import os
 
 from cost_models import load_topology
 from dse.common import InputError, check_keys, check_str, did_you_mean, read_toml, table
+from dse.common.files import check_input_file
 from workloads.model import EarlyExitModel, validate_exits
 
 MODEL_KEYS = ("name", "topology", "format", "onnx", "skip_unsupported", "exits", "heads",
@@ -31,12 +32,8 @@ MODEL_KEYS = ("name", "topology", "format", "onnx", "skip_unsupported", "exits",
 
 def load_user_model(path: str) -> EarlyExitModel:
     """Load the ``[model]`` table of a model TOML file (cached per file version)."""
-    path = os.path.abspath(path)
-    try:
-        mtime = os.path.getmtime(path)
-    except OSError:
-        raise InputError("model file not found", source=path) from None
-    return _load(path, mtime)
+    path = os.path.abspath(check_input_file(path, what="model file"))
+    return _load(path, os.path.getmtime(path))
 
 
 @functools.lru_cache(maxsize=64)

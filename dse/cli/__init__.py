@@ -15,7 +15,9 @@ import os
 import signal
 import sys
 
+from dse.cli._common import positive_float
 from dse.common import InputError, RunError
+from dse.common.limits import ENV_MEMORY
 
 # Adding a command group is one module and one line here.
 COMMAND_MODULES = (
@@ -48,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "edge NPUs serving early-exit DNNs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--max-memory", metavar="GIB",
+                        type=positive_float("a positive number of GiB"),
+                        help="memory budget for traces, tables and studies (default: 80%% "
+                             f"of this machine's memory; env {ENV_MEMORY})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -60,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        if args.max_memory is not None:  # worker processes inherit it
+            os.environ[ENV_MEMORY] = repr(args.max_memory)
         if args.version:
             from dse import __version__
 

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from dse.common import InputError
 
 
-def int_at_least(low: int, what: str | None = None):
-    """argparse type: an integer >= ``low``; errors read ``--x must be a positive
-    integer, got -5`` (``what``: the words, default from ``low``)."""
+def int_at_least(low: int, what: str | None = None, high: int | None = None):
+    """argparse type: an integer >= ``low`` (and <= ``high``); errors read ``--x must be
+    a positive integer, got -5`` (``what``: the words, default from the bounds)."""
+    if high is not None:
+        what = what or f"an integer in {low}..{high}"
     what = what or ("a positive integer" if low == 1 else f"an integer >= {low}")
 
     def parse(text: str) -> int:
@@ -20,7 +22,7 @@ def int_at_least(low: int, what: str | None = None):
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}, got '{text}'") from None
-        if v < low:
+        if v < low or (high is not None and v > high):
             raise argparse.ArgumentTypeError(f"must be {what}, got {v}")
         return v
     return parse

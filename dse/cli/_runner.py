@@ -10,6 +10,7 @@ codes (2 input error, 1 runtime failure, 130 interrupted).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -34,11 +35,17 @@ SQLITE = "sqlite"
 
 
 class Stop:
-    """First signal: stop after the current trial.  Second: abort it (trial -> FAIL)."""
+    """First signal: stop after the current trial.  Second: abort it (trial -> FAIL).
+
+    The abort raises KeyboardInterrupt only while this process is inside a trial's
+    objective (:meth:`guard`); anywhere else (Optuna recording a trial, the storage
+    committing, the loop between trials) an exception could leave half-written
+    bookkeeping or escape as a traceback, and the stop already ends the loop there."""
 
     def __init__(self):
         self.event = threading.Event()
         self.hits = 0
+        self.in_trial = False
         self._old = {}
 
     def __call__(self, signum, frame):
@@ -51,8 +58,20 @@ class Stop:
         if self.hits == 2:
             print("dse: aborting the running trial(s); complete trials are kept",
                   file=sys.stderr)
-            raise KeyboardInterrupt
+            if self.in_trial:
+                raise KeyboardInterrupt
         # a third signal while the abort unwinds: nothing more to do
+
+    @contextlib.contextmanager
+    def guard(self):
+        """The objective runs inside: a second signal there aborts the trial."""
+        if self.hits > 1:
+            raise KeyboardInterrupt  # aborted between trials: start no other
+        self.in_trial = True
+        try:
+            yield
+        finally:
+            self.in_trial = False
 
     def install(self, *signums):
         if threading.current_thread() is threading.main_thread():
@@ -136,7 +155,7 @@ def run_study(spec, *, n_trials: int | None = None, storage_url: str | None = No
         if workers == 1:
             deadline = time.monotonic() + timeout if timeout is not None else None
             run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
-                       on_trial=lambda s: bar.refresh())
+                       on_trial=lambda s: bar.refresh(), guard=stop.guard)
         else:
             _run_processes(spec, url, n_trials, timeout, workers, stop, bar)
     except KeyboardInterrupt:
@@ -161,12 +180,14 @@ def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float |
     study = open_study(spec, storage_url, create=True)
     n_trials = n_trials if n_trials is not None else spec.n_trials
     timeout = timeout if timeout is not None else spec.timeout
+    if n_trials is not None:
+        run_limits(spec, n_trials, timeout)  # the memory check of a study this size
     deadline = time.monotonic() + timeout if timeout is not None else None
     bar = Progress(spec, study, n_trials, enabled=progress)
     stop = Stop().install(signal.SIGINT, signal.SIGTERM)
     try:
         mine = run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
-                          on_trial=lambda s: bar.refresh())
+                          on_trial=lambda s: bar.refresh(), guard=stop.guard)
     except KeyboardInterrupt:
         stop.event.set()
         mine = None
@@ -178,14 +199,20 @@ def join_study(spec, storage_url: str, *, n_trials: int | None, timeout: float |
 
 def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, deadline_s,
                 worker: int) -> None:
-    """Entry point of a local worker process (``dse run --workers K``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards stops as SIGTERM
-    stop = Stop().install(signal.SIGTERM)
+    """Entry point of a local worker process (``dse run --workers K``).
+
+    SIGINT is ignored (the parent forwards stops as SIGTERM; the process starts with it
+    ignored, see ``_run_processes``).  Until the Stop
+    handler is installed a SIGTERM ends the process silently (default action); after
+    this function, a late one is ignored (no traceback from multiprocessing's exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        stop = Stop().install(signal.SIGTERM)
         spec = parse_spec(text, source=source, base=Path(base))
         study = open_study(spec, storage_url, create=False, worker=worker)
         deadline = time.monotonic() + deadline_s if deadline_s is not None else None
-        run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event)
+        run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop.event,
+                   guard=stop.guard)
     except InputError as exc:
         print(f"dse: worker {worker}: error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -194,6 +221,8 @@ def _child_main(text: str, source: str, base: str, storage_url: str, n_trials, d
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
@@ -205,13 +234,27 @@ def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
     # Children start with SIGINT ignored (an ignored signal survives exec, and Python then
     # installs no handler): a terminal's Ctrl-C reaches the whole process group, and a
     # child still importing would otherwise die with a traceback; the parent forwards
-    # stops as SIGTERM instead.
+    # stops as SIGTERM instead.  The parent blocks SIGINT meanwhile, so a Ctrl-C during
+    # the start-up stays pending (a blocked signal is never discarded, even while its
+    # action is "ignore") and reaches the Stop handler right after; ignoring it lost a
+    # double Ctrl-C (the workers ran to the end).  multiprocessing's resource tracker
+    # unblocks SIGINT when it first starts, so it is started before.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    started = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for p in procs:
+            if stop.event.is_set():
+                break
             p.start()
+            started.append(p)
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    procs = started
     sent = 0
     try:
         while any(p.is_alive() for p in procs):
@@ -231,6 +274,8 @@ def _run_processes(spec, url, n_trials, timeout, workers, stop, bar) -> None:
         for p in procs:
             p.join()
     codes = [p.exitcode for p in procs]
+    if not procs:
+        return
     if any(c == 2 for c in codes):
         raise InputError("a worker stopped on an input error (see above)", source=spec.source)
     if any(c not in (0, 130, -signal.SIGTERM) for c in codes) and not stop.event.is_set():

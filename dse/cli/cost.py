@@ -124,7 +124,7 @@ def _sweep_table(sw: dict, title: str, batch: int) -> str:
 
 
 def run(args) -> int:
-    from cost_models import load_topology, utilisation_sweep
+    from cost_models import load_topology
     from dse.cli._common import prepare_kernels
     from dse.report import read_npu
 
@@ -143,7 +143,20 @@ def run(args) -> int:
         exit_layers = list(model.exit_layers)
         name = model.name
     prepare_kernels()
+    try:
+        return _print(args, design, layers, name, exit_layers)
+    except InputError as exc:  # a layer too large for this design: name its file
+        if exc.source is None and args.topology:
+            raise InputError(exc.message, source=args.topology, field=exc.field,
+                             allowed=exc.allowed) from None
+        raise
+
+
+def _print(args, design, layers, name, exit_layers) -> int:
     if args.sweep_batch:
+        from cost_models import utilisation_sweep
+
+
         batch = design.max_batch if args.batch is None else args.batch
         _check_batch(design, batch)
         sw = utilisation_sweep(design, layers)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from dse.cli._common import flags, int_at_least, positive_float
+from dse.cli._common import flags, int_at_least, positive_float, warn
 from dse.common import InputError, check_choice
+from dse.common.limits import MAX_REQUESTS
 
 
 def register(sub) -> None:
@@ -18,11 +19,11 @@ def register(sub) -> None:
     d.add_argument("--out", metavar="FILE.html",
                    help="output file (default: dashboard.html in the study's results "
                         "folder; not written with --serve)")
-    d.add_argument("--max-designs", type=int_at_least(1), default=12, metavar="N",
+    d.add_argument("--max-designs", type=int_at_least(1, high=10_000), default=12, metavar="N",
                    help="Pareto designs with full detail (default 12)")
     d.add_argument("--serve", action="store_true",
                    help="serve over HTTP and rebuild while the study runs")
-    d.add_argument("--port", type=int_at_least(0), default=8050,
+    d.add_argument("--port", type=int_at_least(1, high=65535), default=8050,
                    help="port for --serve (default 8050)")
     d.add_argument("--host", default="127.0.0.1",
                    help="address for --serve (default 127.0.0.1: this machine only)")
@@ -61,8 +62,9 @@ def register(sub) -> None:
                                    "intervals over K traces.")
     v.add_argument("design", metavar="design.toml")
     v.add_argument("--scenario", metavar="FILE", help="evaluate on another scenario (TOML)")
-    v.add_argument("--requests", type=int_at_least(1), metavar="N", help="trace length")
-    v.add_argument("--seeds", type=int_at_least(1), default=1, metavar="K",
+    v.add_argument("--requests", type=int_at_least(1, high=MAX_REQUESTS), metavar="N",
+                   help="trace length")
+    v.add_argument("--seeds", type=int_at_least(1, high=10_000), default=1, metavar="K",
                    help="number of traces")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.set_defaults(func=_evaluate)
@@ -84,10 +86,14 @@ def _dashboard(args) -> int:
         DashboardServer,
         build_dashboard,
         check_out_path,
+        is_loopback,
         study_fingerprint,
         write_dashboard,
     )
 
+    if args.out is not None and not args.serve:
+        with flags(path="--out"):  # fail before touching the storage
+            check_out_path(args.out, (".html", ".htm"))
     spec, study, folder = _spec_and_study(args)
     kwargs = dict(scenario=spec.scenario, fidelity=spec.fidelity, seed=spec.seed,
                   max_designs=args.max_designs)
@@ -109,13 +115,20 @@ def _dashboard(args) -> int:
     def build(version: str) -> str:
         return build_dashboard(study, live_version=version, detail_cache=cache, **kwargs)
 
+    if not is_loopback(args.host):
+        warn([f"--host {args.host}: the dashboard is served to other machines and has no "
+              "authentication (anyone who reaches this port sees the study)"])
     try:
         server = DashboardServer(build, lambda: study_fingerprint(study), host=args.host,
                                  port=args.port, poll_s=max(0.5, args.poll),
                                  log=lambda msg: print(msg, file=sys.stderr))
-    except OSError as exc:
-        raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
-                         field="--port") from None
+    except (OSError, ValueError, UnicodeError) as exc:
+        import errno
+
+        port_taken = getattr(exc, "errno", None) in (errno.EADDRINUSE, errno.EACCES)
+        raise InputError(f"cannot listen on {args.host}:{args.port}: "
+                         f"{getattr(exc, 'strerror', None) or exc}",
+                         field="--port" if port_taken else "--host") from None
     print(f"serving {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
@@ -151,6 +164,8 @@ def _export(args) -> int:
         if args.where:
             raise InputError("--where picks a design; --trials writes every trial",
                              field="--where")
+        with flags(path="--trials"):  # fail before touching the storage
+            check_out_path(args.trials, (".csv", ".parquet"))
         spec, study, _ = _spec_and_study(args)
         with flags(path="--trials"):
             frame = write_trials(study, args.trials)

@@ -7,7 +7,8 @@ import json
 import math
 
 from dse.cli._common import fmt, json_safe, warn
-from dse.common import InputError, check_choice
+from dse.common import InputError, check_choice, check_float, check_requests, check_seed
+from dse.common.limits import MAX_RATE_RPS, MAX_TIME_MS, MIN_RATE_RPS
 
 
 def register(subparsers) -> None:
@@ -101,17 +102,17 @@ def _check_workload_args(args, *, single_required: bool) -> None:
             for flag, val in (("--rate", args.rate), ("--slo-ms", args.slo_ms)):
                 if val is None:
                     raise InputError("required with --model", field=flag)
-        if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
-            raise InputError(f"must be > 0 requests/s, got {args.rate}", field="--rate")
-        if args.slo_ms is not None and not (math.isfinite(args.slo_ms) and args.slo_ms > 0):
-            raise InputError(f"must be > 0 ms, got {args.slo_ms}", field="--slo-ms")
-    if args.seed < 0:
-        raise InputError(f"must be >= 0, got {args.seed}", field="--seed")
+        if args.rate is not None:
+            check_float(args.rate, field="--rate", low=MIN_RATE_RPS, high=MAX_RATE_RPS,
+                        allowed=f"{MIN_RATE_RPS:g}..{MAX_RATE_RPS:g} requests/s")
+        if args.slo_ms is not None:
+            check_float(args.slo_ms, field="--slo-ms", low=0.0, low_open=True,
+                        high=MAX_TIME_MS, allowed=f"(0, {MAX_TIME_MS:g}] ms")
+    check_seed(args.seed, field="--seed")
 
 
 def _check_requests(n) -> None:
-    if n < 1:
-        raise InputError(f"must be >= 1, got {n}", field="--requests")
+    check_requests(n, field="--requests")
 
 
 def _parse_params(pairs, policy, base: dict | None = None) -> dict:

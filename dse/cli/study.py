@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--n-trials", type=positive, help="total complete trials to reach")
     p.add_argument("--storage", help="storage URL (default: the spec's, else "
                                      "results/<name>/study.db)")
-    p.add_argument("--workers", type=positive, default=1,
+    p.add_argument("--workers", type=int_at_least(1, high=1024), default=1,
                    help="local worker processes (needs a journal or server storage)")
     p.add_argument("--timeout", type=seconds, help="stop after S seconds")
     p.add_argument("--no-report", action="store_true", help="skip the dashboard/report")

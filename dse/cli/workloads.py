@@ -162,16 +162,27 @@ def _arrivals(args) -> int:
 
 
 def _trace(args) -> int:
-    from dse.common import InputError
+    from dse.cli._common import flags
+    from dse.common import InputError, check_requests, check_seed
+    from dse.common.limits import MAX_TIME_MS
     from workloads import load_scenario, trace_summary
 
-    if args.window_ms <= 0:
-        raise InputError(f"must be > 0, got {args.window_ms}", field="--window-ms")
+    if not 0 < args.window_ms <= MAX_TIME_MS:
+        raise InputError(f"must be > 0 and <= {MAX_TIME_MS:g}, got {args.window_ms}",
+                         field="--window-ms", allowed=f"(0, {MAX_TIME_MS:g}] ms")
+    check_requests(args.requests, field="--requests")
+    check_seed(args.seed, field="--seed")
+    from dse.common.files import atomic_write, check_output
+
+    if args.csv:
+        check_output(args.csv, field="--csv")
     sc = load_scenario(args.scenario)
     tr = sc.trace(args.requests, args.seed)
     if args.csv:
-        tr.to_frame().to_csv(args.csv, index=False)
-    summary = trace_summary(sc, tr, args.window_ms)
+        atomic_write(args.csv, lambda tmp: tr.to_frame().to_csv(tmp, index=False),
+                     field="--csv")
+    with flags(window_ms="--window-ms"):
+        summary = trace_summary(sc, tr, args.window_ms)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -33,7 +33,9 @@ class InputError(ValueError):
         text = ": ".join([*parts, self.message])
         if self.allowed:
             text += f" (allowed: {self.allowed})"
-        return text.replace("\n", " ")
+        # one line, and no control character reaches the terminal (paths may hold any)
+        text = text.replace("\n", " ")
+        return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
     def renamed(self, field: str) -> InputError:
         """The same error naming ``field`` instead (e.g. a parameter as its CLI flag)."""

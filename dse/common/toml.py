@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 from dse.common.errors import InputError
+from dse.common.files import read_input_bytes
 
 
 def parse_toml(text: str, *, source: str) -> dict:
@@ -18,18 +19,11 @@ def parse_toml(text: str, *, source: str) -> dict:
 
 
 def read_text(path: str | Path) -> str:
-    """The UTF-8 text of a file; a missing file, a directory or binary content is an
+    """The UTF-8 text of a file; a missing file, anything but a regular file (see
+    :func:`dse.common.files.check_input_file`) or binary content is an
     :class:`InputError`."""
     source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a TOML file", source=source) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", source=source) from None
+    raw = read_input_bytes(path, what="TOML file")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

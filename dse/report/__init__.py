@@ -27,13 +27,13 @@ from dse.report.export import (
     write_trials,
 )
 from dse.report.reproduce import results_markdown, write_reproduction
-from dse.report.server import DashboardServer, study_fingerprint
+from dse.report.server import DashboardServer, is_loopback, study_fingerprint
 
 __all__ = [
     "DESIGN_SUFFIXES", "PICK_RULES", "SCHEMA_VERSION", "DashboardServer", "DesignFile",
     "StudyData", "build_dashboard", "check_out_path", "compare_figure", "design_record",
     "evaluate_design", "export_design", "flatten_numbers", "load_design", "load_study",
-    "open_spec_study", "pick", "read_npu", "read_study", "study_fingerprint", "trial_area",
+    "is_loopback", "open_spec_study", "pick", "read_npu", "read_study", "study_fingerprint", "trial_area",
     "trials_frame", "write_compare_figure", "write_dashboard", "write_design",
     "write_reproduction", "results_markdown", "write_run_report", "write_trials",
 ]

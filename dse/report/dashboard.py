@@ -18,7 +18,6 @@ import base64
 import datetime as _dt
 import html
 import json
-import os
 
 import numpy as np
 import optuna
@@ -377,12 +376,8 @@ def build_dashboard(study: optuna.Study, *, scenario=None, fidelity=None, seed=N
 
 def write_dashboard(study: optuna.Study, path: str, **kwargs) -> str:
     """Write :func:`build_dashboard` output to ``path`` atomically; returns the path."""
+    from dse.common.files import atomic_write_text
     from dse.report.export import check_out_path
 
     check_out_path(path, (".html", ".htm"))
-    text = build_dashboard(study, **kwargs)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, build_dashboard(study, **kwargs), field="path")

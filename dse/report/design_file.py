@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from dse.common import InputError, check_keys, did_you_mean
+from dse.common.files import check_input_file, read_input_bytes
 from dse.report.export import DESIGN_SUFFIXES, SCHEMA_VERSION
 
 _TOP_KEYS = ("schema_version", "npu", "policy", "scenario", "metrics", "area_mm2",
@@ -48,16 +49,12 @@ class DesignFile:
 
 def read_design_dict(path: str) -> dict:
     """The raw mapping of a ``.toml`` / ``.json`` design file (errors are one line)."""
-    if not os.path.exists(path):
-        raise InputError("file not found", source=path)
-    if os.path.isdir(path):
-        raise InputError("is a directory, expected a design file", source=path)
+    check_input_file(path, what="design file")
     ext = os.path.splitext(path)[1].lower()
     if ext not in DESIGN_SUFFIXES:
         raise InputError("design files are TOML or JSON", source=path, field="extension",
                          allowed=", ".join(DESIGN_SUFFIXES))
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    raw = read_input_bytes(path, what="design file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

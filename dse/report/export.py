@@ -22,6 +22,7 @@ import os
 import pandas as pd
 
 from dse.common import InputError
+from dse.common.files import atomic_write, atomic_write_text, check_output
 from dse.report import _toml
 from dse.report._study import StudyData
 
@@ -126,16 +127,13 @@ def design_record(data: StudyData, trial, *, spec=None, scenario=None, fidelity=
 
 
 def check_out_path(path: str, suffixes: tuple[str, ...], field: str = "path") -> str:
-    """The lower-case extension of an output ``path`` (one of ``suffixes``) whose folder
-    exists."""
+    """The lower-case extension of an output ``path`` (one of ``suffixes``) that can be
+    written (:func:`dse.common.files.check_output`)."""
+    check_output(path, field=field)
     ext = os.path.splitext(path)[1].lower()
     if ext not in suffixes:
         raise InputError(f"cannot tell the format of '{path}' from its extension",
                          field=field, allowed=", ".join(suffixes))
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise InputError(f"directory '{os.path.dirname(path) or parent}' does not exist",
-                         source=path, field=field)
     return ext
 
 
@@ -151,11 +149,7 @@ def write_design(record: dict, path: str) -> str:
     """Write a design record to ``path`` (``.toml`` or ``.json``); returns the path."""
     ext = check_out_path(path, DESIGN_SUFFIXES)
     text = dumps_design(record, "toml" if ext == ".toml" else "json")
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text, field="path")
 
 
 def _flatten(prefix: str, value, out: dict) -> None:
@@ -214,11 +208,12 @@ def write_trials(study, path: str) -> pd.DataFrame:
     ext = check_out_path(path, (".csv", ".parquet"))
     frame = trials_frame(study)
     if ext == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError as exc:
-            raise InputError("writing parquet needs pyarrow (pip install 'dse[parquet]')",
-                             field="path") from exc
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False), field="path")
+        return frame
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise InputError("writing parquet needs pyarrow (pip install 'dse[parquet]')",
+                         field="path") from exc
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False), field="path")
     return frame

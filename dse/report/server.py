@@ -17,6 +17,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name) only reaches this machine."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def study_fingerprint(study) -> str:
     """Changes whenever a trial is added or changes state (cheap: no user attrs read)."""
     trials = study.get_trials(deepcopy=False)
@@ -41,7 +53,24 @@ class DashboardServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # a malformed request line gets a status line and headers too (the default,
+            # HTTP/0.9, answers with a bare error page)
+            default_request_version = "HTTP/1.0"
+
+            def send_error(self, code, message=None, explain=None):
+                # an error found while parsing (e.g. HTTP/9.9, a request line too long)
+                # comes before the method is known: a HEAD still gets headers only
+                if (self.raw_requestline or b"").startswith(b"HEAD "):
+                    self.command = "HEAD"
+                super().send_error(code, message, explain)
+
             def do_GET(self):  # noqa: N802 - http.server API
+                self._answer(body_too=True)
+
+            def do_HEAD(self):  # noqa: N802 - headers only (RFC 9110 9.3.2)
+                self._answer(body_too=False)
+
+            def _answer(self, body_too: bool) -> None:
                 path = urlsplit(self.path).path
                 if path in ("/", "/index.html"):
                     with server._lock:
@@ -59,10 +88,8 @@ class DashboardServer:
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("X-Content-Type-Options", "nosniff")
                 self.end_headers()
-                self.wfile.write(body)
-
-            def do_HEAD(self):  # noqa: N802
-                self.do_GET()
+                if body_too:
+                    self.wfile.write(body)
 
             def log_message(self, format, *args):  # noqa: A002 - quiet access log
                 return

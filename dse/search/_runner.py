@@ -14,6 +14,7 @@ processes, signals, progress bars and the report after a run belong to the app l
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -23,13 +24,19 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from dse.common import InputError, RunError, did_you_mean
+from dse.common import InputError, RunError, check_memory, did_you_mean
 from dse.search._front import front_summary
 from dse.search._objective import InvalidDesign, Objective, Surplus
 from dse.search._samplers import make_sampler
 from dse.search._storage import open_storage, reap_stale_trials, redact_url, storage_failure
 
 REAP_INTERVAL_S = 1.0  # a worker looks for stale trials at most this often (seconds)
+#: Memory per stored trial in every client process (bytes): ~6-8 KiB measured by the
+#: soak benchmark (docs/robustness.md), rounded up.
+TRIAL_BYTES = 8 * 1024
+#: A worker stops after this many consecutive trials of invalid designs (a space that is
+#: almost all invalid; with 90% invalid points a false stop has odds ~1e-9 per trial).
+MAX_INVALID_STREAK = 200
 
 
 def _quiet_optuna() -> None:
@@ -116,16 +123,18 @@ def counts(study: optuna.Study) -> dict[str, int]:
 # --------------------------------------------------------------------------- a worker
 def run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                deadline: float | None = None, stop: threading.Event | None = None,
-               on_trial=None, objective: Objective | None = None) -> int:
+               on_trial=None, objective: Objective | None = None, guard=None) -> int:
     """Run trials in this process until the study has ``n_trials`` complete trials, the
     deadline (time.monotonic) passes, the space is exhausted (:func:`exhausted`) or
     ``stop`` is set.
     Returns the number of trials this worker completed.  A storage that fails during
     the run (server gone, disk full, database locked) is a one-line :class:`RunError`.
-    ``objective``: the :class:`Objective` to run (default: a new one for ``spec``)."""
+    ``objective``: the :class:`Objective` to run (default: a new one for ``spec``).
+    ``guard()``, if given, is a context manager entered around each objective call (the
+    CLI lets a second Ctrl-C abort a trial there, never inside Optuna's bookkeeping)."""
     try:
         return _run_worker(spec, study, n_trials=n_trials, deadline=deadline, stop=stop,
-                           on_trial=on_trial, objective=objective)
+                           on_trial=on_trial, objective=objective, guard=guard)
     except _storage_errors() as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise RunError(f"the study storage failed during the run: {type(exc).__name__}: "
@@ -146,13 +155,15 @@ def _storage_errors() -> tuple:
 
 def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
                 deadline: float | None = None, stop: threading.Event | None = None,
-                on_trial=None, objective: Objective | None = None) -> int:
+                on_trial=None, objective: Objective | None = None, guard=None) -> int:
     _quiet_optuna()
     objective = objective or Objective(spec, n_trials=n_trials)
     stop = stop or threading.Event()
     mine = 0
     last_reap = -math.inf
     finished: list = []  # this worker's finished trial (Optuna callback)
+    invalid = _InvalidStreak(objective, guard or contextlib.nullcontext)
+    grid = spec.sampler == "grid"  # finite: no streak stop
     while not stop.is_set():
         idx = objective.index(study)
         if time.monotonic() - last_reap >= REAP_INTERVAL_S:
@@ -170,9 +181,14 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
             time.sleep(0.2)  # wait for the running trials (they may prune or fail)
             continue
         finished.clear()
-        study.optimize(objective, n_trials=1, catch=(InvalidDesign, Surplus),
+        study.optimize(invalid, n_trials=1, catch=(InvalidDesign, Surplus),
                        gc_after_trial=False, show_progress_bar=False,
                        callbacks=[lambda _s, t: finished.append(t)])
+        if invalid.streak >= MAX_INVALID_STREAK and not grid:
+            raise InputError(f"stopped after {invalid.streak} consecutive trials of invalid "
+                             f"designs (last: {invalid.last}); narrow the [space.npu] ranges "
+                             "to valid designs; complete trials are kept",
+                             source=spec.source, field="space.npu")
         mine += any(t.state == TrialState.COMPLETE and
                     t.user_attrs.get("worker") == objective.worker for t in finished)
         if on_trial is not None:
@@ -190,6 +206,27 @@ def exhausted(study: optuna.Study, n_trials: int | None = None) -> bool:
     if check is None or (n_trials is not None and size is not None and n_trials < size):
         return False
     return bool(check(study))
+
+
+class _InvalidStreak:
+    """The objective (called inside ``guard()``), counting this worker's consecutive
+    trials of invalid designs."""
+
+    def __init__(self, objective, guard):
+        self.objective, self.guard, self.streak, self.last = objective, guard, 0, ""
+
+    def __call__(self, trial):
+        try:
+            with self.guard():
+                out = self.objective(trial)
+        except InvalidDesign as exc:
+            self.streak, self.last = self.streak + 1, str(exc)
+            raise
+        except optuna.TrialPruned:
+            self.streak = 0
+            raise
+        self.streak = 0
+        return out
 
 
 # --------------------------------------------------------------------------- run
@@ -216,6 +253,9 @@ def run_limits(spec, n_trials: int | None = None, timeout: float | None = None):
     if n_trials is None and timeout is None:
         raise InputError("give n_trials and/or timeout", source=spec.source,
                          field="study.n_trials")
+    if n_trials is not None:  # every client process holds every trial (DESIGN: O(trials))
+        check_memory(n_trials * TRIAL_BYTES, f"a study of {n_trials} trials",
+                     source=spec.source, field="study.n_trials")
     return n_trials, timeout
 
 

@@ -125,7 +125,8 @@ def make_sampler(spec, worker: int = 0) -> optuna.samplers.BaseSampler:
     why = sampler.missing()
     if why:
         raise InputError(why, source=spec.source, field="study.sampler")
-    inner = sampler.factory(spec, spec.seed + worker)
+    seed = (spec.seed + worker) % 2**32  # Optuna takes 32-bit seeds
+    inner = sampler.factory(spec, seed)
     if spec.sampler == "grid":
         return inner
-    return UniqueSampler(inner, spec.space, spec.seed + worker)
+    return UniqueSampler(inner, spec.space, seed)

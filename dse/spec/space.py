@@ -277,6 +277,8 @@ def parse_space(table: dict, source: str) -> Space:
     check_keys(npu_table, kinds, source=source, prefix="space.npu.")
     npu = {name: parse_dim(v, source=source, path=f"space.npu.{name}", kind=kinds[name])
            for name, v in npu_table.items()}
+    for name, dim in npu.items():
+        _check_npu_bounds(name, dim, source)
 
     pol_table = check_table(table.get("policy", {}), source=source, field="space.policy")
     names = list(POLICIES)
@@ -350,6 +352,27 @@ def parse_exits(table: dict, scenario, source: str
         out[stream] = dims
         counts[stream] = len(per_exit)
     return out, counts
+
+
+def _check_npu_bounds(name: str, dim: Dim, source: str) -> None:
+    """A range or choice of an ``[npu]`` field within the field's accepted range (a range
+    of 1..2^63-1 would make almost every trial an invalid design)."""
+    from cost_models import NpuDesign
+
+    bounds = NpuDesign.field_range(name)
+    if bounds is None or dim.kind == "fixed":
+        return  # a fixed value is checked as a design (check_feasible)
+    low, high = bounds
+    ends = ((f"space.npu.{name}.low", dim.low), (f"space.npu.{name}.high", dim.high)) \
+        if dim.kind in ("int", "float") else \
+        tuple((f"space.npu.{name}[{i}]", v) for i, v in enumerate(dim.values))
+    for path, v in ends:
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            continue
+        if v > high or v < low or (low == 0 and v <= 0):
+            raise InputError(f"{v} is outside the range of npu.{name}", source=source,
+                             field=path, allowed=f"{'(' if low == 0 else '['}{low:g}, "
+                             f"{high:g}]")
 
 
 def _check_param_bounds(dim: Dim, decl, source: str, path: str) -> None:

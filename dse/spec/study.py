@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,16 @@ from dse.common import (
     check_float,
     check_int,
     check_keys,
+    check_memory,
     check_numbers,
+    check_requests,
+    check_seed,
     check_str,
     check_table,
     parse_toml,
 )
+from dse.common.files import read_input_bytes
+from dse.common.limits import BYTES_PER_REQUEST
 from dse.metrics import (
     SATISFACTION_LOADS,
     SATISFACTION_SLO_X,
@@ -237,7 +243,12 @@ def _parse_fidelity(table: dict, source: str) -> Fidelity:
         return _get(table, key, check, getattr(d, key), source=source,
                     field=f"fidelity.{key}", **bounds)
 
-    requests = get("requests", check_int, low=10)
+    requests = get("requests", check_requests, low=10)
+    replications = get("replications", check_int, low=1, high=1000)
+    # every replication's trace stays in memory for the whole study
+    check_memory(requests * replications * BYTES_PER_REQUEST,
+                 f"{replications} traces of {requests} requests", source=source,
+                 field="fidelity.requests")
     short = get("short_requests", check_int, low=0)
     if short and short >= requests:
         raise InputError(f"must be smaller than fidelity.requests={requests} (or 0 = off), "
@@ -247,7 +258,7 @@ def _parse_fidelity(table: dict, source: str) -> Fidelity:
                          field="fidelity.short_requests")
     return Fidelity(
         requests=requests,
-        replications=get("replications", check_int, low=1),
+        replications=replications,
         warmup=get("warmup", check_float, low=0.0, high=0.9),
         short_requests=short,
         prune_after=get("prune_after", check_int, low=1),
@@ -284,12 +295,14 @@ def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a study spec file."""
     path = Path(path)
     source = str(path)
-    if not path.is_file():
+    if "\0" not in source and not os.path.lexists(source):
         raise InputError("no such spec file", source=source)
+    raw = read_input_bytes(source, what="spec file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", source=source) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
+                         source=source) from None
     return parse_spec(text, source=source, base=path.resolve().parent)
 
 
@@ -314,7 +327,7 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
                     low=1)
     timeout = _get(study, "timeout", check_float, source=source, field="study.timeout",
                    low=0.0, low_open=True)
-    seed = _get(study, "seed", check_int, 0, source=source, field="study.seed", low=0)
+    seed = _get(study, "seed", check_seed, 0, source=source, field="study.seed")
     if n_trials is None and timeout is None and sampler != "grid":
         raise InputError("give n_trials and/or timeout", source=source, field="study.n_trials")
 
@@ -323,6 +336,8 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     objectives = _parse_objectives(study.get("objectives"), source, streams)
     constraints = _parse_constraints(study.get("constraints"), source, streams)
     fidelity = _parse_fidelity(doc.get("fidelity", {}), source)
+    if fidelity.replications > 1:  # replication r draws its trace with seed + r
+        check_seed(seed, source=source, field="study.seed", span=fidelity.replications)
     space_table = check_table(doc["space"], source=source, field="space")
     space = parse_space(space_table, source)
     if "exits" in space_table:

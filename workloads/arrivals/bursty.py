@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.common.limits import MAX_TIME_MS, MIN_DURATION_MS
 from workloads.arrivals._base import ArrivalParam, ArrivalProcess, seq_cumsum
 
 
@@ -61,11 +62,13 @@ PROCESS = ArrivalProcess(
     params={
         "peak_to_base": ArrivalParam("peak_to_base", "float", 10.0,
                                      "arrival rate in a burst / rate between bursts",
-                                     low=1.0),
+                                     low=1.0, high=1e6),
         "mean_on_ms": ArrivalParam("mean_on_ms", "float", 200.0,
-                                   "mean burst duration (ms)", low=0.0, low_open=True),
+                                   "mean burst duration (ms)", low=MIN_DURATION_MS,
+                                   high=MAX_TIME_MS),
         "mean_off_ms": ArrivalParam("mean_off_ms", "float", 800.0,
-                                    "mean time between bursts (ms)", low=0.0, low_open=True),
+                                    "mean time between bursts (ms)",
+                                    low=MIN_DURATION_MS, high=MAX_TIME_MS),
     },
     sample=_sample,
 )

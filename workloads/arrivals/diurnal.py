@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.common.limits import MAX_TIME_MS, MIN_DURATION_MS
 from workloads.arrivals._base import ArrivalParam, ArrivalProcess, poisson_times
 
 
@@ -33,7 +34,8 @@ PROCESS = ArrivalProcess(
         "starting at the trough; mean over whole periods = rate_rps.",
     params={
         "period_s": ArrivalParam("period_s", "float", 60.0,
-                                 "length of one (compressed) day (s)", low=0.0, low_open=True),
+                                 "length of one (compressed) day (s)",
+                                 low=MIN_DURATION_MS / 1e3, high=MAX_TIME_MS / 1e3),
         "amplitude": ArrivalParam("amplitude", "float", 0.8,
                                   "relative swing of the rate around its mean", low=0.0,
                                   high=1.0),

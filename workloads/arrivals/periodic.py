@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.common.limits import MAX_TIME_MS
 from workloads.arrivals._base import ArrivalParam, ArrivalProcess
 
 
@@ -28,7 +29,8 @@ PROCESS = ArrivalProcess(
         "random phase: a camera or sensor stream.",
     params={
         "jitter_ms": ArrivalParam("jitter_ms", "float", 1.0,
-                                  "standard deviation of each arrival's jitter (ms)", low=0.0),
+                                  "standard deviation of each arrival's jitter (ms)", low=0.0,
+                                  high=MAX_TIME_MS),
     },
     sample=_sample,
 )

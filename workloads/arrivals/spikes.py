@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.common.limits import MAX_TIME_MS, MIN_DURATION_MS
 from workloads.arrivals._base import ArrivalParam, ArrivalProcess, poisson_times
 
 
@@ -32,10 +33,11 @@ PROCESS = ArrivalProcess(
         "spike_share": ArrivalParam("spike_share", "float", 0.5,
                                     "share of requests that arrive in spikes", low=0.0,
                                     high=1.0),
-        "spike_size": ArrivalParam("spike_size", "int", 20, "requests per spike", low=1),
+        "spike_size": ArrivalParam("spike_size", "int", 20, "requests per spike", low=1,
+                                   high=10**6),
         "spike_width_ms": ArrivalParam("spike_width_ms", "float", 5.0,
                                        "duration over which a spike's requests arrive (ms)",
-                                       low=0.0, low_open=True),
+                                       low=MIN_DURATION_MS, high=MAX_TIME_MS),
     },
     sample=_sample,
 )

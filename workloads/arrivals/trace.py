@@ -16,6 +16,8 @@ import os
 import numpy as np
 
 from dse.common import InputError
+from dse.common.files import check_input_file
+from dse.common.limits import MAX_TIME_MS
 from workloads.arrivals._base import ArrivalParam, ArrivalProcess
 
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "us": 1e-3}
@@ -30,13 +32,13 @@ def _read(path: str, mtime: float, stream: str, unit: str, source: str | None,
         df = pd.read_csv(path, dtype={"stream": str}, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise InputError(f"trace file '{path}' is empty", source=source, field=field) from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read trace file '{path}': {exc}", source=source,
-                         field=field) from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        # the reason only (its type): the file may be anything, its text is never quoted
+        raise InputError(f"cannot read trace file '{path}' as CSV ({type(exc).__name__})",
+                         source=source, field=field) from None
     if "timestamp" not in df.columns:
-        raise InputError(f"trace file '{path}' has no 'timestamp' column "
-                         f"(columns: {', '.join(map(str, df.columns))})", source=source,
-                         field=field, allowed="timestamp, stream")
+        raise InputError(f"trace file '{path}' has no 'timestamp' column in its header "
+                         "line", source=source, field=field, allowed="timestamp, stream")
     if stream:
         if "stream" not in df.columns:
             raise InputError(f"trace file '{path}' has no 'stream' column to select "
@@ -51,7 +53,13 @@ def _read(path: str, mtime: float, stream: str, unit: str, source: str | None,
     if bad.size:
         raise InputError(f"trace file '{path}': timestamp of data row {bad[0] + 1}{where} is "
                          "not a number", source=source, field=field)
-    ts = ts * _UNIT_MS[unit]
+    with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+        ts = ts * _UNIT_MS[unit]
+    late = np.flatnonzero(~(ts <= MAX_TIME_MS))
+    if late.size:
+        raise InputError(f"trace file '{path}': timestamp of data row {late[0] + 1}{where} "
+                         f"is beyond {MAX_TIME_MS:g} ms", source=source, field=field,
+                         allowed=f"0..{MAX_TIME_MS:g} ms")
     if ts[0] < 0:
         raise InputError(f"trace file '{path}': negative timestamp {ts[0]:g}{where}",
                          source=source, field=field)
@@ -67,12 +75,8 @@ def _read(path: str, mtime: float, stream: str, unit: str, source: str | None,
 
 def load(p: dict, source: str | None = None, field: str = "path") -> tuple[np.ndarray, float]:
     """(timestamps in ms, recording length in ms) for the parameters ``p``."""
-    path = p["path"]
-    try:
-        mtime = os.path.getmtime(path)
-    except OSError:
-        raise InputError(f"trace file '{path}' not found", source=source, field=field) from None
-    return _read(path, mtime, p["stream"], p["time_unit"], source, field)
+    path = check_input_file(p["path"], source=source, field=field, what="trace file")
+    return _read(path, os.path.getmtime(path), p["stream"], p["time_unit"], source, field)
 
 
 def _native_rate_rps(p: dict) -> float:
