@@ -200,21 +200,24 @@ def _print_streams(m: dict, scenario) -> None:
 # --- dse policies -------------------------------------------------------------------------
 
 def _policies(args) -> int:
-    from dse.sim import POLICIES
+    from dse.sim import LEARNED, POLICIES
 
     if args.json:
         out = [{"name": p.name, "summary": p.summary, "reconstruction": p.reconstruction,
                 "instances_param": p.instances_param or None,
+                "learned": p.runner is not None,
                 "params": [{"name": q.name, "kind": q.kind, "default": q.default,
                             "low": q.low, "high": q.high, "log": q.log, "doc": q.doc}
-                           for q in p.params.values()]} for p in POLICIES.values()]
+                           for q in p.params.values()]}
+               for p in [*POLICIES.values(), *LEARNED.values()]]
         print(json.dumps(out, indent=2))
         return 0
-    for p in POLICIES.values():
+    for p in [*POLICIES.values(), *LEARNED.values()]:
         mark = " (our reconstruction)" if p.reconstruction else ""
         print(f"{p.name}{mark}: {p.summary}")
         for q in p.params.values():
-            rng = f"{q.low}..{q.high}" + (" log" if q.log else "")
+            rng = "(path)" if q.kind == "file" else f"{q.low}..{q.high}" + (
+                " log" if q.log else "")
             print(f"    {q.name:<20} {q.kind:<5} default {q.default!s:<6} range {rng:<12} "
                   f"{q.doc}")
     return 0
