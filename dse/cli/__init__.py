@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dse.cli.sim",        # dse simulate, dse policies, dse compare
     "dse.cli.study",      # dse run, dse worker, dse status, dse metrics, dse samplers
     "dse.cli.report",     # dse dashboard, dse export, dse evaluate
+    "dse.cli.rl",         # dse rl train, dse rl eval (extra 'rl')
 )
 
 

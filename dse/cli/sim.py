@@ -44,7 +44,12 @@ def register(subparsers) -> None:
     _workload_args(c, single_required=False)
     c.add_argument("--loads", default=",".join(str(x) for x in LOADS),
                    help="load factors: multiples of --rate (default: %(default)s)")
-    c.add_argument("--policies", default="all", help="comma-separated policies (default all)")
+    c.add_argument("--policies", default="all",
+                   help="comma-separated policies (default: every kernel policy, plus "
+                        "learned ones whose file --param gives)")
+    c.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="parameter of every compared policy that declares K, repeatable "
+                        "(e.g. model=policy.zip for bcedge-rl)")
     c.add_argument("--requests", type=int, default=10000, help="requests per run (default 10000)")
     c.add_argument("--out", default="compare.html", help="HTML figure (default compare.html)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
@@ -130,15 +135,35 @@ def _check_requests(n) -> None:
         raise InputError(f"must be >= 1, got {n}", field="--requests")
 
 
-def _parse_params(pairs, policy, base: dict | None = None) -> dict:
-    out = dict(base or {})
+def _split_pairs(pairs, allowed=None) -> list[tuple[str, str]]:
+    out = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected K=V, got '{pair}'", field="--param",
-                             allowed=list(policy.params) or None)
-        out[key.strip()] = value.strip()
+                             allowed=allowed or None)
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+def _parse_params(pairs, policy, base: dict | None = None) -> dict:
+    out = dict(base or {})
+    out.update(_split_pairs(pairs, list(policy.params)))
     return policy.resolve(out, source="--param")
+
+
+def _compare_params(policies, given: dict) -> dict:
+    """``dse compare --param K=V``: each policy gets the pairs it declares; a K no
+    compared policy declares is an error."""
+    from dse.sim import get_policy
+
+    pols = [get_policy(n) for n in policies]
+    for key in given:
+        if not any(key in p.params for p in pols):
+            raise InputError(f"no compared policy has a parameter '{key}'", field="--param",
+                             allowed=sorted({k for p in pols for k in p.params}))
+    return {p.name: p.resolve({k: v for k, v in given.items() if k in p.params},
+                              source="--param") for p in pols}
 
 
 # --- dse simulate -------------------------------------------------------------------------
@@ -169,8 +194,9 @@ def _simulate(args) -> int:
         scenario = single_stream(args.model, rate_rps=args.rate, slo_ms=args.slo_ms,
                                  arrival=args.arrival,
                                  exit_profile=_exit_probs(args.exit_probs, args.model))
-    ev = evaluate(design, scenario, policy.name, params, n_requests=args.requests,
-                  seed=args.seed, warmup=args.warmup)
+    with flags(model="--param model"):
+        ev = evaluate(design, scenario, policy.name, params, n_requests=args.requests,
+                      seed=args.seed, warmup=args.warmup)
     warn(ev.warnings)
     if args.json:
         print(json.dumps(json_safe(ev.metrics), indent=2))
@@ -242,13 +268,17 @@ def _compare(args) -> int:
     from dse.cli._common import prepare_kernels
     from dse.experiments import compare, model_workloads
     from dse.report import read_npu, write_compare_figure
-    from dse.sim import POLICIES
+    from dse.sim import LEARNED, POLICIES
 
     _check_requests(args.requests)
     _check_workload_args(args, single_required=False)
     loads = _parse_loads(args.loads)
-    policies = list(POLICIES) if args.policies == "all" else [
-        n.strip() for n in args.policies.split(",") if n.strip()]
+    given = dict(_split_pairs(args.param))
+    policies = [*POLICIES, *(n for n, p in LEARNED.items() if all(
+        k in given for k, q in p.params.items() if q.kind == "file"))] \
+        if args.policies == "all" else [n.strip() for n in args.policies.split(",")
+                                        if n.strip()]
+    params = _compare_params(policies, given)
     design = read_npu(args.npu)[0]
     prepare_kernels(policies)
     if args.scenario:
@@ -264,7 +294,7 @@ def _compare(args) -> int:
               disable=not sys.stderr.isatty()) as bar, flags(policy="--policies"):
         result = compare(design, workloads, policies=policies, loads=loads,
                          n_requests=args.requests, seed=args.seed, base_rate_rps=base_rate,
-                         on_run=bar.update)
+                         params=params, on_run=bar.update)
     warn(result.warnings)
     with flags(out="--out"):
         write_compare_figure(result, args.out, design=design,

@@ -29,7 +29,8 @@ from dse.sim._learned import MAX_PARTS, observation_size
 from dse.sim.policies.bcedge_rl import choice, core_for
 from workloads import get_model
 
-#: Instance counts the agent may choose from (those <= max_instances dividing the PEs).
+#: Instance counts the agent may choose from: those <= max_instances and <= max_batch
+#: (each instance batches up to max_batch / instances) that divide the PE count.
 INSTANCE_CHOICES = (1, 2, 4, 8)
 assert len(INSTANCE_CHOICES) <= MAX_PARTS
 
@@ -44,9 +45,10 @@ def env_settings(design, scenario, *, max_batch: int = 8, max_instances: int = 4
     check_float(latency_weight, field="latency_weight", low=0.0, high=10.0)
     check_float(violation_penalty, field="violation_penalty", low=0.0, high=100.0)
     check_int(requests, field="requests", low=1)
+    max_batch = min(int(max_batch), int(design.max_batch))
     instances = [n for n in INSTANCE_CHOICES
-                 if n <= max_instances and design.pe_count % n == 0]
-    return {"max_batch": min(int(max_batch), int(design.max_batch)), "instances": instances,
+                 if n <= min(max_instances, max_batch) and design.pe_count % n == 0]
+    return {"max_batch": max_batch, "instances": instances,
             "latency_weight": float(latency_weight),
             "violation_penalty": float(violation_penalty), "requests": int(requests),
             "models": list(scenario.models)}

@@ -6,7 +6,9 @@ learned BCEdge agent decides: an idle, enabled executor with requests queued.  T
 takes the agent's choice of batch size and number of concurrent instances (rules in
 docs/simulator.md, "Learned schedulers"):
 
-* The batch serves the oldest model (as ``bcedge``): ``k = min(batch, queued, max_batch)``.
+* The batch serves the oldest model (as ``bcedge``):
+  ``k = min(batch, queued, max_batch // n)`` with ``n`` instances, so that at most
+  ``max_batch`` samples are in flight, as for every other policy (DESIGN.md fairness).
 * ``n`` instances = ``n`` equal slices of the PE array (``design.sliced(n)``), one
   executor each.  The state holds ``max(instances)`` executors; with ``n`` chosen, only
   executors ``0..n-1`` run and the others wait.  A re-partition happens only when every
@@ -131,7 +133,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         tb = tbs[aux[A_PART]]
         now = st.fv[FV_NOW]
         m = oldest_model(st)
-        k = min(batch, qlen(st, m), bmax)
+        k = min(batch, qlen(st, m), bmax // parts[aux[A_PART]])
         t = tb.cum[m, tb.n_layers[m] - 1, k]
         slack = st.deadline[qpeek(st, m, 0)] - now
         u = k / t
@@ -256,8 +258,8 @@ class DispatchCore:
         return bool(self._fn(*args))
 
     def step(self, batch: int, part: int) -> bool:
-        """Dispatch ``batch`` samples (capped at the queue and ``max_batch``) on
-        ``instances[part]`` instances; run to the next decision.  True when over."""
+        """Dispatch ``batch`` samples (capped at the queue and ``max_batch // n``) on
+        ``n = instances[part]`` instances; run to the next decision.  True when over."""
         if self.aux[A_DONE]:
             raise ValueError("the run is over")
         if not (1 <= batch and 0 <= part < self.parts.size):

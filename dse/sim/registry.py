@@ -73,8 +73,8 @@ class Param:
         field_name = f"{source}.{self.name}" if source else self.name
         if isinstance(value, np.generic):
             value = value.item()
-        if self.kind == "file":
-            if not isinstance(value, str | Path) or not str(value).strip():
+        if self.kind == "file":  # checked when the policy opens it
+            if not isinstance(value, str | Path):
                 raise InputError(f"expected a file path, got {value!r}", field=field_name)
             return str(value).strip()
         if isinstance(value, str):

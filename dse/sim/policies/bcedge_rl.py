@@ -94,7 +94,8 @@ def load(path, *, field: str = "model"):
     require_rl()
     p = Path(str(path))
     if not str(path):
-        raise InputError("give the policy file written by `dse rl train`", field=field)
+        raise InputError("give the policy file written by `dse rl train` "
+                         "(model=POLICY.zip)", field=field)
     if not p.is_file():
         raise InputError(f"no such file: {p}", field=field)
     try:
@@ -128,18 +129,22 @@ def decide_all(core: DispatchCore, agent, settings: dict) -> None:
 def run(trace, slo_ms, tables_for, resolved: dict, *, queue_cap: int):
     """Simulate ``trace`` under the trained agent of ``resolved["model"]``; returns the
     :class:`dse.sim.SimResult`."""
-    settings, agent = load(resolved["model"], field="policy.model")
+    import time
+
+    t0 = time.perf_counter()
+    settings, agent = load(resolved["model"], field="model")
     names = list(trace.model_names)
     if settings["models"] != names:
         raise InputError(f"the policy was trained for models {settings['models']}, the "
-                         f"scenario has {names}", field="policy.model")
+                         f"scenario has {names}", field="model")
     core = core_for(trace, slo_ms, tables_for, settings, queue_cap=queue_cap)
     expected = observation_size(len(names), settings["instances"][-1])
     if agent.observation_space.shape != (expected,):
-        raise InputError("the policy's network does not match its settings",
-                         field="policy.model")
+        raise InputError("the policy's network does not match its settings", field="model")
     decide_all(core, agent, settings)
-    return core.result()
+    res = core.result()
+    res.sim_seconds = time.perf_counter() - t0  # network inference included
+    return res
 
 
 def kernel_ready() -> bool:
