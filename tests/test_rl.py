@@ -87,14 +87,21 @@ def test_repartition_only_when_idle(env):
 
 def _agent_actions(env, agent, trace):
     """The agent's (batch, partition) choices over one trace, and the run's result."""
+    import torch
+
     from dse.sim.policies.bcedge_rl import choice
 
     env.start(trace)
     out = []
-    while not env.core.done:
-        a, _ = agent.predict(env.core.obs, deterministic=True)
-        out.append(choice(a, env.settings["max_batch"], len(env.settings["instances"])))
-        env.step(a)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the policy runs
+    try:
+        while not env.core.done:
+            a, _ = agent.predict(env.core.obs, deterministic=True)
+            out.append(choice(a, env.settings["max_batch"], len(env.settings["instances"])))
+            env.step(a)
+    finally:
+        torch.set_num_threads(threads)
     return out, env.core.result()
 
 

@@ -119,11 +119,20 @@ def load(path, *, field: str = "model"):
 
 
 def decide_all(core: DispatchCore, agent, settings: dict) -> None:
-    """Run ``core`` to the end with the agent's deterministic (mean) actions."""
+    """Run ``core`` to the end with the agent's deterministic (mean) actions, on one CPU
+    thread (a tiny network: more threads only contend, and one gives the same sums on
+    every machine)."""
+    import torch
+
     n_parts = len(settings["instances"])
-    while not core.done:
-        action, _ = agent.predict(core.obs, deterministic=True)
-        core.step(*choice(action, settings["max_batch"], n_parts))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        while not core.done:
+            action, _ = agent.predict(core.obs, deterministic=True)
+            core.step(*choice(action, settings["max_batch"], n_parts))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run(trace, slo_ms, tables_for, resolved: dict, *, queue_cap: int):
