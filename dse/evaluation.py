@@ -85,16 +85,21 @@ def evaluate(design, scenario, policy: str, params: dict | None = None, *,
                 f"reaches the last exit can meet it")
     n_inst = pol.instances(resolved)
     run_design = design if n_inst == 1 else design.sliced(n_inst)
-    tables, sim_tables = {}, []
+    tables = {name: model_table(run_design, name) for name in names}
     profiles = scenario.exit_profiles()
-    for name in names:
-        model = get_model(name)
-        t = model_table(run_design, name)
-        tables[name] = t
-        sim_tables.append(ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers,
-                                      profiles[name]))
-    res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, sim_tables,
-                   pol.name, resolved, queue_cap=queue_cap)
+
+    def tables_for(n: int) -> list[ModelTables]:
+        """The models' simulator tables on ``n`` slices of the PE array."""
+        d = design if n == 1 else design.sliced(n)
+        return [ModelTables(t.ms, t.energy_uj, t.utilisation, get_model(name).exit_layers,
+                            profiles[name])
+                for name in names for t in (model_table(d, name),)]
+
+    if pol.runner is not None:  # a learned policy: decides in Python, picks its slices
+        res = pol.runner.run(trace, slo, tables_for, resolved, queue_cap=queue_cap)
+    else:
+        res = simulate(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo,
+                       tables_for(n_inst), pol.name, resolved, queue_cap=queue_cap)
     metrics = compute_metrics(res, slo, trace.stream_names, trace.accuracy, warmup=warmup,
                               queue_cap=queue_cap)
     metrics["sim_seconds"] = res.sim_seconds

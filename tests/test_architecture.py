@@ -20,7 +20,7 @@ PACKAGES = ("cost_models", "workloads", "dse")
 #: The layer order, bottom first: a module may import its own layer and those below.
 LAYERS = ("dse.common", "cost_models", "workloads", "dse.sim", "dse.metrics",
           "dse.evaluation", "dse.experiments", "dse.search", "dse.spec", "dse.report",
-          "dse.cli")
+          "dse.rl", "dse.cli")
 #: The two Numba kernels may be longer than every other module.
 KERNELS = ("cost_models/_kernels.py", "dse/sim/_kernel.py")
 MAX_LINES = 400

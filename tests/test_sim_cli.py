@@ -9,7 +9,7 @@ import pytest
 
 from dse.cli import main
 from dse.metrics import METRIC_KEYS
-from dse.sim import POLICIES
+from dse.sim import LEARNED, POLICIES
 
 ROOT = Path(__file__).resolve().parents[1]
 NPU = str(ROOT / "cost_models/designs/edge_small.toml")
@@ -55,7 +55,7 @@ def test_policies_lists_registry(capsys):
     code, out, _ = _run(capsys, ["policies", "--json"])
     assert code == 0
     data = json.loads(out)
-    assert [p["name"] for p in data] == list(POLICIES)
+    assert [p["name"] for p in data] == [*POLICIES, *LEARNED]
     fluid = next(p for p in data if p["name"] == "fluid")
     assert {q["name"] for q in fluid["params"]} >= {"refill_level", "catchup_last",
                                                     "min_queue", "slack_ms"}

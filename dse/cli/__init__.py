@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "dse.cli.reproduce",  # dse reproduce
     "dse.cli.study",      # dse run, dse worker, dse status, dse metrics, dse samplers
     "dse.cli.report",     # dse dashboard, dse export, dse evaluate
+    "dse.cli.rl",         # dse rl train, dse rl eval (extra 'rl')
 )
 
 

@@ -8,7 +8,14 @@ import math
 import sys
 
 from dse.cli._common import Deferred, flags, fmt, int_at_least, json_safe, warn
-from dse.cli.sim import _check_requests, _check_workload_args, _exit_probs, _workload_args
+from dse.cli.sim import (
+    _check_requests,
+    _check_workload_args,
+    _compare_params,
+    _exit_probs,
+    _split_pairs,
+    _workload_args,
+)
 from dse.common import InputError
 
 
@@ -35,7 +42,12 @@ def register(subparsers) -> None:
     _workload_args(c, single_required=False)
     c.add_argument("--loads", default=Deferred(_default_loads),
                    help="load factors: multiples of the load-1.0 rate (default: %(default)s)")
-    c.add_argument("--policies", default="all", help="comma-separated policies (default all)")
+    c.add_argument("--policies", default="all",
+                   help="comma-separated policies (default: every kernel policy, plus "
+                        "learned ones whose file --param gives)")
+    c.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="parameter of every compared policy that declares K, repeatable "
+                        "(e.g. model=policy.zip for bcedge-rl); not with --tune")
     c.add_argument("--requests", type=int, default=10000, help="requests per run (default 10000)")
     c.add_argument("--batch", type=int_at_least(1), metavar="B",
                    help="samples in flight for every batching policy (default: the design's "
@@ -92,13 +104,26 @@ def _compare(args) -> int:
     from dse.cli._common import prepare_kernels
     from dse.experiments import compare, tuned_compare
     from dse.report import read_npu, write_compare_figure
-    from dse.sim import POLICIES
+    from dse.sim import LEARNED, POLICIES
 
     _check_requests(args.requests)
     _check_workload_args(args, single_required=False)
     loads = _parse_loads(str(args.loads))
-    policies = list(POLICIES) if args.policies == "all" else [
-        n.strip() for n in args.policies.split(",") if n.strip()]
+    pairs = dict(_split_pairs(args.param))
+    if pairs and args.tune:
+        raise InputError("applies without --tune (tuning searches the parameters)",
+                         field="--param")
+    policies = [*POLICIES, *(n for n, p in LEARNED.items() if all(
+        k in pairs for k, q in p.params.items() if q.kind == "file"))] \
+        if args.policies == "all" else [n.strip() for n in args.policies.split(",")
+                                        if n.strip()]
+    with flags(policy="--policies"):
+        params = _compare_params(policies, pairs)
+    learned = [n for n in policies if n in LEARNED]
+    if learned and (args.tune or args.batch is not None):
+        raise InputError(f"{', '.join(learned)} chooses its own batches (the design's "
+                         "max_batch in flight): compare it without --tune and --batch",
+                         field="--policies")
     given = not isinstance(args.budget, Deferred)
     if given and not args.tune:
         raise InputError("applies with --tune", field="--budget")
@@ -128,7 +153,8 @@ def _compare(args) -> int:
             result = compare(design, workloads, policies=policies, loads=loads,
                              n_requests=args.requests, seed=args.seed,
                              seeds=range(args.seed, args.seed + seeds),
-                             base_rate_rps=base_rate, batch=args.batch, on_run=bar.update)
+                             base_rate_rps=base_rate, batch=args.batch, params=params,
+                             on_run=bar.update)
     warn(result.warnings)
     with flags(out="--out"):
         write_compare_figure(result, args.out, design=design,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 
-from dse.cli._common import fmt, json_safe, warn
+from dse.cli._common import flags, fmt, json_safe, warn
 from dse.common import InputError, check_choice, check_float, check_requests, check_seed
 from dse.common.limits import MAX_RATE_RPS, MAX_TIME_MS, MIN_RATE_RPS
 
@@ -115,15 +115,35 @@ def _check_requests(n) -> None:
     check_requests(n, field="--requests")
 
 
-def _parse_params(pairs, policy, base: dict | None = None) -> dict:
-    out = dict(base or {})
+def _split_pairs(pairs, allowed=None) -> list[tuple[str, str]]:
+    out = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected K=V, got '{pair}'", field="--param",
-                             allowed=list(policy.params) or None)
-        out[key.strip()] = value.strip()
+                             allowed=allowed or None)
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+def _parse_params(pairs, policy, base: dict | None = None) -> dict:
+    out = dict(base or {})
+    out.update(_split_pairs(pairs, list(policy.params)))
     return policy.resolve(out, source="--param")
+
+
+def _compare_params(policies, given: dict) -> dict:
+    """``dse compare --param K=V``: each policy gets the pairs it declares; a K no
+    compared policy declares is an error."""
+    from dse.sim import get_policy
+
+    pols = [get_policy(n) for n in policies]
+    for key in given:
+        if not any(key in p.params for p in pols):
+            raise InputError(f"no compared policy has a parameter '{key}'", field="--param",
+                             allowed=sorted({k for p in pols for k in p.params}))
+    return {p.name: p.resolve({k: v for k, v in given.items() if k in p.params},
+                              source="--param") for p in pols}
 
 
 # --- dse simulate -------------------------------------------------------------------------
@@ -154,8 +174,9 @@ def _simulate(args) -> int:
         scenario = single_stream(args.model, rate_rps=args.rate, slo_ms=args.slo_ms,
                                  arrival=args.arrival,
                                  exit_profile=_exit_probs(args.exit_probs, args.model))
-    ev = evaluate(design, scenario, policy.name, params, n_requests=args.requests,
-                  seed=args.seed, warmup=args.warmup)
+    with flags(model="--param model"):
+        ev = evaluate(design, scenario, policy.name, params, n_requests=args.requests,
+                      seed=args.seed, warmup=args.warmup)
     warn(ev.warnings)
     if args.json:
         print(json.dumps(json_safe(ev.metrics), indent=2))
@@ -185,21 +206,24 @@ def _print_streams(m: dict, scenario) -> None:
 # --- dse policies -------------------------------------------------------------------------
 
 def _policies(args) -> int:
-    from dse.sim import POLICIES
+    from dse.sim import LEARNED, POLICIES
 
     if args.json:
         out = [{"name": p.name, "summary": p.summary, "reconstruction": p.reconstruction,
                 "instances_param": p.instances_param or None,
+                "learned": p.runner is not None,
                 "params": [{"name": q.name, "kind": q.kind, "default": q.default,
                             "low": q.low, "high": q.high, "log": q.log, "doc": q.doc}
-                           for q in p.params.values()]} for p in POLICIES.values()]
+                           for q in p.params.values()]}
+               for p in [*POLICIES.values(), *LEARNED.values()]]
         print(json.dumps(out, indent=2))
         return 0
-    for p in POLICIES.values():
+    for p in [*POLICIES.values(), *LEARNED.values()]:
         mark = " (our reconstruction)" if p.reconstruction else ""
         print(f"{p.name}{mark}: {p.summary}")
         for q in p.params.values():
-            rng = f"{q.low}..{q.high}" + (" log" if q.log else "")
+            rng = "(path)" if q.kind == "file" else f"{q.low}..{q.high}" + (
+                " log" if q.log else "")
             print(f"    {q.name:<20} {q.kind:<5} default {q.default!s:<6} range {rng:<12} "
                   f"{q.doc}")
     return 0

@@ -1,6 +1,7 @@
 """Scheduler simulator: a Numba discrete-event loop over layer-granular batches.
 
-Public API: :data:`POLICIES` (name -> :class:`Policy`), :class:`Param`,
+Public API: :data:`POLICIES` (name -> :class:`Policy`; :data:`LEARNED` for policies that
+decide in Python, e.g. ``bcedge-rl``), :class:`Param`,
 :func:`param_slots`, :func:`register`, :func:`get_policy`, :func:`simulate` (arrays in,
 :class:`SimResult` out), :class:`ModelTables` and :class:`Stepper` (one decision at a
 time, the same compiled kernel); :func:`kernel_ready` / :func:`warm` (is a policy's
@@ -19,8 +20,16 @@ from dse.sim.core import (
     simulate,
     warm,
 )
-from dse.sim.registry import POLICIES, Param, Policy, get_policy, param_slots, register
+from dse.sim.registry import (
+    LEARNED,
+    POLICIES,
+    Param,
+    Policy,
+    get_policy,
+    param_slots,
+    register,
+)
 
-__all__ = ["DEFAULT_QUEUE_CAP", "POLICIES", "ModelTables", "Param", "Policy", "SimResult",
-           "Stepper", "expected_batch_ms", "get_policy", "kernel_ready", "param_slots",
-           "register", "simulate", "warm"]
+__all__ = ["DEFAULT_QUEUE_CAP", "LEARNED", "POLICIES", "ModelTables", "Param", "Policy",
+           "SimResult", "Stepper", "expected_batch_ms", "get_policy", "kernel_ready",
+           "param_slots", "register", "simulate", "warm"]

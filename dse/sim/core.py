@@ -97,6 +97,9 @@ def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTa
             horizon_ms: float | None = None):
     """Validate inputs and build ``(state, tables, key, pvec, policy, resolved)``."""
     pol = get_policy(policy)
+    if pol.runner is not None:
+        raise InputError(f"'{pol.name}' decides in Python and needs the design: run it "
+                         "with dse.evaluate", field="policy")
     resolved = pol.resolve(params)
     arrival = np.ascontiguousarray(arrival_ms, dtype=np.float64)
     n = arrival.shape[0]
@@ -183,6 +186,8 @@ def kernel_ready(policy: str) -> bool:
 
     if policy in _WARM:
         return True
+    if get_policy(policy).runner is not None:
+        return get_policy(policy).runner.kernel_ready()
     key = get_policy(policy).key
 
     def mine(sig) -> bool:
@@ -203,6 +208,10 @@ def _warm(policy: str) -> None:
         return
     t = ModelTables(np.array([[0.0, 1.0, 1.5], [0.0, 1.0, 1.5]]), np.ones((2, 3)),
                     np.ones((2, 3)), (0, 1))
+    if get_policy(policy).runner is not None:
+        get_policy(policy).runner.warm(t)
+        _WARM.add(policy)
+        return
     st, tb, key, p, _, _ = prepare(np.array([0.0, 0.5]), [0, 0], [0, 0], [0, 1], [5.0],
                                    [t], policy)
     _kernel.run(st, tb, key, p)

@@ -20,6 +20,13 @@ Kernel contract (all ``@njit(cache=True, inline="always")``, times in ms):
   never (always ask).
 * ``on_batch_done(st, tb, p, c, now)``: called when batch ``c`` empties (after it is
   closed and its executor is marked to decide).  Default: none.
+
+A *learned* policy (``bcedge-rl``) has no kernel functions: it decides in Python through
+:class:`dse.sim.Stepper` and gives a ``runner`` instead, an object with
+``run(trace, slo_ms, tables_for, resolved, *, queue_cap) -> SimResult``
+(``tables_for(n)``: the models' tables on ``n`` slices of the PE array),
+``kernel_ready()`` and ``warm(tables)`` (its compiled step function).  It is registered in :data:`LEARNED`, not :data:`POLICIES` (which
+studies search and the batch kernel runs); :func:`get_policy` finds both.
 """
 
 from __future__ import annotations
@@ -50,7 +57,8 @@ from dse.sim._dispatch import PolicyKey
 class Param:
     """One tunable policy parameter: ``kind`` is ``"int"``, ``"float"`` or ``"bool"``;
     ``low``/``high`` bound the search range and valid values (inclusive); ``log`` asks for
-    log-scale sampling."""
+    log-scale sampling.  Kind ``"file"`` (a path; ``low``/``high`` unused) is for learned
+    policies only: it is never searched nor put in the kernel's vector."""
 
     name: str
     kind: str
@@ -66,6 +74,10 @@ class Param:
         field_name = f"{source}.{self.name}" if source else self.name
         if isinstance(value, np.generic):
             value = value.item()
+        if self.kind == "file":  # checked when the policy opens it
+            if not isinstance(value, str | Path):
+                raise InputError(f"expected a file path, got {value!r}", field=field_name)
+            return str(value).strip()
         if isinstance(value, str):
             value = _parse(value, self.kind, field_name)
         if self.kind == "bool":
@@ -132,15 +144,23 @@ class Policy:
     name: str
     summary: str
     params: dict[str, Param]
-    decide: object
+    decide: object = None
     continues_at: object = never_continues
     on_batch_done: object = no_batch_hook
     instances_param: str = ""
     reconstruction: bool = False
+    runner: object = None
 
     def __post_init__(self):
         if not isinstance(self.params, dict):
             object.__setattr__(self, "params", {q.name: q for q in self.params})
+        if self.runner is not None:
+            if self.decide is not None or self.instances_param:
+                raise TypeError(f"policy {self.name!r}: a runner replaces decide and "
+                                "instances_param")
+            return
+        if any(q.kind == "file" for q in self.params.values()):
+            raise TypeError(f"policy {self.name!r}: file parameters need a runner")
         for hook in ("decide", "continues_at", "on_batch_done"):
             if not hasattr(getattr(self, hook), "py_func"):
                 raise TypeError(f"policy {self.name!r}: {hook} must be a numba.njit function")
@@ -152,6 +172,8 @@ class Policy:
         """The kernel's handle on this policy: its name plus a digest of the simulator's
         sources and of the policy's functions, so that an edit recompiles the kernel
         instead of loading a stale cached one (see :mod:`dse.sim._dispatch`)."""
+        if self.runner is not None:
+            raise TypeError(f"policy {self.name!r} decides in Python: it has no kernel")
         h = hashlib.sha256()
         hooks = [self.decide, self.continues_at, self.on_batch_done]
         files = sorted(set(_SIM_DIR.rglob("*.py"))
@@ -188,19 +210,25 @@ class Policy:
 
 
 POLICIES: dict[str, Policy] = {}
+"""The kernel policies: studies search them, ``dse compare`` runs them by default."""
+LEARNED: dict[str, Policy] = {}
+"""Learned policies (a ``runner``, a trained network file): run when named."""
 
 
 def register(policy: Policy) -> Policy:
-    """Add a policy to :data:`POLICIES` (names are unique)."""
-    if policy.name in POLICIES:
+    """Add a policy to :data:`POLICIES`, or to :data:`LEARNED` when it has a runner
+    (names are unique across both)."""
+    if policy.name in POLICIES or policy.name in LEARNED:
         raise ValueError(f"policy {policy.name!r} registered twice")
-    POLICIES[policy.name] = policy
+    (LEARNED if policy.runner is not None else POLICIES)[policy.name] = policy
     return policy
 
 
 def get_policy(name: str) -> Policy:
-    """Look a policy up by name; an unknown name lists the valid ones."""
-    if name not in POLICIES:
-        raise InputError(f"unknown policy '{name}'{did_you_mean(name, POLICIES)}",
-                         field="policy", allowed=list(POLICIES))
-    return POLICIES[name]
+    """Look a policy up by name (kernel or learned); an unknown name lists the valid ones."""
+    found = POLICIES.get(name) or LEARNED.get(name)
+    if found is None:
+        names = [*POLICIES, *LEARNED]
+        raise InputError(f"unknown policy '{name}'{did_you_mean(name, names)}",
+                         field="policy", allowed=names)
+    return found

@@ -20,6 +20,7 @@ _MODULES = (
     "dse.sim.policies.prema",
     "dse.sim.policies.bcedge",
     "dse.sim.policies.fluid",
+    "dse.sim.policies.bcedge_rl",  # learned: decides in Python (extra 'rl')
 )
 
 for _name in _MODULES:

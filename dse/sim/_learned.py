@@ -1,0 +1,314 @@
+"""Dispatch-level stepping for learned schedulers (``bcedge-rl``, the Gymnasium env).
+
+A :class:`DispatchCore` wraps a :class:`dse.sim.Stepper` of the ``bcedge`` kernel policy
+(whose hooks continue every running batch at layer boundaries) and stops only where a
+learned BCEdge agent decides: an idle, enabled executor with requests queued.  There it
+takes the agent's choice of batch size and number of concurrent instances (rules in
+docs/simulator.md, "Learned schedulers"):
+
+* The batch serves the oldest model (as ``bcedge``):
+  ``k = min(batch, queued, max_batch // n)`` with ``n`` instances, so that at most
+  ``max_batch`` samples are in flight, as for every other policy (DESIGN.md fairness).
+* ``n`` instances = ``n`` equal slices of the PE array (``design.sliced(n)``), one
+  executor each.  The state holds ``max(instances)`` executors; with ``n`` chosen, only
+  executors ``0..n-1`` run and the others wait.  A re-partition happens only when every
+  executor is idle (no batch in flight); it costs no time, since the model weights are
+  fetched once per batch pass anyway; otherwise the current partition stays.
+* Reward of a dispatch of ``k`` samples of model ``m`` with slack ``s`` (head deadline -
+  now, ms) and ``T`` the slice's full-model batch time (ms): the ``bcedge`` utility
+  ``(k / T) x min(1, s / T)^latency_weight`` (just ``k / T`` when ``s <= 0``), divided by
+  the model's best whole-array throughput ``max_b b / T_1(b)``, minus
+  ``violation_penalty`` per request whose deadline passed since the previous decision
+  without its completion (dropped or late).
+
+Each decision is one call of the compiled :func:`_step` (the kernel's own ``_advance`` and
+``_apply``, inlined); it is called through its compiled entry point, which skips Numba's
+per-call argument typing (the argument types never change during a run).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from dse.common import InputError
+from dse.sim._kernel import _advance, _apply
+from dse.sim._state import (
+    ACT_CONTINUE,
+    ACT_START,
+    ACT_WAIT,
+    FV_NOW,
+    INF,
+    IV_DROPPED,
+    IV_NEXT_ARRIVAL,
+    oldest_model,
+    qlen,
+    qpeek,
+)
+from dse.sim.core import DEFAULT_QUEUE_CAP, Stepper
+
+# integer scalars (aux)
+A_PART = 0     # current partition (index into the instance choices)
+A_X = 1        # executor waiting for the agent's decision
+A_JUDGED = 2   # requests judged so far, in deadline order
+A_DONE = 3     # 1 once the run is over
+A_STEPS = 4    # agent decisions taken
+N_AUX = 5
+# float scalars (fa)
+F_REWARD = 0   # reward of the last decision
+F_T_LAST = 1   # time of the previous decision (ms)
+F_TPUT = 2     # recent completions per ms / reference throughput (moving average)
+F_ATT = 3      # recent share of judged requests that met their deadline (moving average)
+F_COMPLETED = 4  # completions at the previous decision
+F_TAU = 5      # time constant of the moving averages (ms)
+F_UTIL = 6     # utility summed over decisions (without penalty)
+F_VIOL = 7     # violations judged so far
+N_FA = 8
+#: Partitions the step function holds (shorter choice lists repeat their last tables,
+#: so that every run shares one compiled specialisation).
+MAX_PARTS = 4
+
+
+def observation_size(n_models: int, n_executors: int) -> int:
+    """Length of the observation vector (see :meth:`DispatchCore.observe`)."""
+    return 3 * n_models + 2 * n_executors + 3
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _completed(st):
+    """Requests completed so far (arrived - queued - in flight - dropped)."""
+    n = st.iv[IV_NEXT_ARRIVAL] - st.iv[IV_DROPPED]
+    for m in range(st.qhead.shape[0]):
+        n -= st.qtail[m] - st.qhead[m]
+    for c in range(st.c_n.shape[0]):
+        if st.c_open[c]:
+            n -= st.c_n[c] + st.k_n[c]
+    return n
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _judge(st, order, aux, fa, now, final):
+    """Judge every request whose deadline passed (all, when ``final``); return the
+    violations (dropped, or not completed by the deadline)."""
+    viol = 0
+    j = aux[A_JUDGED]
+    N = order.shape[0]
+    while j < N:
+        i = order[j]
+        d = st.deadline[i]
+        if not final and not d < now:
+            break
+        ok = st.dropped[i] == 0 and st.done[i] <= d  # NaN (not done) compares False
+        if not ok:
+            viol += 1
+        fa[F_ATT] = 0.99 * fa[F_ATT] + (0.01 if ok else 0.0)
+        j += 1
+    aux[A_JUDGED] = j
+    fa[F_VIOL] += viol
+    return viol
+
+
+@njit(cache=True, _nrt=False)
+def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, part, obs):
+    """Apply the agent's choice (``batch`` samples on ``parts[part]`` instances; ``batch
+    < 0``: none, at reset) for executor ``aux[A_X]``, then run until the next decision or
+    the end; write the observation into ``obs`` and the reward into ``fa[F_REWARD]``.
+    ``cfg``: ``max_batch, latency_weight, violation_penalty``.  Returns 1 when over."""
+    M = st.qhead.shape[0]
+    X = st.x_ctx.shape[0]
+    bmax = int(cfg[0])
+    utility = 0.0
+    if batch >= 1:
+        x = aux[A_X]
+        if part != aux[A_PART]:
+            idle = True
+            for y in range(X):
+                if st.x_ctx[y] >= 0 or st.x_busy[y]:
+                    idle = False
+            if idle:  # re-partition the idle array; executor 0 takes the dispatch
+                aux[A_PART] = part
+                x = 0
+        tb = tbs[aux[A_PART]]
+        now = st.fv[FV_NOW]
+        m = oldest_model(st)
+        k = min(batch, qlen(st, m), bmax // parts[aux[A_PART]])
+        t = tb.cum[m, tb.n_layers[m] - 1, k]
+        slack = st.deadline[qpeek(st, m, 0)] - now
+        u = k / t
+        if slack > 0.0 and t > slack:
+            u = u * (slack / t) ** cfg[1]
+        utility = u / r_ref[m]
+        fa[F_UTIL] += utility
+        aux[A_STEPS] += 1
+        _apply(st, tb, x, ACT_START, m, k, 0.0)
+    over = 0
+    while True:
+        tb = tbs[aux[A_PART]]
+        y = _advance(st, tb, key, p)
+        if y < 0:
+            over = 1
+            break
+        if st.x_ctx[y] >= 0:
+            _apply(st, tb, y, ACT_CONTINUE, -1, 0, 0.0)
+        elif y >= parts[aux[A_PART]] or oldest_model(st) < 0:
+            _apply(st, tb, y, ACT_WAIT, -1, 0, INF)
+        else:
+            aux[A_X] = y
+            break
+    now = st.fv[FV_NOW]
+    viol = _judge(st, order, aux, fa, now, over == 1)
+    fa[F_REWARD] = utility - cfg[2] * viol
+    aux[A_DONE] = over
+    # recent throughput: completions per ms, moving average with time constant F_TAU
+    done = _completed(st)
+    dt = now - fa[F_T_LAST]
+    if dt > 0.0:
+        w = 1.0 - math.exp(-dt / fa[F_TAU])
+        rate = (done - fa[F_COMPLETED]) / dt / r_ref[0]
+        fa[F_TPUT] += w * (rate - fa[F_TPUT])
+        fa[F_T_LAST] = now
+        fa[F_COMPLETED] = done
+    # observation, every entry in [-1, 1]
+    tb = tbs[aux[A_PART]]
+    o = 0
+    for m in range(M):
+        q = qlen(st, m)
+        obs[o] = min(q / (4.0 * bmax), 1.0)
+        s = 1.0
+        if q > 0:
+            s = (st.deadline[qpeek(st, m, 0)] - now) / tb.model_slo[m]
+        obs[o + 1] = min(max(s, -1.0), 1.0)
+        obs[o + 2] = exit_mean[m]
+        o += 3
+    for y in range(X):
+        c = st.x_ctx[y]
+        if y >= parts[aux[A_PART]]:
+            obs[o] = -1.0
+            obs[o + 1] = -1.0
+        elif c >= 0:
+            mm = st.c_model[c]
+            obs[o] = st.c_n[c] / bmax
+            obs[o + 1] = min(st.c_layer[c] / tb.n_layers[mm], 1.0)
+        else:
+            obs[o] = 0.0
+            obs[o + 1] = 0.0
+        o += 2
+    obs[o] = aux[A_PART] / max(parts.shape[0] - 1, 1)
+    obs[o + 1] = min(fa[F_TPUT], 1.0)
+    obs[o + 2] = fa[F_ATT]
+    return over
+
+
+class DispatchCore:
+    """One simulation run stepped decision by decision by a learned scheduler.
+
+    ``tables[j]``: the models' :class:`ModelTables` on ``design.sliced(instances[j])``
+    (``instances`` ascending, starting at 1); ``start_part``: index of the partition at
+    time 0; ``max_batch``, ``latency_weight``, ``violation_penalty`` as in the module
+    docstring; ``exit_mean[m]``: share of model ``m``'s layers a request runs on average
+    (the exit-profile summary the agent sees).  :meth:`step` takes the agent's choice and
+    returns whether the run is over; :attr:`obs` is the observation (float32 in [-1, 1]),
+    :attr:`reward` the last reward, :meth:`result` the run's :class:`SimResult`."""
+
+    def __init__(self, arrival_ms, stream, model, exit, stream_slo_ms, tables, instances, *,
+                 max_batch: int, latency_weight: float, violation_penalty: float,
+                 exit_mean, start_part: int = 0, queue_cap: int = DEFAULT_QUEUE_CAP):
+        instances = tuple(int(n) for n in instances)
+        if not instances or instances[0] != 1 or list(instances) != sorted(set(instances)):
+            raise InputError(f"instance choices must start at 1 and rise, got {instances}",
+                             field="instances")
+        self.stepper = Stepper(arrival_ms, stream, model, exit, stream_slo_ms, tables[0],
+                               "bcedge", {"instances": instances[-1], "max_batch": max_batch},
+                               queue_cap=queue_cap)
+        s = self.stepper
+        bmax = int(s.params["max_batch"])
+        if len(tables) != len(instances) or len(instances) > MAX_PARTS:
+            raise InputError(f"need one table set per instance choice, at most {MAX_PARTS}",
+                             field="instances")
+        tbs = [s.tb if j == 0 else s.tb._replace(**_packed(s.tb, t))
+               for j, t in enumerate(tables)]
+        self.tbs = tuple(tbs + tbs[-1:] * (MAX_PARTS - len(tbs)))
+        self.parts = np.asarray(instances, dtype=np.int64)
+        self.aux = np.zeros(N_AUX, dtype=np.int64)
+        self.aux[A_PART] = int(start_part)
+        self.fa = np.zeros(N_FA)
+        finite = s.tb.model_slo[np.isfinite(s.tb.model_slo)]
+        self.fa[F_TAU] = float(finite.max()) if finite.size else 1.0
+        self.fa[F_ATT] = 1.0
+        self.order = np.argsort(s.st.deadline, kind="stable").astype(np.int64)
+        self.exit_mean = np.ascontiguousarray(exit_mean, dtype=np.float64)
+        last = s.tb.n_layers - 1
+        self.r_ref = np.array([max(b / s.tb.cum[m, last[m], b] for b in range(1, bmax + 1))
+                               for m in range(last.size)])
+        self.cfg = np.array([bmax, latency_weight, violation_penalty], dtype=np.float64)
+        self.max_batch = bmax
+        M, X = s.tb.ms.shape[0], instances[-1]
+        self.obs = np.zeros(observation_size(M, X), dtype=np.float32)
+        self._fn = None
+        self._call(-1, 0)
+
+    def _call(self, batch: int, part: int) -> bool:
+        args = (self.stepper.st, self.tbs, self.stepper.key, self.stepper.p, self.parts,
+                self.aux, self.fa, self.order, self.exit_mean, self.r_ref, self.cfg,
+                int(batch), int(part), self.obs)
+        if self._fn is None:
+            self._fn = _entry(args)
+        return bool(self._fn(*args))
+
+    def step(self, batch: int, part: int) -> bool:
+        """Dispatch ``batch`` samples (capped at the queue and ``max_batch // n``) on
+        ``n = instances[part]`` instances; run to the next decision.  True when over."""
+        if self.aux[A_DONE]:
+            raise ValueError("the run is over")
+        if not (1 <= batch and 0 <= part < self.parts.size):
+            raise ValueError(f"need batch >= 1 and 0 <= part < {self.parts.size}")
+        return self._call(batch, part)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.aux[A_DONE])
+
+    @property
+    def reward(self) -> float:
+        return float(self.fa[F_REWARD])
+
+    @property
+    def instances(self) -> int:
+        """Current number of instances (array slices)."""
+        return int(self.parts[self.aux[A_PART]])
+
+    def queue_len(self, m: int) -> int:
+        st = self.stepper.st
+        return int(st.qtail[m] - st.qhead[m])
+
+    def info(self) -> dict:
+        return {"now_ms": self.stepper.now_ms, "instances": self.instances,
+                "decisions": int(self.aux[A_STEPS]), "violations": int(self.fa[F_VIOL]),
+                "utility_sum": float(self.fa[F_UTIL])}
+
+    def result(self):
+        res = self.stepper.result()
+        res.executors = self.instances
+        return res
+
+
+def _packed(tb, tables) -> dict:
+    """Fields of ``tb`` recomputed for another partition's tables (same shapes)."""
+    from dse.sim._state import make_tables
+    from dse.sim.core import _pack
+
+    ms, en, ut, n_layers, _ = _pack(tables, tb.ms.shape[2] - 1)
+    return make_tables(ms, en, ut, n_layers, tb.model_slo)._asdict()
+
+
+def _entry(args):
+    """The compiled entry point of :func:`_step` for the types of ``args``: typed (and
+    compiled or loaded from the cache) once, then called without per-call typing."""
+    from numba import typeof
+
+    types = tuple(typeof(a) for a in args)
+    if types not in _step.overloads:
+        _step.compile(types)
+    return _step.overloads[types].entry_point

@@ -1,0 +1,184 @@
+"""The learned BCEdge scheduler: the Gymnasium environment, training, the bcedge-rl policy.
+
+Needs the optional extra ``rl`` (skipped without it); training runs are heavy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+gym = pytest.importorskip("gymnasium")
+pytest.importorskip("stable_baselines3")
+
+from cost_models import load_npu  # noqa: E402
+from dse.evaluation import evaluate  # noqa: E402
+from dse.rl.env import SchedulingEnv, env_settings  # noqa: E402
+from dse.sim import Stepper  # noqa: E402
+from dse.sim._state import ACT_START  # noqa: E402
+from dse.sim.policies.bcedge_rl import action_for  # noqa: E402
+from workloads import load_scenario  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NPU = ROOT / "cost_models/designs/npu_wide.toml"
+SCENARIO = ROOT / "workloads/data/scenarios/camera_and_voice.toml"
+
+
+@pytest.fixture(scope="module")
+def env():
+    design, scenario = load_npu(NPU), load_scenario(SCENARIO)
+    return SchedulingEnv(design, scenario, env_settings(design, scenario, requests=400))
+
+
+def test_env_passes_gymnasium_checker(env):
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=7)
+    again, _ = env.reset(seed=7)
+    assert np.array_equal(obs, again)
+    assert env.observation_space.shape == (3 * 2 + 2 * 4 + 3,)  # 2 models, 4 slices
+
+
+def test_replaying_bcedge_matches_the_kernel(env):
+    """The env driven by the `bcedge` kernel policy's own choices (2 instances) gives
+    the all-Numba simulator's result to the last bit."""
+    trace = env.scenario.trace(1500, 3)
+    params = {"instances": 2, "max_batch": env.settings["max_batch"] // 2}
+    stepper = Stepper(trace.arrival_ms, trace.stream, trace.model, trace.exit, env.slo_ms,
+                      env._tables[2], "bcedge", params)
+    batches = []
+    while (x := stepper.next_decision()) is not None:
+        action = stepper.policy_action(x)
+        if action[0] == ACT_START:
+            batches.append(action[2])
+        stepper.act(x, *action)
+    env.start(trace)
+    part = env.settings["instances"].index(2)
+    for i, k in enumerate(batches):
+        a = action_for(k, part, env.settings["max_batch"], len(env.settings["instances"]))
+        over = env.step(a)[2]
+        assert over == (i == len(batches) - 1)
+    ours = env.core.result()
+    kernel = evaluate(env.design, env.scenario, "bcedge", params, trace=trace)
+    for key in ("start_ms", "completion_ms", "dropped"):
+        assert np.array_equal(getattr(ours, key), kernel.requests[key], equal_nan=True)
+    assert env.core.instances == 2 and len(batches) > 100
+
+
+def test_repartition_only_when_idle(env):
+    """A change of instance count takes effect only when every slice is idle."""
+    env.reset(seed=1)
+    n_parts = len(env.settings["instances"])
+    seen = []
+    for _ in range(300):
+        st = env.core.stepper.st
+        idle = all(st.x_ctx[y] < 0 and not st.x_busy[y] for y in range(st.x_ctx.size))
+        before = env.core.instances
+        want = np.random.default_rng(len(seen)).integers(n_parts)
+        if env.step(action_for(1, want, env.settings["max_batch"], n_parts))[2]:
+            break
+        changed = env.core.instances != before
+        assert not changed or idle
+        seen.append(changed)
+    assert any(seen)
+
+
+def _agent_actions(env, agent, trace):
+    """The agent's (batch, partition) choices over one trace, and the run's result."""
+    import torch
+
+    from dse.sim.policies.bcedge_rl import choice
+
+    env.start(trace)
+    out = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the policy runs
+    try:
+        while not env.core.done:
+            a, _ = agent.predict(env.core.obs, deterministic=True)
+            out.append(choice(a, env.settings["max_batch"], len(env.settings["instances"])))
+            env.step(a)
+    finally:
+        torch.set_num_threads(threads)
+    return out, env.core.result()
+
+
+def test_save_load_round_trip_gives_identical_decisions(env, tmp_path):
+    from dse.rl.train import train
+    from dse.sim.policies.bcedge_rl import load
+
+    path = tmp_path / "policy.zip"
+    agent, settings = train(env.design, env.scenario, path, steps=150, seed=3,
+                            settings=env.settings)
+    loaded_settings, loaded = load(path)
+    assert loaded_settings["instances"] == settings["instances"]
+    assert loaded_settings["trained"] == {"steps": 150, "seed": 3, "scenario":
+                                          "camera_and_voice",
+                                          "algorithm": "SAC (stable-baselines3)"}
+    trace = env.scenario.trace(600, 11)
+    before, res_before = _agent_actions(env, agent, trace)
+    after, res_after = _agent_actions(env, loaded, trace)
+    assert before == after and len(before) > 50
+    assert np.array_equal(res_before.completion_ms, res_after.completion_ms, equal_nan=True)
+    # the registered policy runs the same decisions through dse.evaluate
+    ev = evaluate(env.design, env.scenario, "bcedge-rl", {"model": str(path)}, trace=trace)
+    assert np.array_equal(ev.requests["completion_ms"], res_after.completion_ms,
+                          equal_nan=True)
+
+
+def test_policy_file_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    from dse.cli import main
+
+    bad = tmp_path / "bad.zip"
+    bad.write_text("not a zip")
+    base = ["simulate", "--npu", str(NPU), "--scenario", str(SCENARIO), "--requests", "50",
+            "--policy", "bcedge-rl"]
+    for extra, words in (([], "--param model: give the policy file"),
+                         (["--param", f"model={tmp_path / 'none.zip'}"], "no such file"),
+                         (["--param", f"model={bad}"], "is not a policy written by")):
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, err
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    assert main(base + ["--param", f"model={bad}"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "optional extra 'rl' (missing: torch): pip install -e '.[rl]'" in err
+    assert main(["rl", "train", "--npu", str(NPU), "--scenario", str(SCENARIO),
+                 "--out", str(tmp_path / "p.zip")]) == 1
+
+
+@pytest.mark.heavy
+def test_training_is_deterministic_and_beats_random(env, tmp_path):
+    """A few thousand SAC steps beat a random policy's utility on a fixed held-out trace;
+    the same seed trains the same network."""
+    import torch
+
+    from dse.rl.train import train, utility
+
+    settings = {**env.settings, "requests": 1000}
+    a1, _ = train(env.design, env.scenario, tmp_path / "a.zip", steps=3000, seed=0,
+                  settings=settings)
+    a2, _ = train(env.design, env.scenario, tmp_path / "b.zip", steps=3000, seed=0,
+                  settings=settings)
+    for p, q in zip(a1.policy.parameters(), a2.policy.parameters(), strict=True):
+        assert torch.equal(p, q)
+    trace = env.scenario.trace(4000, 5)
+    mb, gamma = settings["max_batch"], settings["latency_weight"]
+    trained = evaluate(env.design, env.scenario, "bcedge-rl",
+                       {"model": str(tmp_path / "a.zip")}, trace=trace)
+    u_trained = utility(env.design, env.scenario, trained.requests, gamma, mb)
+    env.start(trace)
+    rng = np.random.default_rng(0)
+    while not env.core.done:
+        env.step(rng.uniform(-1.0, 1.0, 2))
+    r = env.core.result()
+    random_requests = {"arrival_ms": r.arrival_ms, "completion_ms": r.completion_ms,
+                       "dropped": r.dropped, "stream": r.stream}
+    u_random = utility(env.design, env.scenario, random_requests, gamma, mb)
+    assert u_trained > u_random, (u_trained, u_random)
