@@ -20,7 +20,7 @@ import numpy as np
 
 from dse.common import InputError
 from dse.evaluation import evaluate, isolated_ms, model_table
-from dse.report._stats import mean_ci
+from dse.metrics.stats import mean_ci
 from dse.rl.env import SchedulingEnv, env_settings
 from dse.sim.policies.bcedge_rl import save_settings
 
@@ -112,6 +112,10 @@ def utility(design, scenario, requests: dict, latency_weight: float, max_batch: 
     return float(np.sum(w / rate) / window)
 
 
+# Ranges the intervals are clipped to: a share, a rate.
+_BOUNDS = {"slo_attainment": (0.0, 1.0), "throughput_rps": (0.0, float("inf"))}
+
+
 def evaluate_agent(design, scenario, model_path, *, seeds=range(5), n_requests: int = 5000,
                    baselines=BASELINES,
                    on_run: Callable[[], None] | None = None) -> dict:
@@ -149,6 +153,6 @@ def evaluate_agent(design, scenario, model_path, *, seeds=range(5), n_requests: 
            "params": params, "policies": {}}
     for name, v in values.items():
         out["policies"][name] = {
-            key: dict(zip(("mean", "ci_low", "ci_high"), mean_ci(xs), strict=True),
-                      values=xs) for key, xs in v.items()}
+            key: dict(zip(("mean", "ci_low", "ci_high"), mean_ci(xs, bounds=_BOUNDS.get(key)),
+                          strict=True), values=xs) for key, xs in v.items()}
     return out
