@@ -299,8 +299,8 @@ def _packed(tb, tables) -> dict:
     from dse.sim._state import make_tables
     from dse.sim.core import _pack
 
-    ms, en, ut, n_layers, _ = _pack(tables, tb.ms.shape[2] - 1)
-    return make_tables(ms, en, ut, n_layers, tb.model_slo)._asdict()
+    ms, en, ut, n_layers, _, alive, pred = _pack(tables, tb.ms.shape[2] - 1)
+    return make_tables(ms, en, ut, n_layers, tb.model_slo, alive, pred)._asdict()
 
 
 def _entry(args):
