@@ -18,13 +18,14 @@ from dse.search import open_study, run_worker
 from dse.search._samplers import make_sampler
 from dse.spec import load_spec
 
-#: Calls per trial allowed, by backend (measured: sqlite and PostgreSQL 34.8, journal 28.5,
+#: Calls per trial allowed, by backend (measured: sqlite and PostgreSQL 34.8 to 35.2, as
+#: the trials' mix of pruned and complete varies with the sampler's path; journal 28.5,
 #: in-memory 44.2; the in-memory storage also counts Optuna's check_trial_is_updatable,
 #: which the RDB cache and the journal answer without a call).  8 of them store the
 #: parameters and 8 the user attrs (one record each, as Optuna stores them); the trials
 #: are read twice (Optuna's waiting-trial check and the one read every sampler shares,
 #: ``dse.search._optuna_compat.read_once``).
-BUDGET = {"sqlite": 35, "journal": 29, "memory": 45, "postgresql": 35}
+BUDGET = {"sqlite": 36, "journal": 29, "memory": 45, "postgresql": 36}
 WARM, TRIALS = 4, 20
 
 

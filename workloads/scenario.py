@@ -39,14 +39,11 @@ from dse.common import (
     table,
 )
 from dse.common.limits import MAX_RATE_RPS, MAX_TIME_MS, MIN_RATE_RPS
+from workloads._stream_exits import stream_exits, stream_profile
 from workloads.arrivals import ARRIVALS
 from workloads.exits import (
     check_thresholds,
-    default_thresholds,
-    difficulty_exits,
-    fixed_exits,
     shift_profile,
-    threshold_profile,
 )
 from workloads.model import EarlyExitModel, check_profile
 from workloads.registry import get_model, is_model_file
@@ -297,35 +294,6 @@ def stream_rng(seed: int, stream: str, purpose: str) -> np.random.Generator:
     by ``(seed, crc32(stream name))``: common random numbers across designs."""
     root = np.random.SeedSequence([seed, zlib.crc32(stream.encode())])
     return np.random.default_rng(root.spawn(2)[0 if purpose == "arrivals" else 1])
-
-
-def _exit_rule(s: Stream):
-    """(model, fixed profile or None, thresholds, slope) of stream ``s``'s exits."""
-    model = get_model(s.model)
-    profile = s.exit_profile if s.exit_profile is not None else model.exit_profile
-    if s.exit_mode == "profile":
-        return model, profile, None, None
-    slope = model.confidence_slope if s.confidence_slope is None else s.confidence_slope
-    thresholds = (s.exit_thresholds if s.exit_thresholds is not None
-                  else default_thresholds(profile, model.exit_accuracy, slope))
-    return model, None, thresholds, slope
-
-
-def stream_exits(s: Stream, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(exit, accuracy) of requests of stream ``s`` from their uniform draws ``u``."""
-    model, profile, thresholds, slope = _exit_rule(s)
-    if profile is not None:
-        return fixed_exits(u, profile, model.exit_accuracy)
-    return difficulty_exits(u, model.exit_accuracy, thresholds, slope)
-
-
-def stream_profile(s: Stream) -> tuple[float, ...]:
-    """Share of stream ``s``'s requests expected at each exit: its fixed profile, or in the
-    difficulty mode the profile its thresholds imply (what a scheduler may know)."""
-    model, profile, thresholds, slope = _exit_rule(s)
-    if profile is not None:
-        return tuple(float(p) for p in profile)
-    return threshold_profile(model.exit_accuracy, thresholds, slope)
 
 
 def _rate_rps(s: Stream) -> float:

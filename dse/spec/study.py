@@ -54,8 +54,9 @@ from dse.metrics import (
     split_metric,
 )
 from dse.search import SAMPLERS
+from dse.spec._checks import check_feasible
 from dse.spec.paths import default_storage, resolve_storage_path
-from dse.spec.space import Space, check_feasible, parse_exits, parse_space
+from dse.spec.space import Space, parse_exits, parse_space
 
 DIRECTIONS = ("maximize", "minimize")
 _STUDY_KEYS = ("name", "storage", "results_dir", "sampler", "sampler_options", "n_trials",
