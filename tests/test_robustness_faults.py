@@ -26,6 +26,11 @@ from dse.search import open_storage
 pytestmark = pytest.mark.heavy
 
 N_TRIALS = 200
+#: A space of 720 designs: more than N_TRIALS, so the study never ends by holding its
+#: whole space (no design is run twice) before the kills are done.
+POLICY_SPACE = ("[space.policy.fluid]\nmax_batch = [2, 4, 8]\n"
+                "refill_level = { low = 0.0, high = 1.0, step = 0.25 }\n"
+                "catchup_last = [0.0, 0.5, 1.0]")
 KILLS = 10
 
 
@@ -113,7 +118,8 @@ def _kill_resume(spec, url, name, tmp_path, seed):
 
 
 def test_sigkill_resume_journal(tiny_study, tmp_path):
-    spec = tiny_study(name="faults", n_trials=N_TRIALS, storage="study.journal", requests=200)
+    spec = tiny_study(name="faults", n_trials=N_TRIALS, storage="study.journal", requests=200,
+                      policy_space=POLICY_SPACE)
     url = str(tmp_path / "study.journal")
     final, _ = _kill_resume(spec, url, "faults", tmp_path, seed=7)
     assert len(final) >= N_TRIALS
@@ -121,7 +127,8 @@ def test_sigkill_resume_journal(tiny_study, tmp_path):
 
 def test_sigkill_resume_postgresql(tiny_study, tmp_path, postgres_url):
     name = f"faults-{uuid.uuid4().hex[:8]}"
-    spec = tiny_study(name=name, n_trials=N_TRIALS, storage=postgres_url, requests=200)
+    spec = tiny_study(name=name, n_trials=N_TRIALS, storage=postgres_url, requests=200,
+                      policy_space=POLICY_SPACE)
     final, text = _kill_resume(spec, postgres_url, name, tmp_path, seed=11)
     assert "s3cretPW" not in text  # the password in the URL is never printed
     study = optuna.load_study(study_name=name, storage=open_storage(postgres_url))
