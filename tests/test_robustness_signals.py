@@ -90,8 +90,11 @@ def _moments(n: int, seed: int) -> list[tuple[float, int, float]]:
 
 
 def _sigint_runs(tiny_study, n: int, seed: int, n_trials: int):
+    # 720 designs, more than n_trials: the interrupted runs never hold the whole space
     spec = tiny_study(name="tiny", sampler="random", n_trials=n_trials, storage="study.journal",
-                      requests=1500)
+                      requests=1500, policy_space="[space.policy.fluid]\nmax_batch = [2, 4, 8]\n"
+                      "refill_level = { low = 0.0, high = 1.0, step = 0.25 }\n"
+                      "catchup_last = [0.0, 0.5, 1.0]")
     for delay, hits, gap in _moments(n, seed):
         rc, text = _run(spec, delay, hits, gap)
         assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
