@@ -169,6 +169,9 @@ def _layer(n, idx, shapes, inits, batch, src, field) -> Layer:
                              f"shape inference ({s})", source=src, field=field)
         return s
 
+    if len(n.input) < 2 or not n.output:
+        raise InputError(f"node '{name}' ({n.op_type}): needs 2 inputs and an output, has "
+                         f"{len(n.input)} and {len(n.output)}", source=src, field=field)
     attrs = {a.name: a for a in n.attribute}
     if n.op_type == "Conv":
         x, w, y = shape(n.input[0]), shape(n.input[1]), shape(n.output[0])
