@@ -3,6 +3,20 @@ import os
 import signal
 import sys
 
+
+def _quiet_interrupts(hook=sys.unraisablehook):
+    """A Ctrl-C that lands in a callback Python cannot raise from (an import lock's, a
+    finaliser's) is reported as "Exception ignored ... Traceback"; the run already stops
+    on the interrupt, so that report is noise."""
+
+    def unraisable(info):
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            hook(info)
+
+    sys.unraisablehook = unraisable
+
+
+_quiet_interrupts()  # first, before the imports a Ctrl-C may land in
 try:
     from dse.cli import main
 except KeyboardInterrupt:  # Ctrl-C while Python imports: no traceback either

@@ -98,6 +98,8 @@ def _kill_resume(spec, url, name, tmp_path, seed):
                 _wait_for_progress(url, name, have, proc, rng.randint(3, 8),
                                    timeout=rng.uniform(0.3, 4.0))
             if proc.poll() is not None:
+                log.flush()
+                assert proc.returncode == 0, (proc.returncode, log_path.read_text()[-3000:])
                 break  # finished before we could kill it: too few trials for this test
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -106,7 +108,8 @@ def _kill_resume(spec, url, name, tmp_path, seed):
             _check_kept(snap, after)
             assert len(_complete(after)) <= N_TRIALS
             snap = after
-        assert kills == KILLS, f"the study finished after {kills} kills; raise N_TRIALS"
+        assert kills == KILLS, (f"the study finished after {kills} kills; raise N_TRIALS",
+                                len(_complete(_snapshot(url, name))))
         proc = _launch(spec, url, log)  # the final, undisturbed resume
         assert proc.wait(timeout=900) == 0, log_path.read_text()
     final = _snapshot(url, name)
