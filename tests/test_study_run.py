@@ -51,6 +51,19 @@ def test_run_stores_everything_plain_optuna_needs(tiny_study, tmp_path):
     assert 0.0 < st["hypervolume"] <= 1.0
 
 
+def test_a_study_whose_creator_was_killed_before_describing_it_is_completed(tiny_study,
+                                                                           tmp_path):
+    # a run SIGKILLed between create_study and storing the spec: the next run fills it in
+    spec = load_spec(tiny_study(n_trials=2))
+    bare = optuna.create_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/study.db",
+                               directions=spec.directions)
+    assert bare.user_attrs == {} and bare.metric_names is None
+    study = open_study(spec)
+    assert study.user_attrs["spec_hash"] == spec.spec_hash and "[space.npu]" in \
+        study.user_attrs["spec"]
+    assert study.metric_names == ["slo_attainment", "area_mm2"]
+
+
 def test_same_seed_same_results_bit_for_bit(tiny_study):
     a = tiny_study(n_trials=7, storage="a.db", filename="a.toml")
     b = tiny_study(n_trials=7, storage="b.db", filename="b.toml")

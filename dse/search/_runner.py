@@ -63,9 +63,7 @@ def open_study(spec, storage_url: str | None = None, *, create: bool = True,
         raise storage_failure(exc, url) from None
     sampler = make_sampler(spec, worker)
     if spec.name in names:
-        study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        _check_same_study(spec, study, safe)
-        return study
+        return _load_study(spec, storage, sampler, safe)
     if not create:
         raise InputError(f"no study named '{spec.name}' in {safe}"
                          f"{did_you_mean(spec.name, names)}", source=spec.source,
@@ -74,22 +72,34 @@ def open_study(spec, storage_url: str | None = None, *, create: bool = True,
         study = optuna.create_study(storage=storage, study_name=spec.name, sampler=sampler,
                                     directions=spec.directions)
     except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
-        study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        _check_same_study(spec, study, safe)
-        return study
+        return _load_study(spec, storage, sampler, safe)
+    _describe(spec, study)
+    return study
+
+
+def _load_study(spec, storage, sampler, safe: str) -> optuna.Study:
+    study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
+    _check_same_study(spec, study, safe)
+    if "spec_hash" not in study.user_attrs:  # its creator was killed before describing it
+        _describe(spec, study)
+    return study
+
+
+def _describe(spec, study: optuna.Study) -> None:
+    """Store the spec and its facts with a new study; ``spec_hash`` last, so a study that
+    has it is fully described (a run killed halfway is completed by the next one)."""
     from dse import __version__
 
     study.set_metric_names(spec.metric_names)
     # the spec as written, but never a storage password (anyone reading the study sees it)
     study.set_user_attr("spec", spec.text.replace(spec.storage_url,
                                                   redact_url(spec.storage_url)))
-    study.set_user_attr("spec_hash", spec.spec_hash)
     study.set_user_attr("seed", spec.seed)
     study.set_user_attr("dse_version", __version__)
     study.set_user_attr("objectives", [list(o) for o in spec.objectives])
     study.set_user_attr("constraints", {c.name: c.bound for c in spec.constraints})
     study.set_user_attr("requests", spec.fidelity.requests)
-    return study
+    study.set_user_attr("spec_hash", spec.spec_hash)
 
 
 def _check_same_study(spec, study: optuna.Study, safe: str) -> None:
