@@ -261,3 +261,18 @@ def test_reproduce_compares_a_trained_agent_where_it_applies(tmp_path):
     spans = rep.ratios[rep.ratios["workload"].isna()]
     assert len(spans) and not spans["best_rival"].str.startswith("bcedge-rl").any()
     assert (rep.ratios["workload"] == "resnet50").any()
+
+
+def test_action_sample_draws_what_gymnasium_box_draws(env):
+    """The env's cheaper ``action_space.sample()`` gives Gymnasium's ``Box.sample``
+    numbers for the same seed (so seeded SB3 exploration is unchanged)."""
+    ours = type(env.action_space)(2)
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    ours.seed(5)
+    box.seed(5)
+    for _ in range(100):
+        a, b = ours.sample(), box.sample()
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
+        assert ours.contains(a)
+    with pytest.raises(gym.error.Error):
+        ours.sample(mask=np.ones(2))
