@@ -63,10 +63,10 @@ class ActionBox(gym.spaces.Box):
     """The action space, the box [-1, 1]^n (float32), with a cheaper :meth:`sample`.
 
     ``Box.sample`` sorts every coordinate into unbounded, half-bounded and bounded ones
-    and checks the dtype on each call (several times the cost of a whole environment
-    step, ``benchmarks/bench_rl_env.py``); here every
-    coordinate is bounded, so :meth:`sample` draws ``np_random.uniform(-1, 1, n)``
-    directly: the very numbers ``Box.sample`` draws from the same generator state."""
+    and checks the dtype on each call, which costs several environment steps
+    (``benchmarks/bench_rl_env.py``); here every coordinate is bounded, so
+    :meth:`sample` draws ``np_random.uniform(-1, 1, n)`` directly: the very numbers
+    ``Box.sample`` draws from the same generator state."""
 
     def __init__(self, n: int):
         super().__init__(-1.0, 1.0, (n,), np.float32)
