@@ -1,13 +1,20 @@
 """Gymnasium environment speed: decisions/s of a random policy on one core.
 
 The scheduling environment of ``dse rl train`` (``dse.rl.SchedulingEnv``) on a design and a
-multi-model scenario; the random policy draws every action with
-``env.action_space.sample()`` and the loop calls ``env.step`` (resets included, one
-trace of ``--requests`` requests per episode).  Time is this thread's CPU time
-(``time.thread_time``), so the figure is per core even on a shared machine; the step
-function is compiled (or loaded from Numba's cache) before timing.  Also printed: the
-share of that time spent drawing traces at resets, and the step function alone (actions
-drawn beforehand).
+multi-model scenario, stepped by a uniform random policy over the action box [-1, 1]^2
+(resets included, one trace of ``--requests`` requests per episode).  Three figures,
+each from the same loop with the actions drawn differently:
+
+* ``action_space.sample()`` per step (the issue's random policy; the env's action space
+  draws what Gymnasium's ``Box.sample`` draws, without its generic set-up);
+* actions drawn beforehand in one vectorised call of a seeded ``numpy`` Generator, as a
+  fast random agent (or a vectorised learner) would: ``env.step`` and resets only;
+* Gymnasium's own ``Box.sample`` per step, for scale (what the loop cost before).
+
+Time is this thread's CPU time (``time.thread_time``), so the figures are per core even
+on a shared machine (contention for caches still slows them); the step function is
+compiled (or loaded from Numba's cache) before timing.  Also printed: the share of the
+time spent drawing traces at resets.
 
     python benchmarks/bench_rl_env.py [--decisions 200000] [--requests 2000]
 """
@@ -20,6 +27,9 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -28,20 +38,18 @@ from dse.rl import SchedulingEnv, env_settings  # noqa: E402
 from workloads import load_scenario  # noqa: E402
 
 
-def _run(env, decisions: int, actions=None) -> tuple[float, float, int]:
-    """CPU seconds of ``decisions`` steps, CPU seconds spent in resets, episodes."""
+def _run(env, decisions: int, draw) -> tuple[float, float]:
+    """CPU seconds of ``decisions`` steps with actions from ``draw(i)``, and the CPU
+    seconds spent in resets."""
     env.reset(seed=0)
-    env.action_space.seed(0)
-    reset_s, episodes = 0.0, 0
+    reset_s = 0.0
     t0 = time.thread_time()
     for i in range(decisions):
-        a = env.action_space.sample() if actions is None else actions[i]
-        if env.step(a)[2]:
+        if env.step(draw(i))[2]:
             r0 = time.thread_time()
             env.reset()
             reset_s += time.thread_time() - r0
-            episodes += 1
-    return time.thread_time() - t0, reset_s, episodes
+    return time.thread_time() - t0, reset_s
 
 
 def main() -> int:
@@ -56,24 +64,33 @@ def main() -> int:
     design, scenario = load_npu(args.npu), load_scenario(args.scenario)
     env = SchedulingEnv(design, scenario,
                         env_settings(design, scenario, requests=args.requests))
-    _run(env, 1000)  # compile / load the step function, warm the caches
-    cpu, reset_s, episodes = _run(env, args.decisions)
-    actions = [env.action_space.sample() for _ in range(args.decisions)]
-    core_cpu, core_reset, _ = _run(env, args.decisions, actions)
-    out = {"decisions": args.decisions, "episodes": episodes,
-           "decisions_per_s": args.decisions / cpu, "reset_share": reset_s / cpu,
-           "decisions_per_s_predrawn_actions": args.decisions / core_cpu,
-           "decisions_per_s_without_resets": args.decisions / (core_cpu - core_reset)}
+    n = args.decisions
+    space = env.action_space
+    space.seed(0)
+    box = gym.spaces.Box(-1.0, 1.0, space.shape, np.float32, seed=0)
+    _run(env, 1000, lambda i: space.sample())  # compile / load the step function
+    predrawn = np.random.default_rng(0).uniform(-1.0, 1.0, (n, *space.shape)).astype(
+        np.float32)
+    t_sample, r_sample = _run(env, n, lambda i: space.sample())
+    t_pre, r_pre = _run(env, n, predrawn.__getitem__)
+    t_box, _ = _run(env, n, lambda i: box.sample())
+    out = {"decisions": n, "requests_per_episode": args.requests,
+           "decisions_per_s_sample": n / t_sample,
+           "decisions_per_s_predrawn": n / t_pre,
+           "decisions_per_s_gymnasium_box_sample": n / t_box,
+           "reset_share": r_pre / t_pre}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{design.name if hasattr(design, 'name') else args.npu}, {scenario.name}: "
-          f"{args.requests} requests per episode, {episodes} episodes")
-    print(f"random policy (action_space.sample + env.step, resets included): "
-          f"{out['decisions_per_s']:,.0f} decisions/s per core "
+    print(f"{Path(args.npu).name}, {scenario.name}: {n} decisions, {args.requests} "
+          f"requests per episode; decisions/s per core (CPU time), resets included")
+    print(f"  random policy, env.action_space.sample() per step: "
+          f"{out['decisions_per_s_sample']:>9,.0f}")
+    print(f"  random policy, actions drawn beforehand (numpy):    "
+          f"{out['decisions_per_s_predrawn']:>9,.0f}  "
           f"({100 * out['reset_share']:.0f}% of the time in resets)")
-    print(f"actions drawn beforehand: {out['decisions_per_s_predrawn_actions']:,.0f} "
-          f"decisions/s; without resets: {out['decisions_per_s_without_resets']:,.0f}")
+    print(f"  for scale, gymnasium Box.sample() per step:         "
+          f"{out['decisions_per_s_gymnasium_box_sample']:>9,.0f}")
     return 0
 
 

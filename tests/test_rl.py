@@ -4,6 +4,7 @@ Needs the optional extra ``rl`` (skipped without it); training runs are heavy.""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,8 @@ def test_save_load_round_trip_gives_identical_decisions(env, tmp_path):
     assert loaded_settings["instances"] == settings["instances"]
     assert loaded_settings["trained"] == {"steps": 150, "seed": 3, "scenario":
                                           "camera_and_voice",
-                                          "algorithm": "SAC (stable-baselines3)"}
+                                          "algorithm": "SAC (stable-baselines3)",
+                                          "npu": env.design.to_dict()}
     trace = env.scenario.trace(600, 11)
     before, res_before = _agent_actions(env, agent, trace)
     after, res_after = _agent_actions(env, loaded, trace)
@@ -182,3 +184,95 @@ def test_training_is_deterministic_and_beats_random(env, tmp_path):
                        "dropped": r.dropped, "stream": r.stream}
     u_random = utility(env.design, env.scenario, random_requests, gamma, mb)
     assert u_trained > u_random, (u_trained, u_random)
+
+
+
+def _tiny_agent(path, design, model: str, **settings):
+    """A policy file trained for 50 steps on one stream of ``model``."""
+    from dse.rl.train import train
+    from workloads import Scenario
+
+    scenario = Scenario.from_dict({"name": model, "streams": [
+        {"name": model, "model": model, "arrival": "poisson", "rate_rps": 100, "slo_x": 4}]})
+    train(design, scenario, path, steps=50, seed=0,
+          settings=env_settings(design, scenario, requests=100, **settings))
+    return path
+
+
+def test_reproduce_refuses_agents_that_do_not_fit(tmp_path, capsys):
+    """`dse reproduce --rl-model`: an agent with other samples in flight, or trained for
+    models none of the workloads has, a missing file, or bcedge-rl named in --policies,
+    are one-line errors before any work."""
+    from dse.cli import main
+    from dse.experiments.reproduce import ReproConfig
+
+    large = load_npu(ReproConfig().design)
+    cases = ((_tiny_agent(tmp_path / "wide.zip", load_npu(NPU), "resnet50"),
+              "trained with 8 samples in flight; the reproduction gives every policy 32"),
+             (_tiny_agent(tmp_path / "voice.zip", large, "bert_base", max_batch=32),
+              "trained for models ['bert_base'] on another NPU or workload: it applies to "
+              "none of the reproduction's workloads"),
+             (tmp_path / "none.zip", "no such file"))
+    base = ["reproduce", "--quick", "--out", str(tmp_path / "r")]
+    for extra, words in [(["--rl-model", str(p)], w) for p, w in cases] + [
+            (["--policies", "static,bcedge-rl"], "give its policy file with --rl-model")]:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("dse: error: --") and words in err, err
+        assert len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.heavy
+def test_reproduce_compares_a_trained_agent_where_it_applies(tmp_path):
+    """The agent (trained in-test for 200 steps on the reproduction's design, a
+    ResNet-50 scenario, 32 samples in flight) runs untuned on the ResNet-50 workload on
+    that design only, on the held-out seeds, with intervals; workloads and hardware it
+    was not trained for, and the tables over several workloads, leave it out."""
+    from dse.experiments.reproduce import CONVENTIONAL, FLUID_HW, ReproConfig, reproduce
+    from dse.experiments.tuning import held_out_seeds
+    from dse.rl.train import train
+    from dse.search import optimize
+    from workloads import Scenario
+
+    config = ReproConfig(models=("resnet50", "mobilenetv2"), tenants=(),
+                         arrivals=("poisson",), loads=(0.9,), slo_x=(4.0,), n_requests=300,
+                         held_out=3, budget=1, exit_shifts=(), ablation_seeds=1,
+                         codesign_trials=2, policies=("static",))
+    design = load_npu(config.design)
+    scenario = Scenario.from_dict({"name": "camera", "streams": [
+        {"name": "camera", "model": "resnet50", "arrival": "poisson", "rate_rps": 300,
+         "slo_x": 4}]})
+    path = tmp_path / "agent.zip"
+    train(design, scenario, path, steps=200, seed=0,
+          settings=env_settings(design, scenario, max_batch=32, requests=300))
+
+    rep = reproduce(dataclasses.replace(config, rl_model=str(path)), optimize=optimize)
+    rl = rep.records[rep.records["policy"] == "bcedge-rl"]
+    assert set(zip(rl["workload"], rl["hardware"], strict=True)) == {("resnet50", FLUID_HW)}
+    assert sorted(rl["seed"]) == held_out_seeds(0, 3)
+    assert CONVENTIONAL in set(rep.records["hardware"])
+    row = rep.summary[rep.summary["policy"] == "bcedge-rl"].iloc[0]
+    assert row["attainment_lo"] <= row["attainment"] <= row["attainment_hi"]
+    assert row["seeds"] == 3
+    assert any(line.startswith("bcedge-rl: ") and "untuned" in line and
+               f"resnet50 on {FLUID_HW} only" in line for line in rep.held_equal)
+    assert "bcedge-rl" not in set(rep.ranking["policy"]) | set(rep.tuning["policy"])
+    spans = rep.ratios[rep.ratios["workload"].isna()]
+    assert len(spans) and not spans["best_rival"].str.startswith("bcedge-rl").any()
+    assert (rep.ratios["workload"] == "resnet50").any()
+
+
+def test_action_sample_draws_what_gymnasium_box_draws(env):
+    """The env's cheaper ``action_space.sample()`` gives Gymnasium's ``Box.sample``
+    numbers for the same seed (so seeded SB3 exploration is unchanged)."""
+    ours = type(env.action_space)(2)
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    ours.seed(5)
+    box.seed(5)
+    for _ in range(100):
+        a, b = ours.sample(), box.sample()
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
+        assert ours.contains(a)
+    with pytest.raises(gym.error.Error):
+        ours.sample(mask=np.ones(2))

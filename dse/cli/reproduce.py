@@ -30,6 +30,11 @@ def register(subparsers) -> None:
     r.add_argument("--policies", default="all",
                    help="comma-separated policies compared (default all registered; fluid "
                         "is always included)")
+    r.add_argument("--rl-model", metavar="POLICY.zip",
+                   help="also compare this trained bcedge-rl agent (`dse rl train` with "
+                        "--npu set to the reproduction's design and --max-batch to its "
+                        "samples in flight), untuned, on the workloads of the models it "
+                        "was trained for (extra 'rl')")
     r.set_defaults(func=_reproduce)
 
 
@@ -44,13 +49,15 @@ def _reproduce(args) -> int:
 
     policies = None if args.policies == "all" else tuple(
         n.strip() for n in args.policies.split(",") if n.strip())
-    config = (ReproConfig.quick if args.quick else ReproConfig)(seed=args.seed,
-                                                                policies=policies)
-    with flags(policy="--policies"):
+    config = (ReproConfig.quick if args.quick else ReproConfig)(
+        seed=args.seed, policies=policies, rl_model=args.rl_model)
+    with flags(policy="--policies", rl_model="--rl-model"):
         steps = plan(config)
     command = " ".join(["dse reproduce", *(["--quick"] if args.quick else []),
                         *([f"--seed {args.seed}"] if args.seed else []),
                         *([f"--policies {args.policies}"] if policies else []),
+                        *([f"--rl-model {shlex.quote(args.rl_model)}"] if args.rl_model
+                          else []),
                         f"--out {shlex.quote(args.out)}"])
     with tqdm(total=sum(steps.values()), desc="reproduce", unit="task", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:

@@ -38,7 +38,7 @@ from dse.experiments._satisfaction import (
 )
 from dse.experiments.fairness import held_equal, samples_in_flight
 from dse.experiments.tuning import held_out_seeds, tune, tuning_seeds
-from dse.sim import POLICIES, get_policy
+from dse.sim import LEARNED, POLICIES, get_policy
 
 FLUID_HW, CONVENTIONAL = "fluid hardware", "conventional"
 DESIGN = Path(cost_models.__file__).resolve().parent / "designs" / "npu_large.toml"
@@ -68,11 +68,19 @@ class ReproConfig:
     seed: int = 0
     #: Policies compared (names; ``fluid`` is always one): default every registered policy.
     policies: tuple | None = None
+    #: A trained ``bcedge-rl`` policy file to compare too (untuned; see :func:`rl_scope`).
+    rl_model: str | None = None
 
     def policy_names(self) -> list[str]:
-        """The compared policies, registry order, ``fluid`` included."""
+        """The compared kernel policies, registry order, ``fluid`` included (the learned
+        ``bcedge-rl`` joins through :attr:`rl_model`)."""
         names = list(POLICIES) if self.policies is None else list(dict.fromkeys(
             get_policy(n).name for n in self.policies))
+        learned = [n for n in names if n in LEARNED]
+        if learned:
+            raise InputError(f"{', '.join(learned)} is a trained agent: give its policy "
+                             "file with --rl-model instead", field="policy",
+                             allowed=list(POLICIES))
         if names in ([], ["fluid"]):
             raise InputError("name at least one baseline besides fluid", field="policy",
                              allowed=[p for p in POLICIES if p != "fluid"])
@@ -105,10 +113,68 @@ class Reproduction:
     seconds: dict = field(default_factory=dict)
 
 
-def _workloads(config, designs, reference, shift=None) -> list:
+def _streams(config) -> list:
+    """(workload name, [(stream, model, share), ...]) of every workload of ``config``."""
     streams = [(m, [(m, m, 1.0)]) for m in config.models]
     if config.tenants:
         streams.append(("tenants", [tuple(t) for t in config.tenants]))
+    return streams
+
+
+def _designs(config) -> dict:
+    fluid_hw = load_npu(config.design)
+    conv = dataclasses.replace(fluid_hw, batching="r", stack_factors=(1,))
+    return {FLUID_HW: fluid_hw, CONVENTIONAL: conv}
+
+
+RL = "bcedge-rl"
+
+
+def rl_scope(config) -> tuple[dict, list, str] | None:
+    """Where the trained agent of ``config.rl_model`` is compared: ``(its parameters,
+    [(workload name, hardware), ...], a line for the output)``, or None without one.
+
+    An agent is trained for one NPU and one set of models, with its samples in flight:
+    it runs on the workloads whose models (in order) are the ones it was trained on, on
+    the hardware variant equal to its training NPU, and nowhere else; its samples in
+    flight must be the comparison's.  It is not tuned (its network is its parameters):
+    it runs as trained across the load and SLO grid, at the nominal exit profile (the
+    tables over several workloads and the exit-shift sensitivity leave it out)."""
+    if config.rl_model is None:
+        return None
+    from dse.sim.policies.bcedge_rl import read_settings, require_rl
+
+    require_rl()
+    settings = read_settings(config.rl_model, field="rl_model")
+    designs = _designs(config)
+    batch = designs[FLUID_HW].max_batch
+    trained = settings.get("trained", {})
+    if settings["max_batch"] != batch:
+        raise InputError(f"{config.rl_model} was trained with {settings['max_batch']} "
+                         f"samples in flight; the reproduction gives every policy {batch} "
+                         f"(train with --max-batch {batch})", field="rl_model")
+    if "npu" not in trained:
+        raise InputError(f"{config.rl_model} does not record the NPU it was trained on "
+                         "(written by an older `dse rl train`): train it again",
+                         field="rl_model")
+    hardware = [hw for hw, d in designs.items() if d.to_dict() == trained["npu"]]
+    names = [name for name, s in _streams(config)
+             if list(dict.fromkeys(m for _, m, _ in s)) == settings["models"]]
+    if not hardware or not names:
+        raise InputError(
+            f"{config.rl_model} was trained for models {settings['models']} on another "
+            f"NPU or workload: it applies to none of the reproduction's workloads "
+            f"({', '.join(n for n, _ in _streams(config))}) on {config.design} (train it "
+            "with --npu set to that design and a scenario of one workload's models)",
+            field="rl_model")
+    note = (f"{RL}: the agent of {config.rl_model} (SAC, {trained.get('steps')} steps on "
+            f"scenario {trained.get('scenario')}), untuned, on {', '.join(names)} on "
+            f"{', '.join(hardware)} only (the models and NPU it was trained for)")
+    return {"model": str(config.rl_model)}, [(n, hw) for n in names for hw in hardware], note
+
+
+def _workloads(config, designs, reference, shift=None) -> list:
+    streams = _streams(config)
     return [make_workload(name, a, s, designs=designs, reference=reference,
                           batch=reference.max_batch, exit_shift=shift)
             for name, s in streams for a in config.arrivals]
@@ -152,7 +218,9 @@ def plan(config: ReproConfig) -> dict:
     n_work = (len(config.models) + bool(config.tenants)) * len(config.arrivals)
     n_pol = len(config.policy_names())
     combos = n_work * 2 * n_pol
-    return {"tuning": combos, "held-out": combos,
+    rl = rl_scope(config)
+    return {"tuning": combos,
+            "held-out": combos + (len(rl[1]) * len(config.arrivals) if rl else 0),
             "sensitivity": len(config.exit_shifts) * combos,
             "ablation": len(_ablation.VARIANTS) * n_work,
             "co-design": 2 + 2 * (n_pol - 1)}
@@ -165,13 +233,13 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
     a process pool's ``map``); ``on_step(section)`` is called as each task completes."""
     step = on_step or (lambda section: None)
     policies = config.policy_names()
-    fluid_hw = load_npu(config.design)
-    conv = dataclasses.replace(fluid_hw, batching="r", stack_factors=(1,))
-    designs = {FLUID_HW: fluid_hw, CONVENTIONAL: conv}
+    rl = rl_scope(config)
+    designs = _designs(config)
+    fluid_hw = designs[FLUID_HW]
     batch = fluid_hw.max_batch
     workloads = _workloads(config, list(designs.values()), fluid_hw)
     out = Reproduction(config, {k: area_breakdown(d) for k, d in designs.items()},
-                       _held_equal(workloads, batch))
+                       _held_equal(workloads, batch) + ([rl[2]] if rl else []))
     grid = dict(loads=config.loads, slo_x=config.slo_x, n_requests=config.n_requests)
     tseeds = tuning_seeds(config.seed, config.tuning_runs)
     held = held_out_seeds(config.seed, config.held_out)
@@ -202,6 +270,9 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
             for x in config.exit_shifts]:
         tasks += [("held-out", (shift, d, hw, w, pol, tuned[w.key, hw, pol], seeds, grid))
                   for w in ws for hw, d in designs.items() for pol in policies]
+        if rl and shift == "none":
+            tasks += [("held-out", (shift, d, hw, w, RL, rl[0], seeds, grid))
+                      for w in ws for hw, d in designs.items() if (w.name, hw) in rl[1]]
     abl = held_out_seeds(config.seed, config.ablation_seeds)
     tasks += [("ablation", (fluid_hw, name, w, tuned[w.key, FLUID_HW, "fluid"], abl, grid))
               for name, _, _ in _ablation.VARIANTS for w in workloads]
@@ -215,9 +286,14 @@ def reproduce(config: ReproConfig, *, optimize, on_step: Callable[[str], None] |
     out.records = pd.DataFrame(rows)
     nominal = out.records[out.records["shift"] == "none"]
     out.summary = summarize(nominal, ["workload", "arrival", "hardware", "policy"])
-    out.ratios = _ratios(nominal, [["workload", "arrival"], ["arrival"], []], policies)
-    out.sensitivity = _ratios(out.records, [["shift", "arrival"], ["shift"]], policies)
-    out.ranking = summarize(out.records, ["shift", "hardware", "policy"])
+    # tables over several workloads compare the policies that ran on every workload
+    everywhere = out.records[out.records["policy"] != RL]
+    out.ratios = pd.concat([
+        _ratios(nominal, [["workload", "arrival"]], [*policies, RL] if rl else policies),
+        _ratios(everywhere[everywhere["shift"] == "none"], [["arrival"], []], policies)],
+        ignore_index=True)
+    out.sensitivity = _ratios(everywhere, [["shift", "arrival"], ["shift"]], policies)
+    out.ranking = summarize(everywhere, ["shift", "hardware", "policy"])
     models = list(dict.fromkeys(s.model for w in workloads for s in w.scenario.streams))
     sat = pd.DataFrame(abl_rows)
     out.ablation = {"variants": _ablation.variants_table(fluid_hw, models),

@@ -15,6 +15,11 @@ throughput / the best whole-array throughput of model 0, recent SLO attainment.
 Action: two numbers in [-1, 1] (SAC's continuous actions): the first cut into
 ``max_batch`` equal bins (batch size 1..max_batch, lowest first), the second into as many
 bins as there are instance choices (``dse.sim.policies.bcedge_rl.choice``).
+
+Speed: a step is one call of the compiled step function plus the action mapping and a
+copy of the observation (a fresh array per step, since learners keep it); the action
+space's ``sample()`` draws the same numbers as Gymnasium's ``Box.sample`` without its
+generic set-up (``ActionBox``).
 """
 
 from __future__ import annotations
@@ -54,6 +59,24 @@ def env_settings(design, scenario, *, max_batch: int = 8, max_instances: int = 4
             "models": list(scenario.models)}
 
 
+class ActionBox(gym.spaces.Box):
+    """The action space, the box [-1, 1]^n (float32), with a cheaper :meth:`sample`.
+
+    ``Box.sample`` sorts every coordinate into unbounded, half-bounded and bounded ones
+    and checks the dtype on each call, which costs several environment steps
+    (``benchmarks/bench_rl_env.py``); here every coordinate is bounded, so
+    :meth:`sample` draws ``np_random.uniform(-1, 1, n)`` directly: the very numbers
+    ``Box.sample`` draws from the same generator state."""
+
+    def __init__(self, n: int):
+        super().__init__(-1.0, 1.0, (n,), np.float32)
+
+    def sample(self, mask=None, probability=None):
+        if mask is not None or probability is not None:
+            return super().sample(mask, probability)  # Gymnasium's error message
+        return self.np_random.uniform(-1.0, 1.0, self.shape).astype(np.float32)
+
+
 class SchedulingEnv(gym.Env):
     """BCEdge's scheduling problem on one NPU design and scenario (see the module
     docstring); ``settings`` from :func:`env_settings`."""
@@ -72,7 +95,8 @@ class SchedulingEnv(gym.Env):
         self._tables = {n: self._slice_tables(n) for n in self.settings["instances"]}
         n_obs = observation_size(len(scenario.models), self.settings["instances"][-1])
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (n_obs,), np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = ActionBox(2)
+        self._bins = (self.settings["max_batch"], len(self.settings["instances"]))
         self.core = None
 
     def _slice_tables(self, n: int) -> list[ModelTables]:
@@ -94,8 +118,6 @@ class SchedulingEnv(gym.Env):
     def step(self, action):
         """One dispatch; ``info`` is empty except at the end of the episode
         (:meth:`dse.sim._learned.DispatchCore.info`)."""
-        batch, part = choice(action, self.settings["max_batch"],
-                             len(self.settings["instances"]))
-        over = self.core.step(batch, part)
-        return self.core.obs.copy(), self.core.reward, over, False, (
-            self.core.info() if over else {})
+        core = self.core
+        over = core.step(*choice(action, *self._bins))
+        return core.obs.copy(), core.reward, over, False, core.info() if over else {}

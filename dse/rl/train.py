@@ -78,7 +78,7 @@ def train(design, scenario, out, *, steps: int = 20000, seed: int = 0,
     out.parent.mkdir(parents=True, exist_ok=True)
     agent.save(out)
     settings["trained"] = {"steps": steps, "seed": seed, "scenario": scenario.name,
-                           "algorithm": "SAC (stable-baselines3)"}
+                           "algorithm": "SAC (stable-baselines3)", "npu": design.to_dict()}
     save_settings(out, settings)
     return agent, settings
 

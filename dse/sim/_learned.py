@@ -246,16 +246,13 @@ class DispatchCore:
         self.max_batch = bmax
         M, X = s.tb.ms.shape[0], instances[-1]
         self.obs = np.zeros(observation_size(M, X), dtype=np.float32)
-        self._fn = None
+        self._state = (s.st, self.tbs, s.key, s.p, self.parts, self.aux, self.fa,
+                       self.order, self.exit_mean, self.r_ref, self.cfg)
+        self._fn = _entry(self._state + (-1, 0, self.obs))
         self._call(-1, 0)
 
     def _call(self, batch: int, part: int) -> bool:
-        args = (self.stepper.st, self.tbs, self.stepper.key, self.stepper.p, self.parts,
-                self.aux, self.fa, self.order, self.exit_mean, self.r_ref, self.cfg,
-                int(batch), int(part), self.obs)
-        if self._fn is None:
-            self._fn = _entry(args)
-        return bool(self._fn(*args))
+        return self._fn(*self._state, batch, part, self.obs) == 1
 
     def step(self, batch: int, part: int) -> bool:
         """Dispatch ``batch`` samples (capped at the queue and ``max_batch // n``) on
@@ -264,7 +261,7 @@ class DispatchCore:
             raise ValueError("the run is over")
         if not (1 <= batch and 0 <= part < self.parts.size):
             raise ValueError(f"need batch >= 1 and 0 <= part < {self.parts.size}")
-        return self._call(batch, part)
+        return self._call(int(batch), int(part))
 
     @property
     def done(self) -> bool:
@@ -303,12 +300,37 @@ def _packed(tb, tables) -> dict:
     return make_tables(ms, en, ut, n_layers, tb.model_slo, alive, pred)._asdict()
 
 
+#: Compiled entry points of :func:`_step` by argument layout (see :func:`_layout`).
+_ENTRIES: dict = {}
+
+
 def _entry(args):
     """The compiled entry point of :func:`_step` for the types of ``args``: typed (and
-    compiled or loaded from the cache) once, then called without per-call typing."""
+    compiled or loaded from the cache) once per argument layout, then called without
+    per-call typing.  Numba's ``typeof`` of the ~60 arrays takes about a millisecond, so
+    each new run (an environment reset) looks the entry up by :func:`_layout` instead."""
     from numba import typeof
 
-    types = tuple(typeof(a) for a in args)
-    if types not in _step.overloads:
-        _step.compile(types)
-    return _step.overloads[types].entry_point
+    layout = _layout(args)
+    fn = _ENTRIES.get(layout)
+    if fn is None:
+        types = tuple(typeof(a) for a in args)
+        if types not in _step.overloads:
+            _step.compile(types)
+        fn = _ENTRIES[layout] = _step.overloads[types].entry_point
+    return fn
+
+
+def _layout(a):
+    """What Numba's type of ``a`` depends on: per array its dtype, dimensions, memory
+    layout, writability and alignment; per tuple its class and items; the object itself
+    for anything else but a number (functions, strings: a compiled-in constant or a
+    dispatcher)."""
+    if isinstance(a, np.ndarray):
+        f = a.flags
+        return (a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    if isinstance(a, tuple):
+        return (type(a), *map(_layout, a))
+    if isinstance(a, bool | int | float):
+        return type(a)
+    return a

@@ -88,10 +88,9 @@ def save_settings(path, settings: dict) -> None:
         z.writestr(SETTINGS_ENTRY, json.dumps({"version": SETTINGS_VERSION, **settings}))
 
 
-def load(path, *, field: str = "model"):
-    """``(settings, SAC model on the CPU)`` of a policy file; one-line errors for a
-    missing file or one that is not a policy written by ``dse rl train``."""
-    require_rl()
+def read_settings(path, *, field: str = "model") -> dict:
+    """The environment settings of a policy file (without loading its network); one-line
+    errors for a missing file or one that is not a policy written by ``dse rl train``."""
     p = Path(str(path))
     if not str(path):
         raise InputError("give the policy file written by `dse rl train` "
@@ -104,10 +103,19 @@ def load(path, *, field: str = "model"):
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise InputError(f"{p} is not a policy written by `dse rl train`",
                          field=field) from None
-    if settings.get("version") != SETTINGS_VERSION:
+    if not isinstance(settings, dict) or settings.get("version") != SETTINGS_VERSION:
+        version = settings.get("version") if isinstance(settings, dict) else None
         raise InputError(f"{p} was written by another version of `dse rl train` (format "
-                         f"{settings.get('version')}, expected {SETTINGS_VERSION})",
-                         field=field)
+                         f"{version}, expected {SETTINGS_VERSION})", field=field)
+    return settings
+
+
+def load(path, *, field: str = "model"):
+    """``(settings, SAC model on the CPU)`` of a policy file; one-line errors for a
+    missing file or one that is not a policy written by ``dse rl train``."""
+    require_rl()
+    settings = read_settings(path, field=field)
+    p = Path(str(path))
     from stable_baselines3 import SAC
 
     try:
@@ -135,13 +143,30 @@ def decide_all(core: DispatchCore, agent, settings: dict) -> None:
         torch.set_num_threads(threads)
 
 
+#: Policies loaded in this process, by (file, modification time, size): a sweep runs the
+#: same agent many times.
+_LOADED: dict = {}
+
+
+def _load_once(path):
+    p = Path(str(path))
+    try:
+        st = p.stat()
+    except OSError:
+        return load(path, field="model")  # the one-line error
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED[key] = load(path, field="model")
+    return _LOADED[key]
+
+
 def run(trace, slo_ms, tables_for, resolved: dict, *, queue_cap: int):
     """Simulate ``trace`` under the trained agent of ``resolved["model"]``; returns the
     :class:`dse.sim.SimResult`."""
     import time
 
     t0 = time.perf_counter()
-    settings, agent = load(resolved["model"], field="model")
+    settings, agent = _load_once(resolved["model"])
     names = list(trace.model_names)
     if settings["models"] != names:
         raise InputError(f"the policy was trained for models {settings['models']}, the "
