@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from dse.common import InputError
+from dse.sim import _jit
 from dse.sim._kernel import _advance, _apply
 from dse.sim._state import (
     ACT_CONTINUE,
@@ -312,3 +313,6 @@ def _entry(args):
     if types not in _step.overloads:
         _step.compile(types)
     return _step.overloads[types].entry_point
+
+
+_jit.materialize([globals()])  # oldest_model, qlen, qpeek: Numba dispatchers here
