@@ -9,7 +9,8 @@ The CLI (``dse policies``), the spec's search space, ``dse.evaluate``, the kerne
 is compiled per policy, see :mod:`dse.sim._dispatch`) and the docs tables read
 :data:`POLICIES`.
 
-Kernel contract (all ``@njit(cache=True, inline="always")``, times in ms):
+Kernel contract (all ``@njit(cache=True, inline="always")`` with ``njit`` from
+:mod:`dse.sim._jit`, so that the catalogue loads without Numba; times in ms):
 
 * ``decide(st, tb, p, x, now) -> (act, model, k, wake_ms)``: the action of executor ``x``
   (``dse.sim._state.ACT_*``); ``st``/``tb`` are the simulator state and tables, ``p`` the
