@@ -48,7 +48,7 @@ from dse.common import (
     did_you_mean,
     is_number,
 )
-from dse.sim._jit import njit, resolve
+from dse.sim._jit import materialize, njit, resolve
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,7 @@ class Policy:
         """The kernel's handle on this policy: its name plus a digest of the simulator's
         sources and of the policy's functions, so that an edit recompiles the kernel
         instead of loading a stale cached one (see :mod:`dse.sim._dispatch`)."""
-        from dse.sim._dispatch import PolicyKey
-        from dse.sim._jit import materialize
+        from dse.sim._dispatch import PolicyKey  # Numba: imported when a kernel is needed
 
         if self.runner is not None:
             raise TypeError(f"policy {self.name!r} decides in Python: it has no kernel")
