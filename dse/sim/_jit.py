@@ -22,7 +22,8 @@ import sys
 
 
 class Deferred:
-    """A function :func:`njit` recorded for Numba; ``py_func`` as on a dispatcher."""
+    """A function :func:`njit` recorded for Numba; ``py_func`` and calls from Python as on
+    a dispatcher."""
 
     __slots__ = ("dispatcher", "options", "py_func")
 
@@ -30,6 +31,10 @@ class Deferred:
         self.py_func = py_func
         self.options = options
         self.dispatcher = None
+
+    def __call__(self, *args):
+        """Called from Python (``Stepper`` reads queue lengths with ``qlen``)."""
+        return resolve(self)(*args)
 
     def __repr__(self) -> str:
         return f"Deferred({self.py_func.__module__}.{self.py_func.__qualname__})"
