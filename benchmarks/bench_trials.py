@@ -5,7 +5,8 @@ Usage: python3 benchmarks/bench_trials.py [--trials 30] [--postgres URL] [--json
 Prints, in one run on the same machine (absolute times move with the load on it; the
 ratios within one run are what the table compares):
 
-* start-up: CPU and wall time of ``dse --help`` and of a one-line input error, next to
+* start-up: CPU and wall time of ``dse --help``, ``dse policies`` and of one-line input
+  errors (a missing spec, a spec with a mistyped field, an unknown policy), next to
   ``python -c pass`` (best of 5, each a new process);
 * compile: CPU seconds of the first simulation of a policy in a new process with an
   empty Numba cache (``NUMBA_CACHE_DIR`` in a new temporary folder): the cost-model
@@ -64,10 +65,20 @@ def _env(**extra) -> dict:
 
 def startup(repeat: int = 5) -> dict:
     py = sys.executable
+    work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    typo = work / "typo.toml"  # the quickstart spec with a mistyped field name
+    typo.write_text((ROOT / "studies/quickstart.toml").read_text()
+                    .replace("\nn_trials = ", "\nn_trails = "))
+    npu = str(ROOT / "cost_models/designs/edge_small.toml")
+    dse = [py, "-m", "dse"]
     cases = {"python -c pass": [py, "-c", "pass"],
-             "dse --help": [py, "-m", "dse", "--help"],
-             "dse policies": [py, "-m", "dse", "policies"],
-             "input error (dse run missing.toml)": [py, "-m", "dse", "run", "missing.toml"]}
+             "dse --help": [*dse, "--help"],
+             "dse policies": [*dse, "policies"],
+             "input error (dse run missing.toml)": [*dse, "run", "missing.toml"],
+             "input error (spec field typo)": [*dse, "run", str(typo)],
+             "input error (simulate --policy nope)": [
+                 *dse, "simulate", "--npu", npu, "--model", "resnet18", "--rate", "10",
+                 "--slo-ms", "50", "--policy", "nope"]}
     out = {}
     for name, argv in cases.items():
         runs = [_process(argv)[:2] for _ in range(repeat)]
@@ -232,7 +243,7 @@ def main() -> int:
     print("\nstart-up (best of 5 new processes)")
     base = s["python -c pass"]
     for name, r in s.items():
-        print(f"  {name:<36} wall {r['wall_s']:6.3f} s  CPU {r['cpu_s']:6.3f} s  "
+        print(f"  {name:<38} wall {r['wall_s']:6.3f} s  CPU {r['cpu_s']:6.3f} s  "
               f"(+{r['cpu_s'] - base['cpu_s']:.3f} s CPU over python)", flush=True)
 
     out["compile"] = c = compile_times()

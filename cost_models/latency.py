@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models import _kernels
 from cost_models.design import BATCHING, NpuDesign
 from cost_models.layers import layer_array
 from cost_models.tech import scaled, value
@@ -146,6 +145,8 @@ def latency_table(design: NpuDesign, layers) -> LatencyTable:
     bytes_per_cycle = d.dram_gbps * 1e9 / (d.clock_mhz * 1e6)
     ks = np.asarray(d.stack_factors, dtype=np.int64)
     port = sram_port_bits(d)
+    from cost_models import _kernels  # Numba: imported when a table is first built
+
     cycles, compute, dram, modes, energy_pj = _kernels.build_table(
         arr, int(d.max_batch), ks, _BATCH_CODE[d.batching], int(d.pe_count),
         int(d.pe_width), effective_tile_rows(d), d.pe_style == "systolic", bpe, acc_bytes,
@@ -169,6 +170,7 @@ def latency_table(design: NpuDesign, layers) -> LatencyTable:
 def kernels_ready() -> bool:
     """True when the latency-table kernel is compiled in this process or in Numba's
     cache (False: the next :func:`latency_table` compiles it first, ~10 s)."""
+    from cost_models import _kernels
     from dse.common import compiled_or_cached
 
     return compiled_or_cached(_kernels.build_table)

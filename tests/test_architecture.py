@@ -56,8 +56,9 @@ def _target(name: str) -> str | None:
 
 
 def _imports(module: str, path: Path) -> set[str]:
-    """Modules ``module`` imports: import statements anywhere (functions included) and
-    the ``*_MODULES`` registry tuples loaded with importlib."""
+    """Modules ``module`` imports: import statements anywhere (functions included), the
+    ``*_MODULES`` registry tuples loaded with importlib and the modules of a package's
+    ``lazy_exports``."""
     tree = ast.parse(path.read_text())
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
@@ -72,6 +73,10 @@ def _imports(module: str, path: Path) -> set[str]:
             for a in node.names:
                 found.add(_target(f"{base}.{a.name}") if f"{base}.{a.name}" in MODULES
                           else _target(base))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports":
+            found.update(_target(c.value.partition(":")[0]) for c in ast.walk(node)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                         and c.value.startswith(PACKAGES))  # names loaded on first use
         elif isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id.endswith("_MODULES") for t in node.targets):
             found.update(_target(e.value) for e in getattr(node.value, "elts", [])

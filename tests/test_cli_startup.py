@@ -1,8 +1,14 @@
-"""Start-up cost of the ``dse`` command: help and argument errors import no numeric stack.
+"""Start-up cost of the ``dse`` command: help, catalogues and input errors import no
+numeric stack.
 
 ``dse --help``, a subcommand's ``--help`` and an argument error build the parser only;
 numba (~0.4 s to import), pandas (~0.2 s), numpy, optuna and the model packages load
-when a command runs (``benchmarks/bench_trials.py`` measures the start-up time).
+when a command runs.  The catalogue commands (``dse policies``, ``dse samplers``,
+``dse metrics``) and a one-line input error of every command group that validates input
+(``run``, ``simulate``, ``compare``, ``cost``, ``workloads``) may load numpy and the model
+packages, never numba, pandas, optuna, plotly or scipy: the input is checked before
+anything that needs them loads (``benchmarks/bench_trials.py`` measures the start-up
+time).
 """
 
 from __future__ import annotations
@@ -17,15 +23,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numba", "numpy", "pandas", "optuna", "plotly", "scipy", "cost_models", "workloads")
+RUNTIME = ("numba", "pandas", "optuna", "plotly", "scipy")
+NPU = str(ROOT / "cost_models" / "designs" / "edge_small.toml")
 
 
-def _imported(argv: list[str]) -> tuple[set[str], int]:
+def _imported(argv: list[str], cwd=None) -> tuple[set[str], int]:
     code = ("import json, sys\nfrom dse.cli import main\ntry:\n    rc = main(sys.argv[1:])\n"
             "except SystemExit as exc:\n    rc = exc.code\n"
             "print(json.dumps([rc, sorted(sys.modules)]), file=sys.stderr)\n")
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    rc, modules = json.loads(proc.stderr.strip().splitlines()[-1])
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120, cwd=cwd)
+    *lines, last = proc.stderr.strip().splitlines()
+    rc, modules = json.loads(last)
+    if rc == 2:  # an input error is one line
+        assert len(lines) == 1 and lines[0].startswith("dse: error: "), lines
     return {m.split(".")[0] for m in modules}, rc
 
 
@@ -37,3 +48,36 @@ def test_help_and_argument_errors_import_no_numeric_stack(argv, rc):
     assert code == rc
     assert "dse" in top
     assert not top & set(HEAVY), sorted(top & set(HEAVY))
+
+
+@pytest.mark.parametrize("argv", [["policies"], ["samplers"], ["metrics"]])
+def test_catalogues_import_no_runtime(argv):
+    top, code = _imported(argv)
+    assert code == 0
+    assert not top & set(RUNTIME), sorted(top & set(RUNTIME))
+
+
+SIMULATE = ["--npu", NPU, "--model", "resnet18", "--rate", "10", "--slo-ms", "50"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "missing.toml"],
+    ["run", "typo.toml"],
+    ["worker", "typo.toml"],
+    ["simulate", *SIMULATE, "--policy", "nope"],
+    ["simulate", *SIMULATE, "--policy", "static", "--param", "max_batch=0"],
+    ["compare", "--npu", NPU, "--model", "resnet18", "--policies", "fcfs,nope"],
+    ["compare", "--npu", NPU, "--model", "resnet18", "--loads", "0.5,x"],
+    ["cost", "--npu", NPU, "--model", "nope"],
+    ["cost", "--npu", "missing.toml", "--model", "resnet18"],
+    ["workloads", "show", "nope"],
+], ids=lambda argv: " ".join(a if a != NPU else "NPU" for a in argv))
+def test_input_errors_are_found_before_the_runtime_loads(argv, tmp_path):
+    """One-line input errors: a missing or mistyped spec (a field name typo), an unknown
+    policy or parameter value, a bad flag value, an unknown model, a missing design."""
+    spec = (ROOT / "studies" / "quickstart.toml").read_text()
+    assert "\nn_trials = " in spec
+    (tmp_path / "typo.toml").write_text(spec.replace("\nn_trials = ", "\nn_trails = "))
+    top, code = _imported(argv, cwd=tmp_path)
+    assert code == 2
+    assert not top & set(RUNTIME), sorted(top & set(RUNTIME))

@@ -99,11 +99,8 @@ def _workloads(args, design):
 
 
 def _compare(args) -> int:
-    from tqdm import tqdm
-
     from dse.cli._common import prepare_kernels
-    from dse.experiments import compare, tuned_compare
-    from dse.report import read_npu, write_compare_figure
+    from dse.report import read_npu
     from dse.sim import LEARNED, POLICIES
 
     _check_requests(args.requests)
@@ -133,6 +130,11 @@ def _compare(args) -> int:
         raise InputError(f"must be <= the design's max_batch ({design.max_batch})",
                          field="--batch")
     workloads, base_rate = _workloads(args, design)
+    from tqdm import tqdm
+
+    from dse.experiments import compare, tuned_compare
+    from dse.report import write_compare_figure
+
     with flags(policy="--policies"):
         prepare_kernels(policies)
     seeds = args.seeds or (5 if args.tune else 1)

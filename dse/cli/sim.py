@@ -149,9 +149,6 @@ def _compare_params(policies, given: dict) -> dict:
 # --- dse simulate -------------------------------------------------------------------------
 
 def _simulate(args) -> int:
-    from dse.cli._common import prepare_kernels
-    from dse.evaluation import evaluate
-    from dse.experiments import single_stream
     from dse.report import read_npu
     from dse.sim import get_policy
 
@@ -165,6 +162,10 @@ def _simulate(args) -> int:
     _check_workload_args(args, single_required=True)
     if not (0.0 <= args.warmup < 1.0):
         raise InputError(f"must be in [0, 1), got {args.warmup}", field="--warmup")
+    from dse.cli._common import prepare_kernels
+    from dse.evaluation import evaluate
+    from dse.experiments import single_stream
+
     prepare_kernels([policy.name])
     if args.scenario:
         from workloads import load_scenario

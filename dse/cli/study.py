@@ -108,13 +108,13 @@ def _not_found(spec, path, given) -> str:
 
 
 def _run(args) -> int:
+    spec, url = spec_and_storage(args)  # first: a mistake in the spec costs no imports
     from dse.cli._common import Steps, prepare_kernels
     from dse.cli._runner import run_study
     from dse.report import write_run_report
     from dse.search import redact_url
     from dse.spec import results_folder
 
-    spec, url = spec_and_storage(args)
     prepare_kernels(spec.space.policy.values)
     res = run_study(spec, n_trials=args.n_trials, storage_url=url, workers=args.workers,
                     timeout=args.timeout, progress=not args.quiet)
@@ -138,11 +138,11 @@ def _run(args) -> int:
 
 
 def _worker(args) -> int:
+    spec, url = spec_and_storage(args)
     from dse.cli._common import prepare_kernels
     from dse.cli._runner import join_study
     from dse.search import counts
 
-    spec, url = spec_and_storage(args)
     prepare_kernels(spec.space.policy.values)
     mine, study, stopped = join_study(spec, url, n_trials=args.n_trials, timeout=args.timeout,
                                       progress=not args.quiet)

@@ -11,23 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from dse.common import InputError
-from dse.report._pick import PICK_RULES, pick
-from dse.report._study import StudyData, load_study, read_study, trial_area
-from dse.report.compare import compare_figure, write_compare_figure
-from dse.report.dashboard import build_dashboard, write_dashboard
-from dse.report.design_file import DesignFile, load_design, read_npu
-from dse.report.evaluate import evaluate_design, flatten_numbers
-from dse.report.export import (
-    DESIGN_SUFFIXES,
-    SCHEMA_VERSION,
-    check_out_path,
-    design_record,
-    trials_frame,
-    write_design,
-    write_trials,
-)
-from dse.report.reproduce import results_markdown, write_reproduction
-from dse.report.server import DashboardServer, is_loopback, study_fingerprint
+from dse.common.lazy import lazy_exports
+
+# Names load on first use: reading a design file imports no plotting or search stack.
+__getattr__ = lazy_exports(__name__, {
+    **dict.fromkeys(("PICK_RULES", "pick"), "dse.report._pick"),
+    **dict.fromkeys(("StudyData", "load_study", "read_study", "trial_area"),
+                    "dse.report._study"),
+    **dict.fromkeys(("compare_figure", "write_compare_figure"), "dse.report.compare"),
+    **dict.fromkeys(("build_dashboard", "write_dashboard"), "dse.report.dashboard"),
+    **dict.fromkeys(("DesignFile", "load_design", "read_npu"), "dse.report.design_file"),
+    **dict.fromkeys(("evaluate_design", "flatten_numbers"), "dse.report.evaluate"),
+    **dict.fromkeys(("DESIGN_SUFFIXES", "SCHEMA_VERSION", "check_out_path", "design_record",
+                     "trials_frame", "write_design", "write_trials"), "dse.report.export"),
+    **dict.fromkeys(("results_markdown", "write_reproduction"), "dse.report.reproduce"),
+    **dict.fromkeys(("DashboardServer", "is_loopback", "study_fingerprint"),
+                    "dse.report.server")})
 
 __all__ = [
     "DESIGN_SUFFIXES", "PICK_RULES", "SCHEMA_VERSION", "DashboardServer", "DesignFile",
@@ -41,6 +40,8 @@ __all__ = [
 
 def open_spec_study(spec, storage_url: str | None = None):
     """The stored study of a :class:`dse.spec.StudySpec` (never creates one)."""
+    from dse.report._study import load_study
+
     return load_study(spec.name, storage_url or spec.storage_url)
 
 
@@ -51,6 +52,10 @@ def _spec_kwargs(spec) -> dict:
 def export_design(spec, study, path: str, *, trial: int | None = None,
                   rule: str | None = None, area_budget: float | None = None):
     """Pick a design of ``study`` and write it to ``path``; returns (trial, path)."""
+    from dse.report._pick import pick
+    from dse.report._study import read_study
+    from dse.report.export import design_record, write_design
+
     data = read_study(study)
     chosen = pick(data, trial=trial, rule=rule, area_budget=area_budget)
     write_design(design_record(data, chosen, spec=spec), path)
@@ -65,6 +70,8 @@ def write_run_report(spec, study, folder, *, on_progress=None) -> tuple[str, str
 
     Called by ``dse run`` when a study finishes or is stopped.
     """
+    from dse.report.dashboard import write_dashboard
+
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     dash = write_dashboard(study, str(out / "dashboard.html"), on_progress=on_progress,

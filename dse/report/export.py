@@ -18,13 +18,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dse.common import InputError
 from dse.common.files import atomic_write, atomic_write_text, check_output
 from dse.report import _toml
-from dse.report._study import StudyData
+
+if TYPE_CHECKING:  # reading a design file (SCHEMA_VERSION) imports neither
+    import pandas as pd
+
+    from dse.report._study import StudyData
 
 SCHEMA_VERSION = 1
 DESIGN_SUFFIXES = (".toml", ".json")
@@ -170,6 +173,8 @@ def trials_frame(study) -> pd.DataFrame:
     ``metrics.*`` (nested keys joined with dots), ``area_mm2.*``, ``datetime_start``,
     ``datetime_complete``, ``duration_s``.
     """
+    import pandas as pd
+
     from dse.report._study import read_study
 
     data = read_study(study)

@@ -9,24 +9,24 @@ optimisation with the catalogue samplers: policy tuning and co-design experiment
 Worker processes, signals and progress bars are the app layer's (``dse.cli``).
 """
 
-from dse.evaluation import trial_metrics, trial_scenario
-from dse.search._front import design_key, front_summary, hypervolume, pareto_designs, pareto_mask
-from dse.search._index import TrialIndex
-from dse.search._objective import Objective, suggest_exits, suggest_point
-from dse.search._runner import (
-    RunResult,
-    counts,
-    open_study,
-    result,
-    run,
-    run_limits,
-    run_worker,
-)
-from dse.search._samplers import SAMPLERS, Option, Sampler, make_sampler
-from dse.search._status import closest_infeasible, pareto_table, slack, status, stored_metrics
-from dse.search._storage import kind as storage_kind
-from dse.search._storage import open_storage, redact_url, storage_failure
-from dse.search._tune import optimize
+from dse.common.lazy import lazy_exports
+
+# Names load on first use: the sampler catalogue (spec validation) without Optuna's
+# samplers, pandas or the simulator.
+__getattr__ = lazy_exports(__name__, {
+    "trial_metrics": "dse.evaluation", "trial_scenario": "dse.evaluation",
+    **dict.fromkeys(("design_key", "front_summary", "hypervolume", "pareto_designs",
+                     "pareto_mask"), "dse.search._front"),
+    "TrialIndex": "dse.search._index",
+    **dict.fromkeys(("Objective", "suggest_exits", "suggest_point"), "dse.search._objective"),
+    **dict.fromkeys(("RunResult", "counts", "open_study", "result", "run", "run_limits",
+                     "run_worker"), "dse.search._runner"),
+    **dict.fromkeys(("SAMPLERS", "Option", "Sampler", "make_sampler"), "dse.search._samplers"),
+    **dict.fromkeys(("closest_infeasible", "pareto_table", "slack", "status",
+                     "stored_metrics"), "dse.search._status"),
+    "storage_kind": "dse.search._storage:kind",
+    **dict.fromkeys(("open_storage", "redact_url", "storage_failure"), "dse.search._storage"),
+    "optimize": "dse.search._tune"})
 
 __all__ = ["SAMPLERS", "Objective", "Option", "RunResult", "Sampler", "TrialIndex",
            "closest_infeasible", "counts", "design_key", "front_summary", "hypervolume",

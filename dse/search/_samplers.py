@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import optuna
+from typing import TYPE_CHECKING
 
 from dse.common import InputError, check_bool, check_float, check_int
+
+if TYPE_CHECKING:  # the catalogue is read without Optuna; the factories import it
+    import optuna
 
 
 @dataclass(frozen=True)
@@ -64,16 +66,22 @@ def _nsga2(spec, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def _tpe(spec, seed: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     opts = dict(spec.sampler_options)
     opts.setdefault("multivariate", True)
     return optuna.samplers.TPESampler(seed=seed, **opts)
 
 
 def _gp(spec, seed: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     return optuna.samplers.GPSampler(seed=seed, **spec.sampler_options)
 
 
 def _random(spec, seed: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     return optuna.samplers.RandomSampler(seed=seed)
 
 

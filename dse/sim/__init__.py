@@ -7,19 +7,13 @@ decide in Python, e.g. ``bcedge-rl``), :class:`Param`,
 time, the same compiled kernel); :func:`kernel_ready` / :func:`warm` (is a policy's
 kernel compiled or cached; compile it now); :func:`expected_batch_ms` (a batch's expected
 time under an exit profile).
+
+The policy catalogue imports neither Numba nor NumPy (``dse policies`` and spec
+validation read it in milliseconds); the simulator's names load on first use.
 """
 
+from dse.common.lazy import lazy_exports
 from dse.sim import policies as _policies  # noqa: F401  (registers the built-in policies)
-from dse.sim._predict import expected_batch_ms
-from dse.sim.core import (
-    DEFAULT_QUEUE_CAP,
-    ModelTables,
-    SimResult,
-    Stepper,
-    kernel_ready,
-    simulate,
-    warm,
-)
 from dse.sim.registry import (
     LEARNED,
     POLICIES,
@@ -29,6 +23,12 @@ from dse.sim.registry import (
     param_slots,
     register,
 )
+
+__getattr__ = lazy_exports(__name__, {
+    "expected_batch_ms": "dse.sim._predict",
+    **dict.fromkeys(("DEFAULT_QUEUE_CAP", "ModelTables", "SimResult", "Stepper",
+                     "kernel_ready", "simulate", "warm"), "dse.sim.core")})
+
 
 __all__ = ["DEFAULT_QUEUE_CAP", "LEARNED", "POLICIES", "ModelTables", "Param", "Policy",
            "SimResult", "Stepper", "expected_batch_ms", "get_policy", "kernel_ready",

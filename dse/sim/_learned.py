@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from dse.common import InputError
+from dse.sim import _jit
 from dse.sim._kernel import _advance, _apply
 from dse.sim._state import (
     ACT_CONTINUE,
@@ -334,3 +335,6 @@ def _layout(a):
     if isinstance(a, bool | int | float):
         return type(a)
     return a
+
+
+_jit.materialize([globals()])  # oldest_model, qlen, qpeek: Numba dispatchers here

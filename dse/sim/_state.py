@@ -11,12 +11,12 @@ batch in the latency tables, ``L`` the largest layer count over models.
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
-import numpy as np
-from numba import njit
+from dse.sim._jit import njit
 
-INF = np.inf
+INF = math.inf
 
 # --- integer scalars State.iv -------------------------------------------------------
 IV_NEXT_ARRIVAL = 0   # index of the next request to arrive
@@ -84,6 +84,8 @@ def make_tables(ms, energy, util, n_layers, model_slo, alive, pred) -> Tables:
     """Pack per-model tables (already padded to ``[M, L, Bmax+1]``; ``alive`` to
     ``[M, L+1]``, ``pred`` to ``[M, 5, L+1, Bmax+1]`` in ``dse.sim._predict`` order) for
     the kernel."""
+    import numpy as np
+
     ms = np.ascontiguousarray(ms, dtype=np.float64)
     cum = np.cumsum(ms, axis=1)
     n_layers = np.ascontiguousarray(n_layers, dtype=np.int64)
@@ -102,6 +104,8 @@ def make_tables(ms, energy, util, n_layers, model_slo, alive, pred) -> Tables:
 def make_state(arrival, deadline, rmodel, rexitl, n_models, n_executors, max_batch,
                max_layers, queue_cap, horizon_ms) -> State:
     """Fresh state for one run (nothing has arrived yet; time 0)."""
+    import numpy as np
+
     n = arrival.shape[0]
     M, X = int(n_models), int(n_executors)
     C = X * M

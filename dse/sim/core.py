@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.common import InputError
-from dse.sim import _kernel
 from dse.sim._predict import N_TABLES, predictions
 from dse.sim._state import (
     FV_NOW,
@@ -167,6 +166,8 @@ def simulate(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelT
         arrival_ms, stream, model, exit, stream_slo_ms, tables, policy, params,
         queue_cap=queue_cap, horizon_ms=horizon_ms)
     _warm(pol.name)
+    from dse.sim import _kernel  # imports Numba: only when something runs
+
     c0, t0 = time.thread_time(), time.perf_counter()
     _kernel.run(st, tb, key, pvec)
     seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
@@ -182,6 +183,7 @@ def kernel_ready(policy: str) -> bool:
     """True when ``policy``'s kernel is compiled in this process or in Numba's cache
     (False: its first simulation compiles it, tens of seconds; see :func:`warm`)."""
     from dse.common import compiled_or_cached
+    from dse.sim import _kernel
     from dse.sim._dispatch import PolicyKeyType
 
     if policy in _WARM:
@@ -214,6 +216,8 @@ def _warm(policy: str) -> None:
         return
     st, tb, key, p, _, _ = prepare(np.array([0.0, 0.5]), [0, 0], [0, 0], [0, 1], [5.0],
                                    [t], policy)
+    from dse.sim import _kernel
+
     _kernel.run(st, tb, key, p)
     _WARM.add(policy)
 
@@ -237,6 +241,8 @@ class Stepper:
         return float(self.st.fv[FV_NOW])
 
     def next_decision(self) -> int | None:
+        from dse.sim import _kernel
+
         x = _kernel.advance(self.st, self.tb, self.key, self.p)
         return None if x < 0 else int(x)
 
@@ -248,6 +254,8 @@ class Stepper:
                 "batch_layer": st.c_layer.copy(), "batch_active": st.c_n.copy()}
 
     def policy_action(self, x: int):
+        from dse.sim import _kernel
+
         return _kernel.policy_action(self.st, self.tb, self.key, self.p, x)
 
     def act(self, x: int, action: int, model: int = -1, k: int = 0, wake_ms: float = 0.0):
@@ -277,6 +285,8 @@ class Stepper:
             raise ValueError("wait needs an idle executor and a wake-up time after now")
         if action not in (S.ACT_CONTINUE, S.ACT_CATCHUP, S.ACT_START, S.ACT_RESUME, S.ACT_WAIT):
             raise ValueError(f"unknown action {action}")
+        from dse.sim import _kernel
+
         _kernel.apply(self.st, self.tb, self.key, self.p, x, action, model, k, wake_ms)
 
     def result(self) -> SimResult:

@@ -9,7 +9,8 @@ The CLI (``dse policies``), the spec's search space, ``dse.evaluate``, the kerne
 is compiled per policy, see :mod:`dse.sim._dispatch`) and the docs tables read
 :data:`POLICIES`.
 
-Kernel contract (all ``@njit(cache=True, inline="always")``, times in ms):
+Kernel contract (all ``@njit(cache=True, inline="always")`` with ``njit`` from
+:mod:`dse.sim._jit`, so that the catalogue loads without Numba; times in ms):
 
 * ``decide(st, tb, p, x, now) -> (act, model, k, wake_ms)``: the action of executor ``x``
   (``dse.sim._state.ACT_*``); ``st``/``tb`` are the simulator state and tables, ``p`` the
@@ -39,9 +40,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-from numba import njit
-
 from dse.common import (
     InputError,
     check_bool,
@@ -50,7 +48,7 @@ from dse.common import (
     did_you_mean,
     is_number,
 )
-from dse.sim._dispatch import PolicyKey
+from dse.sim._jit import materialize, njit, resolve
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,8 @@ class Param:
         """Validate one user value (a number, or text such as ``--param k=v`` gives) and
         return it typed."""
         field_name = f"{source}.{self.name}" if source else self.name
-        if isinstance(value, np.generic):
-            value = value.item()
+        if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+            value = value.item()  # a NumPy scalar
         if self.kind == "file":  # checked when the policy opens it
             if not isinstance(value, str | Path):
                 raise InputError(f"expected a file path, got {value!r}", field=field_name)
@@ -172,10 +170,14 @@ class Policy:
         """The kernel's handle on this policy: its name plus a digest of the simulator's
         sources and of the policy's functions, so that an edit recompiles the kernel
         instead of loading a stale cached one (see :mod:`dse.sim._dispatch`)."""
+        from dse.sim._dispatch import PolicyKey  # Numba: imported when a kernel is needed
+
         if self.runner is not None:
             raise TypeError(f"policy {self.name!r} decides in Python: it has no kernel")
-        h = hashlib.sha256()
         hooks = [self.decide, self.continues_at, self.on_batch_done]
+        materialize([f.py_func.__globals__ for f in hooks])
+        hooks = [resolve(f) for f in hooks]
+        h = hashlib.sha256()
         files = sorted(set(_SIM_DIR.rglob("*.py"))
                        | {Path(inspect.getsourcefile(f.py_func)).resolve() for f in hooks})
         for path in files:
@@ -201,8 +203,10 @@ class Policy:
             out[key] = self.params[key].coerce(value, source=source)
         return out
 
-    def vector(self, resolved: dict) -> np.ndarray:
+    def vector(self, resolved: dict):
         """The float64 parameter vector the kernel reads (declaration order)."""
+        import numpy as np
+
         return np.array([float(resolved[k]) for k in self.params], dtype=np.float64)
 
     def instances(self, resolved: dict) -> int:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import ACT_START, ACT_WAIT, FV_NOW, INF, oldest_model, qlen
 from dse.sim.registry import Param
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import ACT_CONTINUE, ACT_START, oldest_model, qlen
 from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
 from dse.sim.registry import Param, Policy, param_slots

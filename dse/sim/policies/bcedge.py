@@ -4,8 +4,7 @@ dispatch picks the batch size maximising throughput x (slack / latency)^latency_
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import ACT_CONTINUE, ACT_START, INF, oldest_model, qlen, qpeek
 from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
 from dse.sim.registry import Param, Policy, param_slots

@@ -14,12 +14,15 @@ import json
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from dse.common import InputError, RunError
-from dse.sim._learned import DispatchCore, observation_size
 from dse.sim.registry import Param, Policy
+
+if TYPE_CHECKING:  # NumPy and the Numba step load when the policy runs
+    import numpy as np
+
+    from dse.sim._learned import DispatchCore
 
 #: Entry of the policy zip holding the environment settings the network was trained with.
 SETTINGS_ENTRY = "dse_policy.json"
@@ -44,7 +47,7 @@ def require_rl() -> None:
 def choice(action, max_batch: int, n_parts: int) -> tuple[int, int]:
     """Map a continuous action in [-1, 1]^2 to ``(batch size, partition index)``: the
     interval is cut into ``max_batch`` (resp. ``n_parts``) equal bins, lowest first."""
-    a0, a1 = action.tolist() if isinstance(action, np.ndarray) else action
+    a0, a1 = action.tolist() if hasattr(action, "tolist") else action
     a0, a1 = min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0)
     batch = 1 + min(int((a0 + 1.0) * 0.5 * max_batch), max_batch - 1)
     part = min(int((a1 + 1.0) * 0.5 * n_parts), n_parts - 1)
@@ -53,6 +56,8 @@ def choice(action, max_batch: int, n_parts: int) -> tuple[int, int]:
 
 def action_for(batch: int, part: int, max_batch: int, n_parts: int) -> np.ndarray:
     """The action at the centre of the bins of ``(batch, part)`` (inverse of :func:`choice`)."""
+    import numpy as np
+
     return np.array([(batch - 0.5) / max_batch * 2.0 - 1.0,
                      (part + 0.5) / n_parts * 2.0 - 1.0], dtype=np.float32)
 
@@ -60,6 +65,8 @@ def action_for(batch: int, part: int, max_batch: int, n_parts: int) -> np.ndarra
 def exit_means(model, exit, tables) -> np.ndarray:
     """Per model, the mean share of its layers a request runs (the exit-profile summary
     the agent observes), over the run's trace: an aggregate, never one request's exit."""
+    import numpy as np
+
     out = np.ones(len(tables))
     model, exit = np.asarray(model), np.asarray(exit)
     for m, t in enumerate(tables):
@@ -73,6 +80,8 @@ def core_for(trace, slo_ms, tables_for, settings: dict, *, queue_cap: int) -> Di
     """A :class:`DispatchCore` for ``trace`` with ``settings`` (``max_batch``,
     ``instances``, ``latency_weight``, ``violation_penalty``); ``tables_for(n)`` gives
     the models' tables on ``n`` array slices."""
+    from dse.sim._learned import DispatchCore
+
     tables = [tables_for(n) for n in settings["instances"]]
     return DispatchCore(trace.arrival_ms, trace.stream, trace.model, trace.exit, slo_ms,
                         tables, settings["instances"], max_batch=settings["max_batch"],
@@ -165,6 +174,8 @@ def run(trace, slo_ms, tables_for, resolved: dict, *, queue_cap: int):
     :class:`dse.sim.SimResult`."""
     import time
 
+    from dse.sim._learned import observation_size
+
     t0 = time.perf_counter()
     settings, agent = _load_once(resolved["model"])
     names = list(trace.model_names)
@@ -191,6 +202,10 @@ def kernel_ready() -> bool:
 
 def warm(t) -> None:
     """Compile (or load) the step function on a tiny two-request run over tables ``t``."""
+    import numpy as np
+
+    from dse.sim._learned import DispatchCore
+
     core = DispatchCore(np.array([0.0, 0.5]), [0, 0], [0, 0], [0, 1], [5.0], [[t], [t]],
                         (1, 2), max_batch=2, latency_weight=1.0, violation_penalty=1.0,
                         exit_mean=[1.0])

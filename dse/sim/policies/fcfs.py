@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import ACT_CONTINUE
 from dse.sim.policies._shared import always_continues, start_oldest
 from dse.sim.registry import Policy

@@ -11,8 +11,7 @@ still on time late.
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,

@@ -3,8 +3,7 @@ the in-flight batch at a layer boundary by catch-up when every member stays on t
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import ACT_CATCHUP, ACT_CONTINUE, qlen
 from dse.sim.policies._shared import MAX_BATCH, admit, start_oldest
 from dse.sim.registry import Param, Policy, param_slots

@@ -4,8 +4,7 @@ threshold, the one with the shortest remaining work runs (preempting the current
 
 from __future__ import annotations
 
-from numba import njit
-
+from dse.sim._jit import njit
 from dse.sim._state import ACT_CONTINUE, ACT_RESUME, ACT_START, INF, qlen, qpeek
 from dse.sim.policies._shared import MAX_BATCH, remaining, wait_forever
 from dse.sim.registry import Param, Policy, param_slots
