@@ -385,7 +385,12 @@ class FastCachedStorage(_CachedStorage):
     relationship loads per trial for a trial that nothing has changed yet (the storage
     created it RUNNING, with no parameters or attributes, in the same call).  Only that
     first read is answered so, and only when no write to the trial came before it; a
-    trial taken from the WAITING queue is read as before."""
+    trial taken from the WAITING queue is read as before.
+
+    ``Study.ask`` also looks for WAITING trials before each trial; that query asks the
+    database whether there is one (one indexed SELECT) before Optuna's read of every
+    trial added or unfinished since the last read (six queries), which then comes only
+    when there is one."""
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -399,6 +404,19 @@ class FastCachedStorage(_CachedStorage):
                 self._created = {trial_id: copy.deepcopy(
                     self._studies[study_id].trials[number])}
         return trial_id
+
+    def get_all_trials(self, study_id, deepcopy=True, states=None):
+        if states is not None and set(states) == {TrialState.WAITING}:
+            from optuna.storages._rdb import models
+            from optuna.storages._rdb.storage import _create_scoped_session
+
+            with _create_scoped_session(self._backend.scoped_session) as session:
+                waiting = session.query(models.TrialModel.trial_id).filter(
+                    models.TrialModel.study_id == study_id,
+                    models.TrialModel.state == TrialState.WAITING).first()
+            if waiting is None:
+                return []
+        return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
 
     def get_trial(self, trial_id):
         with self._lock:
