@@ -18,6 +18,9 @@ ratios within one run are what the table compares):
   and, with ``--postgres URL``, PostgreSQL (client CPU of this process; the server's
   is not counted), ``--trials`` trials after 5 warm-up trials with compiled kernels,
   with the storage calls per trial (``tests/storage_calls.py``);
+* the floor under those: CPU per trial of a bare Optuna study of the same shape (two
+  objectives, Optuna's NSGA-II, the same eight parameters and one user attr, no
+  simulation) on each storage as ``optuna.create_study`` makes it;
 * the simulation kernel's ns per layer pass against a floor loop that does the same
   arithmetic with no scheduler (``fcfs`` semantics: one request at a time, each layer
   pass adds its latency, energy and utilisation shares), on the same ResNet-50 trace;
@@ -155,6 +158,47 @@ def cpu_per_trial(trials: int, postgres: str | None) -> dict:
     return out
 
 
+def bare_optuna(trials: int, postgres: str | None) -> dict:
+    """CPU per trial of a bare Optuna study with the quickstart's shape: two objectives,
+    Optuna's own NSGA-II (population 12), the same eight parameters and one user attr,
+    no simulation; Optuna's storages as ``optuna.create_study`` makes them.  What a trial
+    costs in Optuna alone on each storage: the floor under the quickstart's numbers."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    def objective(trial):
+        p = {"pe_count": trial.suggest_categorical("pe_count", [32, 64, 128, 256]),
+             "pe_width": trial.suggest_categorical("pe_width", [8, 16, 32]),
+             "stack": trial.suggest_categorical("stack_factors", ["1", "1,2,4"]),
+             "batching": trial.suggest_categorical("batching", ["r", "fluid"]),
+             "sram": trial.suggest_categorical("weight_sram_kib", [256, 512, 1024]),
+             "b": trial.suggest_int("fluid.max_batch", 2, 16),
+             "r": trial.suggest_float("fluid.refill_level", 0.0, 1.0, step=0.25),
+             "c": trial.suggest_float("fluid.catchup_last", 0.0, 1.0, step=0.25)}
+        trial.set_user_attr("design", p)
+        return p["b"] / 16, p["pe_count"] * p["pe_width"] / 8192
+
+    work = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    storages = {"sqlite (default)": lambda: f"sqlite:///{work}/bare.db",
+                "journal": lambda: JournalStorage(JournalFileBackend(str(work / "bare.jnl"))),
+                "in-memory": lambda: None}
+    if postgres:
+        from dse.search._storage import _driver_url  # the installed driver
+
+        storages["postgresql"] = lambda: _driver_url(postgres)
+    out = {}
+    for label, make in storages.items():
+        study = optuna.create_study(storage=make(), directions=["maximize", "minimize"],
+                                    study_name=f"bare-{int(time.time() * 1e3)}",
+                                    sampler=optuna.samplers.NSGAIISampler(
+                                        population_size=12, seed=7))
+        study.optimize(objective, n_trials=5)
+        c0 = time.process_time()
+        study.optimize(objective, n_trials=trials)
+        out[label] = {"cpu_ms": 1e3 * (time.process_time() - c0) / trials}
+    return out
+
+
 # --------------------------------------------------------------------------- kernel
 @njit(cache=True)
 def floor_loop(arrival, exit_layer, ms, e_ps, u_ps, done, energy, util):
@@ -258,6 +302,15 @@ def main() -> int:
     for name, r in t.items():
         print(f"  {name:<18} {r['cpu_ms']:7.1f} ms CPU ({r['cpu_ms'] / mem:4.1f}x in-memory), "
               f"wall {r['wall_ms']:7.1f} ms, {r['storage_calls']:5.1f} storage calls",
+              flush=True)
+
+    out["bare_optuna"] = b = bare_optuna(args.trials, args.postgres)
+    print(f"\nCPU per trial of a bare Optuna study of the same shape (8 parameters, one "
+          f"user attr, Optuna's NSGA-II, no simulation; {args.trials} trials): the floor")
+    for name, r in b.items():
+        print(f"  {name:<18} {r['cpu_ms']:7.1f} ms CPU; with the quickstart's in-memory "
+              f"trial: {r['cpu_ms'] - b['in-memory']['cpu_ms'] + mem:7.1f} ms "
+              f"({(r['cpu_ms'] - b['in-memory']['cpu_ms'] + mem) / mem:4.1f}x in-memory)",
               flush=True)
 
     out["kernel"] = k = kernel_and_metrics(args.requests)

@@ -80,17 +80,17 @@ def test_hypervolume_matches_exact_boxes():
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_constraint_list_is_what_optuna_and_the_dashboard_read(tmp_path, kind):
-    """set_constraints stores one list under the system attr "constraints": Optuna 5
+    """set_user_attrs stores the constraints as one list under the system attr "constraints": Optuna 5
     reads it as trial.constraints (feasibility, best_trials, samplers) and
     optuna-dashboard 0.21's serializer takes exactly that key."""
     url = (f"sqlite:///{tmp_path}/s.db" if kind == "sqlite"
            else f"journal:///{tmp_path}/s.journal")
     study, trial = _study(open_storage(url))
-    compat.set_constraints(trial, [-1.0, 0.5])  # infeasible: the second is violated
+    compat.set_user_attrs(trial, {}, [-1.0, 0.5])  # infeasible: the second is violated
     study.tell(trial, [1.0, 1.0])
     ok = study.ask()
     ok.suggest_int("x", 0, 3)
-    compat.set_constraints(ok, [-1.0, -0.5])
+    compat.set_user_attrs(ok, {}, [-1.0, -0.5])
     study.tell(ok, [0.5, 2.0])
     frozen = study.trials
     assert frozen[0].system_attrs["constraints"] == [-1.0, 0.5]

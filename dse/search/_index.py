@@ -46,16 +46,26 @@ class TrialIndex:
                 and compat.study_id(study) == self._study_id)
 
     # -- updating ----------------------------------------------------------------------
-    def refresh(self) -> TrialIndex:
-        """Take in the trials added or finished since the last call."""
+    def refresh(self, trials: list | None = None, known=()) -> TrialIndex:
+        """Take in the trials added or finished since the last call.
+
+        ``trials``: every trial of the study by number, as already read (the one read
+        Optuna caches per trial, ``_optuna_compat.trials_of_this_trial``); then the
+        storage is not called.  ``known``: trials as stored after they finished (the one
+        this process just ran), which need no read."""
+        for t in known:
+            if t.number in self._open and t.state.is_finished():
+                del self._open[t.number]
+                self._finish(t)
+        if trials is not None:
+            for number in list(self._open):
+                self._update(trials[number])
+            for t in trials[self._n:]:
+                self._add(t)
+            return self
         st = self._storage
-        for number, t in list(self._open.items()):
-            fresh = st.get_trial(compat.trial_id(t))
-            if fresh.state.is_finished():
-                del self._open[number]
-                self._finish(fresh)
-            else:
-                self._open[number] = fresh
+        for t in list(self._open.values()):
+            self._update(st.get_trial(compat.trial_id(t)))
         if self._n == 0:  # first look (e.g. a resumed study): one bulk read
             for t in self.study.get_trials(deepcopy=False):
                 self._add(t)
@@ -67,6 +77,14 @@ class TrialIndex:
                 break
             self._add(st.get_trial(trial_id))
         return self
+
+    def _update(self, fresh: FrozenTrial) -> None:
+        """The latest copy of a trial last seen unfinished."""
+        if fresh.state.is_finished():
+            del self._open[fresh.number]
+            self._finish(fresh)
+        else:
+            self._open[fresh.number] = fresh
 
     def _add(self, t: FrozenTrial) -> None:
         self._n = max(self._n, t.number + 1)

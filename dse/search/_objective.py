@@ -100,11 +100,12 @@ class Objective:
         self.worker = worker_id()
         self._index: TrialIndex | None = None
 
-    def index(self, study) -> TrialIndex:
-        """This process's incremental view of ``study``'s trials (refreshed)."""
+    def index(self, study, trials: list | None = None, known=()) -> TrialIndex:
+        """This process's incremental view of ``study``'s trials, refreshed (see
+        :meth:`TrialIndex.refresh` for ``trials`` and ``known``)."""
         if self._index is None or not self._index.same_study(study):
             self._index = TrialIndex(study)
-        return self._index.refresh()
+        return self._index.refresh(trials, known)
 
     # -- traces and evaluation --------------------------------------------------------
     def traces(self, n_requests: int, exits: dict | None = None) -> list:
@@ -202,17 +203,24 @@ class Objective:
             # Optuna's stale check (no heartbeat) nor our orphan check (has a worker) reaps
             compat.record_heartbeat(storage, compat.trial_id(trial))
         trial.set_user_attr("worker", self.worker)  # first: stale checks look for it
-        idx = self.index(trial.study)  # read once per trial (see _claim for the waits)
+        # the trials as read once for this trial, after it was created (the samplers'
+        # read): the index needs no storage call (see _claim for the waits)
+        idx = self.index(trial.study, compat.trials_of_this_trial(trial.study))
         self._claim(trial, idx)
-        npu, policy, params = suggest_point(trial, self.spec)
-        exits = suggest_exits(trial, self.spec) or None
-        if exits:
-            trial.set_user_attr("exit_thresholds", exits)
+        with compat.batched_params(trial):  # the design's parameters: one storage write
+            npu, policy, params = suggest_point(trial, self.spec)
+            exits = suggest_exits(trial, self.spec) or None
+        # the trial's user attrs, stored together where the trial ends (one write)
+        attrs = {"exit_thresholds": exits} if exits else {}
+
+        def invalid(exc: Exception) -> InvalidDesign:
+            compat.set_user_attrs(trial, {**attrs, "invalid_design": str(exc)})
+            return InvalidDesign(str(exc))
+
         try:
             design = NpuDesign.from_dict(npu, source=self.spec.source, prefix="space.npu.")
         except InputError as exc:
-            trial.set_user_attr("invalid_design", str(exc))
-            raise InvalidDesign(str(exc)) from None
+            raise invalid(exc) from None
         f = self.spec.fidelity
         # a COMPLETE trial of the study with exactly this trial's parameters
         twin = idx.twin(trial.params, trial.number)
@@ -220,39 +228,32 @@ class Objective:
             for key in ("npu", "policy", "policy_params", "metrics", "area_mm2", "requests",
                         "short_values", "exit_thresholds"):
                 if key in twin.user_attrs:
-                    trial.set_user_attr(key, twin.user_attrs[key])
-            trial.set_user_attr("duplicate_of", twin.number)
-            if twin.constraints:
-                compat.set_constraints(trial, twin.constraints.values())
+                    attrs[key] = twin.user_attrs[key]
+            attrs["duplicate_of"] = twin.number
+            compat.set_user_attrs(trial, attrs, twin.constraints.values()
+                                  if twin.constraints else None)
             return tuple(twin.values)
         if f.short_requests:
             try:
                 _, _, short_values, _ = self.measure(design, policy, params, f.short_requests,
                                                       exits)
             except InputError as exc:
-                trial.set_user_attr("invalid_design", str(exc))
-                raise InvalidDesign(str(exc)) from None
-            trial.set_user_attr("short_values", list(short_values))
+                raise invalid(exc) from None
+            attrs["short_values"] = list(short_values)
             if self._should_prune(idx, short_values):
-                trial.set_user_attr("npu", design.to_dict())
-                trial.set_user_attr("policy", policy)
-                trial.set_user_attr("policy_params", params)
+                compat.set_user_attrs(trial, {**attrs, "npu": design.to_dict(),
+                                              "policy": policy, "policy_params": params})
                 raise optuna.TrialPruned("cannot reach the Pareto front (short trace)")
         try:
             metrics, area, values, cons = self.measure(design, policy, params, f.requests, exits)
         except InputError as exc:  # e.g. bcedge instances that do not divide pe_count
-            trial.set_user_attr("invalid_design", str(exc))
-            raise InvalidDesign(str(exc)) from None
+            raise invalid(exc) from None
         for i, v in enumerate(values):
             if not math.isfinite(v):
-                trial.set_user_attr("metrics", metrics)
+                compat.set_user_attrs(trial, {**attrs, "metrics": metrics})
                 raise InvalidDesign(f"objective {self.spec.metric_names[i]} is {v}")
-        trial.set_user_attr("npu", design.to_dict())
-        trial.set_user_attr("policy", policy)
-        trial.set_user_attr("policy_params", jsonable(params))
-        trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("area_mm2", area)
-        trial.set_user_attr("requests", f.requests)
-        if cons:  # where optuna-dashboard shows them (see compat.set_constraints)
-            compat.set_constraints(trial, cons)
+        attrs.update(npu=design.to_dict(), policy=policy, policy_params=jsonable(params),
+                     metrics=metrics, area_mm2=area, requests=f.requests)
+        # constraints where optuna-dashboard shows them (see compat.set_user_attrs)
+        compat.set_user_attrs(trial, attrs, cons or None)
         return values

@@ -175,7 +175,7 @@ def _run_worker(spec, study: optuna.Study, *, n_trials: int | None,
     invalid = _InvalidStreak(objective, guard or contextlib.nullcontext)
     grid = spec.sampler == "grid"  # finite: no streak stop
     while not stop.is_set():
-        idx = objective.index(study)
+        idx = objective.index(study, known=finished)  # this worker's last trial: no read
         if time.monotonic() - last_reap >= REAP_INTERVAL_S:
             if reap_stale_trials(study, running=idx.running()):
                 idx.refresh()

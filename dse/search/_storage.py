@@ -82,9 +82,11 @@ def kind(url: str) -> str:
 
 
 def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``.  A bad URL, a missing file, an unreachable server or
-    a corrupt file is an :class:`InputError` (one line, without the password, exit 2: the
-    storage the user gave cannot be used; nothing in it is changed).
+    """An Optuna storage for ``url``; an RDB storage comes in Optuna's cache, as
+    ``optuna.load_study`` would wrap it (:class:`_optuna_compat.FastCachedStorage`).
+    A bad URL, a missing file, an unreachable server or a corrupt file is an
+    :class:`InputError` (one line, without the password, exit 2: the storage the user
+    gave cannot be used; nothing in it is changed).
 
     With ``create=False`` a missing SQLite/journal file is an error instead of a new store.
     """
@@ -113,7 +115,7 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
         storage = _rdb(url, k)
         if k == "sqlite":
             _fast_sqlite(storage)
-        return storage
+        return compat.FastCachedStorage(storage)
     except InputError:
         raise
     except Exception as exc:  # unreachable server, bad credentials, corrupt file
@@ -212,15 +214,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _reap_rdb_orphans(study: optuna.Study) -> None:
+def _reap_rdb_orphans(study: optuna.Study, running: list) -> int:
     """RUNNING trials that never got a heartbeat (the worker died between creating the
     trial and starting its heartbeat thread) are invisible to Optuna's stale check; they
     also never recorded ``worker`` (the objective records a heartbeat itself, then
     ``worker``, as its first steps), so they carry none or, for a re-queued trial, the one
     copied from the trial it retries.  Fail and re-queue them
-    once they are older than ``GRACE_S``; the storage's row lock lets one worker win."""
+    once they are older than ``GRACE_S``; the storage's row lock lets one worker win.
+    ``running``: the study's RUNNING trials.  Returns how many were re-queued."""
     storage = compat.storage_of(study)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    n = 0
+    for t in running:
         if t.datetime_start is None or \
                 (datetime.now() - t.datetime_start).total_seconds() <= GRACE_S:
             continue
@@ -233,6 +237,8 @@ def _reap_rdb_orphans(study: optuna.Study) -> None:
             continue  # another worker got there first
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(
             study, storage.get_trial(compat.trial_id(t)))
+        n += 1
+    return n
 
 
 def _inherited(study, trial) -> bool:
@@ -267,25 +273,26 @@ def _reap_lock(journal: str | None):
 def reap_stale_trials(study: optuna.Study, running=None) -> int:
     """Fail and re-queue RUNNING trials whose worker is gone; returns how many.
 
-    RDB: Optuna's heartbeat check.  Journal: trials whose ``worker`` user attr names a
-    process of this host that no longer exists, among ``running`` (the study's RUNNING
-    trials, e.g. from :class:`dse.search._index.TrialIndex`; default: read them all).
+    RDB: Optuna's heartbeat check (run only when it has a stale trial to fail), then the
+    orphans among ``running`` (:func:`_reap_rdb_orphans`).  Journal: trials whose
+    ``worker`` user attr names a process of this host that no longer exists, among
+    ``running``.  ``running``: the study's RUNNING trials, e.g. from
+    :class:`dse.search._index.TrialIndex` (default: read them all).
     """
     storage = compat.storage_of(study)
+    if running is None:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if compat.heartbeat_enabled(storage):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-            optuna.storages.fail_stale_trials(study)
-            _reap_rdb_orphans(study)
-            after = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-        return max(0, after - before)
+            n = len(compat.stale_trial_ids(study))
+            if n:
+                optuna.storages.fail_stale_trials(study)
+            return n + _reap_rdb_orphans(study, running)
     if not isinstance(storage, optuna.storages.JournalStorage):
         return 0
     host = socket.gethostname()
     stale = []
-    if running is None:
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in running:
         w = t.user_attrs.get("worker")
         if w is None and t.datetime_start is not None and (
