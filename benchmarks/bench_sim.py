@@ -6,15 +6,22 @@ Poisson stream at 0.8 of the design's capacity (capacity = the best b / batch ti
 last exit over b <= max_batch), SLO 5x the isolated latency.  The kernel time excludes JIT
 (compiled before timing); the reference is the plain-Python simulator of the tests, run
 on a shorter prefix of the same trace.  Ratios compare the two in the same process.
+``--against REV`` also times the kernel of git revision ``REV`` (exported into
+``--ref-dir``, default a temporary folder, and run in a subprocess right before each
+policy's timing here), so one run shows a change's before and after.
 
     python benchmarks/bench_sim.py [--requests 1000000] [--reference-requests 20000]
+                                   [--policies fluid,lazy] [--against REV [--ref-dir DIR]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,8 +45,39 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="best of N kernel runs")
     ap.add_argument("--policies", default="all")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--against", help="git revision whose kernel is timed too (before/after)")
+    ap.add_argument("--ref-dir", help="where to export --against (kept; default: temporary)")
     args = ap.parse_args()
+    if args.against:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = Path(args.ref_dir or Path(tmp) / "ref")
+            _export(args.against, tree)
+            return run(args, tree)
+    return run(args, None)
 
+
+def _export(rev: str, where: Path) -> None:
+    """``git archive`` of ``rev`` into ``where`` (kept when it exists: its Numba cache too)."""
+    if (where / "dse").is_dir():
+        return
+    where.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+
+
+def _time_in(tree: Path, name: str, args) -> dict:
+    """This benchmark's kernel row for one policy, run on the code of ``tree``."""
+    cmd = [sys.executable, __file__, "--policies", name, "--reference-requests", "0",
+           "--json", "--requests", str(args.requests), "--npu", args.npu,
+           "--max-batch", str(args.max_batch), "--load", str(args.load),
+           "--repeat", str(args.repeat)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=str(tree),
+                         env=dict(os.environ, PYTHONPATH=str(tree))).stdout
+    return json.loads(out[out.index("\n[") + 1:])[0]
+
+
+def run(args, ref_tree: Path | None) -> int:
     design = load_npu(args.npu)
     model = get_model("resnet50")
     b = args.max_batch
@@ -59,7 +97,9 @@ def main() -> int:
     print("wall-clock and thread-CPU rates (CPU time is robust to a busy machine)")
     print(f"{'policy':<10} {'numba req/s':>14} {'reference req/s':>16} {'ratio':>8} "
           f"{'numba cpu r/s':>14} {'ref cpu r/s':>14} {'cpu ratio':>8} "
-          f"{'mean batch':>10} {'steps/req':>9}", flush=True)
+          f"{'mean batch':>10} {'steps/req':>9}"
+          + (f" {args.against + ' cpu r/s':>16} {'cpu x':>6}" if ref_tree else ""),
+          flush=True)
     for name in names:
         pol = POLICIES[name]
         params = {"max_batch": b} if "max_batch" in pol.params else {}
@@ -68,6 +108,7 @@ def main() -> int:
         tables = [ModelTables(t.ms, t.energy_uj, t.utilisation, model.exit_layers)]
         cols = (trace.arrival_ms, trace.stream, trace.model, trace.exit, slo, tables, name,
                 params)
+        before = _time_in(ref_tree, name, args) if ref_tree else None
         wall = cpu = None
         for _ in range(args.repeat):
             res = simulate(*cols)
@@ -77,10 +118,12 @@ def main() -> int:
         numba_rps = args.requests / wall
         numba_cpu_rps = args.requests / cpu
         n_ref = args.reference_requests
-        t0, c0 = time.perf_counter(), time.thread_time()
-        reference_simulate(*(c[:n_ref] for c in cols[:4]), *cols[4:])
-        ref_rps = n_ref / (time.perf_counter() - t0)
-        ref_cpu_rps = n_ref / (time.thread_time() - c0)
+        ref_rps = ref_cpu_rps = float("nan")
+        if n_ref > 0:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            reference_simulate(*(c[:n_ref] for c in cols[:4]), *cols[4:])
+            ref_rps = n_ref / (time.perf_counter() - t0)
+            ref_cpu_rps = n_ref / (time.thread_time() - c0)
         mean_batch = float((res.batch_sum / (res.exit_layer + 1))[~res.dropped].mean())
         steps = res.counters["layer_steps"] / args.requests
         rows.append({"policy": name, "numba_rps": numba_rps, "reference_rps": ref_rps,
@@ -88,9 +131,14 @@ def main() -> int:
                      "reference_cpu_rps": ref_cpu_rps, "cpu_ratio": numba_cpu_rps / ref_cpu_rps,
                      "mean_batch": mean_batch, "steps_per_request": steps,
                      "dropped": int(res.dropped.sum())})
+        if before:
+            rows[-1]["before_cpu_rps"] = before["numba_cpu_rps"]
+            rows[-1]["before_steps_per_request"] = before["steps_per_request"]
         print(f"{name:<10} {numba_rps:>14,.0f} {ref_rps:>16,.0f} {numba_rps / ref_rps:>8.0f} "
               f"{numba_cpu_rps:>14,.0f} {ref_cpu_rps:>14,.0f} "
-              f"{numba_cpu_rps / ref_cpu_rps:>8.0f} {mean_batch:>10.2f} {steps:>9.2f}",
+              f"{numba_cpu_rps / ref_cpu_rps:>8.0f} {mean_batch:>10.2f} {steps:>9.2f}"
+              + (f" {before['numba_cpu_rps']:>16,.0f} "
+                 f"{numba_cpu_rps / before['numba_cpu_rps']:>6.2f}" if before else ""),
               flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -316,6 +316,7 @@ def _run_ahead(st, tb, x, key, p):
         cb += n
         steps += 1
         layer += 1
+        st.fv[FV_NOW] = now  # the boundary's time, as decide would see it
         if not continues_at(key, st, tb, p, x, c, m, layer, n):
             blocked = True
             break

@@ -16,9 +16,10 @@ Kernel contract (all ``@njit(cache=True, inline="always")`` with ``njit`` from
   (``dse.sim._state.ACT_*``); ``st``/``tb`` are the simulator state and tables, ``p`` the
   float64 parameter vector.
 * ``continues_at(st, tb, p, x, c, m, layer, n) -> bool``: True only when ``decide``
-  would certainly continue batch ``c`` (model ``m``, ``n`` active) at the boundary before
-  ``layer`` whatever the time; lets the kernel run layers ahead without asking.  Default:
-  never (always ask).
+  would continue batch ``c`` (model ``m``, ``n`` active) at the boundary before
+  ``layer``; lets the kernel run layers ahead without a trip through the event loop.
+  ``st.fv[FV_NOW]`` holds the boundary's time; the batch's own layer and accumulators
+  in ``st`` may lag (hence ``layer`` and ``n``).  Default: never (always ask).
 * ``on_batch_done(st, tb, p, c, now)``: called when batch ``c`` empties (after it is
   closed and its executor is marked to decide).  Default: none.
 

@@ -17,6 +17,7 @@ from dse.sim._state import (
     ACT_CONTINUE,
     ACT_RESUME,
     ACT_START,
+    FV_NOW,
     INF,
     oldest_model,
     qlen,
@@ -76,8 +77,9 @@ def protected(st, c, slack, w0, e0):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def refill_size(st, tb, p, c, m, q, kmax, now):
-    """Samples to catch up into batch ``c`` (paused before layer ``ld``), 0 for none.
+def refill_size(st, tb, p, c, m, ld, n, q, kmax, now):
+    """Samples to catch up into batch ``c`` (``n`` active, paused before layer ``ld``),
+    0 for none.
 
     Protected members: on time under the worst case without the refill
     (``deadline - slack >= w0``) must stay so under the worst case with it; on time only
@@ -85,8 +87,6 @@ def refill_size(st, tb, p, c, m, q, kmax, now):
     one of least expected cost ``dJ`` (member-ms with the refill minus without, see
     docs/simulator.md) is taken when ``dJ < 0``.
     """
-    ld = st.c_layer[c]
-    n = st.c_n[c]
     L = tb.n_layers[m]
     r0 = tb.erem[m, ld, n]
     s0 = tb.esum[m, ld, n]
@@ -159,12 +159,11 @@ def idle_choice(st, tb, p, x, mb, now):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def preemption(st, tb, p, x, c, m, mb, now):
-    """Another model's job that would miss its start waiting for batch ``c`` (latest start
-    in ``[now, now + expected remaining)``) and that every protected member of ``c`` can
-    afford under the worst case; the earliest latest start wins (``act = -1``: none)."""
-    ld = st.c_layer[c]
-    n = st.c_n[c]
+def preemption(st, tb, p, x, c, m, ld, n, mb, now):
+    """Another model's job that would miss its start waiting for batch ``c`` (``n``
+    active, before layer ``ld``; latest start in ``[now, now + expected remaining)``) and
+    that every protected member of ``c`` can afford under the worst case; the earliest
+    latest start wins (``act = -1``: none)."""
     L = tb.n_layers[m]
     w_rem = tb.whi[m, L, n] - tb.whi[m, ld, n]
     e_rem = tb.erem[m, ld, n]
@@ -198,36 +197,36 @@ def _may_refill(tb, p, m, q, n, l_done):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def decide(st, tb, p, x, now):
+def boundary(st, tb, p, x, c, m, ld, n, now):
+    """``(act, model, k)`` for running batch ``c`` (model ``m``, ``n`` active) at the
+    boundary before layer ``ld``: a catch-up, another model's job, or continue."""
     mb = int(p[P.max_batch])
+    q = qlen(st, m)
+    if _may_refill(tb, p, m, q, n, ld - 1):
+        k = refill_size(st, tb, p, c, m, ld, n, q, min(q, mb - n), now)
+        if k > 0:
+            return ACT_CATCHUP, m, k
+    if tb.ms.shape[0] > 1:
+        act, o, k = preemption(st, tb, p, x, c, m, ld, n, mb, now)
+        if act >= 0:
+            return act, o, k
+    return ACT_CONTINUE, -1, 0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def decide(st, tb, p, x, now):
     c = st.x_ctx[x]
     if c < 0:
-        return idle_choice(st, tb, p, x, mb, now)
-    m = st.c_model[c]
-    q = qlen(st, m)
-    n = st.c_n[c]
-    if _may_refill(tb, p, m, q, n, st.c_layer[c] - 1):
-        k = refill_size(st, tb, p, c, m, q, min(q, mb - n), now)
-        if k > 0:
-            return ACT_CATCHUP, m, k, 0.0
-    if tb.ms.shape[0] > 1:
-        act, o, k = preemption(st, tb, p, x, c, m, mb, now)
-        if act >= 0:
-            return act, o, k, 0.0
-    return ACT_CONTINUE, -1, 0, 0.0
+        return idle_choice(st, tb, p, x, int(p[P.max_batch]), now)
+    act, m, k = boundary(st, tb, p, x, c, st.c_model[c], st.c_layer[c], st.c_n[c], now)
+    return act, m, k, 0.0
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def continues_at(st, tb, p, x, c, m, layer, n):
-    """No refill could be considered at the boundary before ``layer``, and no other
-    model has queued requests or a paused batch here."""
-    if _may_refill(tb, p, m, qlen(st, m), n, layer - 1):
-        return False
-    M = tb.ms.shape[0]
-    for o in range(M):
-        if o != m and (st.c_open[x * M + o] or qlen(st, o) > 0):
-            return False
-    return True
+    """Exactly when ``decide`` continues: the kernel then runs the layer without asking
+    (a boundary costs the prediction, not a trip through the event loop)."""
+    return boundary(st, tb, p, x, c, m, layer, n, st.fv[FV_NOW])[0] == ACT_CONTINUE
 
 
 POLICY = Policy(
