@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from check_identity import export_revision  # noqa: E402  (this folder: run as a script)
 from reference_sim import reference_simulate  # noqa: E402
 
 from cost_models import latency_table, load_npu  # noqa: E402
@@ -51,19 +52,9 @@ def main() -> int:
     if args.against:
         with tempfile.TemporaryDirectory() as tmp:
             tree = Path(args.ref_dir or Path(tmp) / "ref")
-            _export(args.against, tree)
+            export_revision(args.against, tree)
             return run(args, tree)
     return run(args, None)
-
-
-def _export(rev: str, where: Path) -> None:
-    """``git archive`` of ``rev`` into ``where`` (kept when it exists: its Numba cache too)."""
-    if (where / "dse").is_dir():
-        return
-    where.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
 
 
 def _time_in(tree: Path, name: str, args) -> dict:

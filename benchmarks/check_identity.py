@@ -180,7 +180,8 @@ def dump(path: Path) -> None:
     path.write_text(json.dumps(data, sort_keys=True))
 
 
-def _export(rev: str, where: Path) -> None:
+def export_revision(rev: str, where: Path) -> None:
+    """``git archive`` of ``rev`` into ``where`` (kept when it exists: its Numba cache too)."""
     if (where / "dse").is_dir():
         return
     where.mkdir(parents=True, exist_ok=True)
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
         ap.error("give --dump or --against")
     with tempfile.TemporaryDirectory() as tmp:
         ref_tree = Path(args.ref_dir) if args.ref_dir else Path(tmp) / "ref"
-        _export(args.against, ref_tree)
+        export_revision(args.against, ref_tree)
         _dump_in(ref_tree, Path(tmp) / "ref.json")
         _dump_in(ROOT, Path(tmp) / "new.json")
         ref = json.loads((Path(tmp) / "ref.json").read_text())
