@@ -25,7 +25,10 @@ from dse.search import open_storage
 
 pytestmark = pytest.mark.heavy
 
-N_TRIALS = 200
+#: Enough trials (and requests per trial) that ten kill-and-resume rounds, each of which
+#: lets a few trials complete, do not finish the study on a fast machine.
+N_TRIALS = 300
+REQUESTS = 600
 #: A space of 720 designs: more than N_TRIALS, so the study never ends by holding its
 #: whole space (no design is run twice) before the kills are done.
 POLICY_SPACE = ("[space.policy.fluid]\nmax_batch = [2, 4, 8]\n"
@@ -121,7 +124,7 @@ def _kill_resume(spec, url, name, tmp_path, seed):
 
 
 def test_sigkill_resume_journal(tiny_study, tmp_path):
-    spec = tiny_study(name="faults", n_trials=N_TRIALS, storage="study.journal", requests=200,
+    spec = tiny_study(name="faults", n_trials=N_TRIALS, storage="study.journal", requests=REQUESTS,
                       policy_space=POLICY_SPACE)
     url = str(tmp_path / "study.journal")
     final, _ = _kill_resume(spec, url, "faults", tmp_path, seed=7)
@@ -130,7 +133,7 @@ def test_sigkill_resume_journal(tiny_study, tmp_path):
 
 def test_sigkill_resume_postgresql(tiny_study, tmp_path, postgres_url):
     name = f"faults-{uuid.uuid4().hex[:8]}"
-    spec = tiny_study(name=name, n_trials=N_TRIALS, storage=postgres_url, requests=200,
+    spec = tiny_study(name=name, n_trials=N_TRIALS, storage=postgres_url, requests=REQUESTS,
                       policy_space=POLICY_SPACE)
     final, text = _kill_resume(spec, postgres_url, name, tmp_path, seed=11)
     assert "s3cretPW" not in text  # the password in the URL is never printed
