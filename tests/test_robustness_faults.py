@@ -27,7 +27,7 @@ pytestmark = pytest.mark.heavy
 
 #: Enough trials (and requests per trial) that ten kill-and-resume rounds, each of which
 #: lets a few trials complete, do not finish the study on a fast machine.
-N_TRIALS = 300
+N_TRIALS = 400
 REQUESTS = 600
 #: A space of 720 designs: more than N_TRIALS, so the study never ends by holding its
 #: whole space (no design is run twice) before the kills are done.
