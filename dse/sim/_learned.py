@@ -297,19 +297,15 @@ class DispatchCore:
         ``n = instances[part]`` instances; run to the next decision.  True when over."""
         if not (1 <= batch and 0 <= part < self.parts.size):
             raise ValueError(f"need batch >= 1 and 0 <= part < {self.parts.size}")
-        return self._checked(self._fn(*self._state, int(batch), int(part), 0.0, 0.0,
-                                      self.obs))
+        code = self._fn(*self._state, int(batch), int(part), 0.0, 0.0, self.obs)
+        return code == 1 if code >= 0 else _refuse(code)
 
     def act(self, a0: float, a1: float) -> bool:
         """:meth:`step` with the choice of the continuous action ``(a0, a1)`` in [-1, 1]^2
-        (mapped in the compiled step, as :func:`choose` maps it).  True when over."""
-        return self._checked(self._fn(*self._state, 0, 0, float(a0), float(a1), self.obs))
-
-    @staticmethod
-    def _checked(code: int) -> bool:
-        if code < 0:
-            raise ValueError("the run is over" if code == -1 else "the action is NaN")
-        return code == 1
+        (mapped in the compiled step, as :func:`choose` maps it; numbers that convert to
+        float).  True when over."""
+        code = self._fn(*self._state, 0, 0, a0, a1, self.obs)
+        return code == 1 if code >= 0 else _refuse(code)
 
     @property
     def done(self) -> bool:
@@ -337,6 +333,10 @@ class DispatchCore:
         res = self.stepper.result()
         res.executors = self.instances
         return res
+
+
+def _refuse(code: int):
+    raise ValueError("the run is over" if code == -1 else "the action is NaN")
 
 
 def _stacked(tb, tables, cache: dict) -> Tables:
