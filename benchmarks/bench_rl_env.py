@@ -144,6 +144,10 @@ def main() -> int:
             for _ in range(args.rounds):
                 runs.append((_measure_in(Path(tmp), args), measure(args)))
                 load.append(os.getloadavg()[0])
+        for i, (a, b) in enumerate(runs):
+            print(f"round {i + 1}: " + ", ".join(
+                f"{k.removeprefix('decisions_per_s_')} {b[k]:,.0f} vs {a[k]:,.0f}"
+                for k, _ in ROWS if k in a), flush=True)
         ref = {k: max(r[0][k] for r in runs) for k in runs[0][0]}
         out = {k: max(r[1][k] for r in runs) for k in runs[0][1]}
     else:
