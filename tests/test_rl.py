@@ -276,3 +276,49 @@ def test_action_sample_draws_what_gymnasium_box_draws(env):
         assert ours.contains(a)
     with pytest.raises(gym.error.Error):
         ours.sample(mask=np.ones(2))
+
+
+def test_action_sample_blocks_and_reseeding_keep_box_numbers(env):
+    """``sample()`` draws a block at a time: across block boundaries and after a reseed
+    mid-block it still gives Gymnasium's ``Box.sample`` numbers for the same seeds."""
+    ours = type(env.action_space)(2)
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    for seed, n in ((5, ours.BLOCK + 3), (6, 2 * ours.BLOCK + 1)):
+        ours.seed(seed)
+        box.seed(seed)
+        for _ in range(n):
+            assert np.array_equal(ours.sample(), box.sample())
+
+
+def test_action_mapping_of_the_step_matches_choice(env):
+    """The compiled step maps an action as ``choice`` does (bin edges, clipping); a NaN
+    action is refused with a ValueError."""
+    from dse.sim.policies.bcedge_rl import choice
+
+    mb, n_parts = env.settings["max_batch"], len(env.settings["instances"])
+    edges = [-2.0, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 3.0]
+    assert choice([-0.75, 0.0], mb, n_parts) == (2, 1)  # left edge of bin 2 (8 bins)
+    assert choice([1.0, -5.0], mb, n_parts) == (mb, 0)
+    trace = env.scenario.trace(300, 2)
+    env.start(trace)
+    a = env.core
+    b = core_for_trace(env, trace)
+    for i in range(10_000):
+        action = np.array([edges[i % len(edges)], edges[(3 * i) % len(edges)]], np.float32)
+        over = a.act(*action.tolist())
+        assert over == b.step(*choice(action, mb, n_parts))
+        assert np.array_equal(a.obs, b.obs) and a.reward == b.reward
+        if over:
+            break
+    assert over
+    with pytest.raises(ValueError, match="NaN"):
+        core_for_trace(env, trace).act(float("nan"), 0.0)
+    with pytest.raises(ValueError, match="NaN"):
+        choice([0.0, float("nan")], mb, n_parts)
+
+
+def core_for_trace(env, trace):
+    from dse.sim.policies.bcedge_rl import core_for
+
+    return core_for(trace, env.slo_ms, env._tables.__getitem__, env.settings,
+                    queue_cap=env.queue_cap)

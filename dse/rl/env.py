@@ -16,10 +16,12 @@ Action: two numbers in [-1, 1] (SAC's continuous actions): the first cut into
 ``max_batch`` equal bins (batch size 1..max_batch, lowest first), the second into as many
 bins as there are instance choices (``dse.sim.policies.bcedge_rl.choice``).
 
-Speed: a step is one call of the compiled step function plus the action mapping and a
-copy of the observation (a fresh array per step, since learners keep it); the action
-space's ``sample()`` draws the same numbers as Gymnasium's ``Box.sample`` without its
-generic set-up (``ActionBox``).
+Speed (``benchmarks/bench_rl_env.py``): a step is one call of the compiled step function,
+which maps the action, runs the simulator to the next decision and writes the
+observation and reward into arrays of the run, plus a copy of the observation (a fresh
+array per step, since learners may keep it); a reset reuses the packed latency tables.
+The action space's ``sample()`` draws the same numbers as Gymnasium's ``Box.sample``,
+in blocks (``ActionBox``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dse.common import InputError, check_float, check_int
 from dse.evaluation import isolated_ms, model_table
 from dse.sim import DEFAULT_QUEUE_CAP, ModelTables
 from dse.sim._learned import MAX_PARTS, observation_size
-from dse.sim.policies.bcedge_rl import choice, core_for
+from dse.sim.policies.bcedge_rl import core_for
 from workloads import get_model
 
 #: Instance counts the agent may choose from: those <= max_instances and <= max_batch
@@ -65,16 +67,35 @@ class ActionBox(gym.spaces.Box):
     ``Box.sample`` sorts every coordinate into unbounded, half-bounded and bounded ones
     and checks the dtype on each call, which costs several environment steps
     (``benchmarks/bench_rl_env.py``); here every coordinate is bounded, so
-    :meth:`sample` draws ``np_random.uniform(-1, 1, n)`` directly: the very numbers
-    ``Box.sample`` draws from the same generator state."""
+    :meth:`sample` hands out the rows of ``np_random.uniform(-1, 1, (BLOCK, n))``, drawn
+    a block at a time: the very numbers successive ``Box.sample`` calls draw from the
+    same generator state (a generator draws a block's numbers one after the other).
+    Only the generator's own state differs between samples: it is a block ahead, so
+    code drawing from ``np_random`` directly between samples (or ``sample`` with a
+    mask, which is Gymnasium's) sees other numbers than with ``Box``.  :meth:`seed`
+    drops the block.  A sample is a row of the block (a view, handed out once)."""
+
+    BLOCK = 256
 
     def __init__(self, n: int):
         super().__init__(-1.0, 1.0, (n,), np.float32)
+        self._block = np.empty((0, n), np.float32)
+        self._next = 0
+
+    def seed(self, seed=None):
+        self._block, self._next = self._block[:0], 0
+        return super().seed(seed)
 
     def sample(self, mask=None, probability=None):
         if mask is not None or probability is not None:
             return super().sample(mask, probability)  # Gymnasium's error message
-        return self.np_random.uniform(-1.0, 1.0, self.shape).astype(np.float32)
+        i = self._next
+        if i == len(self._block):
+            self._block = self.np_random.uniform(
+                -1.0, 1.0, (self.BLOCK, *self.shape)).astype(np.float32)
+            i = 0
+        self._next = i + 1
+        return self._block[i]
 
 
 class SchedulingEnv(gym.Env):
@@ -96,7 +117,7 @@ class SchedulingEnv(gym.Env):
         n_obs = observation_size(len(scenario.models), self.settings["instances"][-1])
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (n_obs,), np.float32)
         self.action_space = ActionBox(2)
-        self._bins = (self.settings["max_batch"], len(self.settings["instances"]))
+        self._cache: dict = {}  # packed tables, shared by every episode's run
         self.core = None
 
     def _slice_tables(self, n: int) -> list[ModelTables]:
@@ -107,7 +128,7 @@ class SchedulingEnv(gym.Env):
     def start(self, trace):
         """Begin an episode on a given trace; returns ``(observation, info)``."""
         self.core = core_for(trace, self.slo_ms, self._tables.__getitem__, self.settings,
-                             queue_cap=self.queue_cap)
+                             queue_cap=self.queue_cap, cache=self._cache)
         return self.core.obs.copy(), self.core.info()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -119,5 +140,5 @@ class SchedulingEnv(gym.Env):
         """One dispatch; ``info`` is empty except at the end of the episode
         (:meth:`dse.sim._learned.DispatchCore.info`)."""
         core = self.core
-        over = core.step(*choice(action, *self._bins))
+        over = core.act(*(action.tolist() if hasattr(action, "tolist") else action))
         return core.obs.copy(), core.reward, over, False, core.info() if over else {}

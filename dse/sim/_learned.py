@@ -44,6 +44,7 @@ from dse.sim._state import (
     INF,
     IV_DROPPED,
     IV_NEXT_ARRIVAL,
+    Tables,
     oldest_model,
     qlen,
     qpeek,
@@ -111,30 +112,71 @@ def _judge(st, order, aux, fa, now, final):
     return viol
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def choose(a0, a1, max_batch, n_parts):
+    """``(batch size, partition index)`` of the continuous action ``(a0, a1)`` in
+    [-1, 1]^2 (clipped): each coordinate cut into ``max_batch`` (resp. ``n_parts``) equal
+    bins, lowest first; ``(-1, -1)`` for a NaN."""
+    if not (a0 == a0 and a1 == a1):
+        return -1, -1
+    if a0 < -1.0:
+        a0 = -1.0
+    if a0 > 1.0:
+        a0 = 1.0
+    if a1 < -1.0:
+        a1 = -1.0
+    if a1 > 1.0:
+        a1 = 1.0
+    batch = 1 + min(int((a0 + 1.0) * 0.5 * max_batch), max_batch - 1)
+    part = min(int((a1 + 1.0) * 0.5 * n_parts), n_parts - 1)
+    return batch, part
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _part_tables(tbs, j):
+    """The tables of partition ``j`` (views into the stacked ``tbs``)."""
+    return Tables(tbs.ms[j], tbs.cum[j], tbs.energy[j], tbs.util[j], tbs.n_layers[j],
+                  tbs.iso_ms[j], tbs.model_slo[j], tbs.e_ps[j], tbs.u_ps[j], tbs.alive[j],
+                  tbs.erem[j], tbs.esum[j], tbs.epre[j], tbs.epsum[j], tbs.whi[j])
+
+
 @njit(cache=True, _nrt=False)
-def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, part, obs):
+def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, part, a0,
+          a1, obs):
     """Apply the agent's choice (``batch`` samples on ``parts[part]`` instances; ``batch
-    < 0``: none, at reset) for executor ``aux[A_X]``, then run until the next decision or
-    the end; write the observation into ``obs`` and the reward into ``fa[F_REWARD]``.
-    ``cfg``: ``max_batch, latency_weight, violation_penalty``.  Returns 1 when over."""
+    == 0``: the choice of the continuous action ``(a0, a1)``, see :func:`choose`;
+    ``batch < 0``: none, at reset) for executor ``aux[A_X]``, then run until the next
+    decision or the end; write the observation into ``obs`` and the reward into
+    ``fa[F_REWARD]``.  ``tbs``: every partition's tables stacked on a first axis.
+    ``cfg``: ``max_batch`` (capped at the tables'), ``latency_weight``,
+    ``violation_penalty``, the ``max_batch`` asked for (the action's batch bins).
+    Returns 1 when over, 0 when not, -1 (and does nothing) when the run was already over,
+    -2 for a NaN action."""
     M = st.qhead.shape[0]
     X = st.x_ctx.shape[0]
     bmax = int(cfg[0])
+    if aux[A_DONE]:
+        return -1
+    if batch == 0:
+        batch, part = choose(a0, a1, int(cfg[3]), parts.shape[0])
+        if batch < 0:
+            return -2
     utility = 0.0
+    x = aux[A_X]
+    if batch >= 1 and part != aux[A_PART]:
+        idle = True
+        for y in range(X):
+            if st.x_ctx[y] >= 0 or st.x_busy[y]:
+                idle = False
+        if idle:  # re-partition the idle array; executor 0 takes the dispatch
+            aux[A_PART] = part
+            x = 0
+    tb = _part_tables(tbs, aux[A_PART])  # the partition stays until the next decision
+    n_inst = parts[aux[A_PART]]
     if batch >= 1:
-        x = aux[A_X]
-        if part != aux[A_PART]:
-            idle = True
-            for y in range(X):
-                if st.x_ctx[y] >= 0 or st.x_busy[y]:
-                    idle = False
-            if idle:  # re-partition the idle array; executor 0 takes the dispatch
-                aux[A_PART] = part
-                x = 0
-        tb = tbs[aux[A_PART]]
         now = st.fv[FV_NOW]
         m = oldest_model(st)
-        k = min(batch, qlen(st, m), bmax // parts[aux[A_PART]])
+        k = min(batch, qlen(st, m), bmax // n_inst)
         t = tb.cum[m, tb.n_layers[m] - 1, k]
         slack = st.deadline[qpeek(st, m, 0)] - now
         u = k / t
@@ -146,14 +188,13 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         _apply(st, tb, x, ACT_START, m, k, 0.0)
     over = 0
     while True:
-        tb = tbs[aux[A_PART]]
         y = _advance(st, tb, key, p)
         if y < 0:
             over = 1
             break
         if st.x_ctx[y] >= 0:
             _apply(st, tb, y, ACT_CONTINUE, -1, 0, 0.0)
-        elif y >= parts[aux[A_PART]] or oldest_model(st) < 0:
+        elif y >= n_inst or oldest_model(st) < 0:
             _apply(st, tb, y, ACT_WAIT, -1, 0, INF)
         else:
             aux[A_X] = y
@@ -172,7 +213,6 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         fa[F_T_LAST] = now
         fa[F_COMPLETED] = done
     # observation, every entry in [-1, 1]
-    tb = tbs[aux[A_PART]]
     o = 0
     for m in range(M):
         q = qlen(st, m)
@@ -185,7 +225,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         o += 3
     for y in range(X):
         c = st.x_ctx[y]
-        if y >= parts[aux[A_PART]]:
+        if y >= n_inst:
             obs[o] = -1.0
             obs[o + 1] = -1.0
         elif c >= 0:
@@ -215,7 +255,8 @@ class DispatchCore:
 
     def __init__(self, arrival_ms, stream, model, exit, stream_slo_ms, tables, instances, *,
                  max_batch: int, latency_weight: float, violation_penalty: float,
-                 exit_mean, start_part: int = 0, queue_cap: int = DEFAULT_QUEUE_CAP):
+                 exit_mean, start_part: int = 0, queue_cap: int = DEFAULT_QUEUE_CAP,
+                 cache: dict | None = None):
         instances = tuple(int(n) for n in instances)
         if not instances or instances[0] != 1 or list(instances) != sorted(set(instances)):
             raise InputError(f"instance choices must start at 1 and rise, got {instances}",
@@ -228,9 +269,7 @@ class DispatchCore:
         if len(tables) != len(instances) or len(instances) > MAX_PARTS:
             raise InputError(f"need one table set per instance choice, at most {MAX_PARTS}",
                              field="instances")
-        tbs = [s.tb if j == 0 else s.tb._replace(**_packed(s.tb, t))
-               for j, t in enumerate(tables)]
-        self.tbs = tuple(tbs + tbs[-1:] * (MAX_PARTS - len(tbs)))
+        self.tbs = _stacked(s.tb, tables, {} if cache is None else cache)
         self.parts = np.asarray(instances, dtype=np.int64)
         self.aux = np.zeros(N_AUX, dtype=np.int64)
         self.aux[A_PART] = int(start_part)
@@ -243,26 +282,30 @@ class DispatchCore:
         last = s.tb.n_layers - 1
         self.r_ref = np.array([max(b / s.tb.cum[m, last[m], b] for b in range(1, bmax + 1))
                                for m in range(last.size)])
-        self.cfg = np.array([bmax, latency_weight, violation_penalty], dtype=np.float64)
+        self.cfg = np.array([bmax, latency_weight, violation_penalty, max_batch],
+                            dtype=np.float64)
         self.max_batch = bmax
         M, X = s.tb.ms.shape[0], instances[-1]
         self.obs = np.zeros(observation_size(M, X), dtype=np.float32)
         self._state = (s.st, self.tbs, s.key, s.p, self.parts, self.aux, self.fa,
                        self.order, self.exit_mean, self.r_ref, self.cfg)
-        self._fn = _entry(self._state + (-1, 0, self.obs))
-        self._call(-1, 0)
-
-    def _call(self, batch: int, part: int) -> bool:
-        return self._fn(*self._state, batch, part, self.obs) == 1
+        self._fn = _entry(self._state + (-1, 0, 0.0, 0.0, self.obs))
+        self._fn(*self._state, -1, 0, 0.0, 0.0, self.obs)
 
     def step(self, batch: int, part: int) -> bool:
         """Dispatch ``batch`` samples (capped at the queue and ``max_batch // n``) on
         ``n = instances[part]`` instances; run to the next decision.  True when over."""
-        if self.aux[A_DONE]:
-            raise ValueError("the run is over")
         if not (1 <= batch and 0 <= part < self.parts.size):
             raise ValueError(f"need batch >= 1 and 0 <= part < {self.parts.size}")
-        return self._call(int(batch), int(part))
+        code = self._fn(*self._state, int(batch), int(part), 0.0, 0.0, self.obs)
+        return code == 1 if code >= 0 else _refuse(code)
+
+    def act(self, a0: float, a1: float) -> bool:
+        """:meth:`step` with the choice of the continuous action ``(a0, a1)`` in [-1, 1]^2
+        (mapped in the compiled step, as :func:`choose` maps it; numbers that convert to
+        float).  True when over."""
+        code = self._fn(*self._state, 0, 0, a0, a1, self.obs)
+        return code == 1 if code >= 0 else _refuse(code)
 
     @property
     def done(self) -> bool:
@@ -292,13 +335,27 @@ class DispatchCore:
         return res
 
 
-def _packed(tb, tables) -> dict:
-    """Fields of ``tb`` recomputed for another partition's tables (same shapes)."""
+def _refuse(code: int):
+    raise ValueError("the run is over" if code == -1 else "the action is NaN")
+
+
+def _stacked(tb, tables, cache: dict) -> Tables:
+    """Every partition's tables stacked on a first axis of ``MAX_PARTS`` (the last
+    partition repeated): ``tb`` (packed from ``tables[0]``) and ``tables[1:]`` packed
+    alike.  ``cache`` keeps them for runs with the same ``tables`` (the caller's) and
+    the same shapes and SLOs (the only part of ``tb`` that depends on the trace)."""
     from dse.sim._state import make_tables
     from dse.sim.core import _pack
 
-    ms, en, ut, n_layers, _, alive, pred = _pack(tables, tb.ms.shape[2] - 1)
-    return make_tables(ms, en, ut, n_layers, tb.model_slo, alive, pred)._asdict()
+    key = (tb.ms.shape, tb.model_slo.tobytes())
+    if key not in cache:
+        tbs = [tb]
+        for t in tables[1:]:
+            ms, en, ut, n_layers, _, alive, pred = _pack(t, tb.ms.shape[2] - 1)
+            tbs.append(make_tables(ms, en, ut, n_layers, tb.model_slo, alive, pred))
+        tbs += tbs[-1:] * (MAX_PARTS - len(tbs))
+        cache[key] = Tables(*(np.stack(f) for f in zip(*tbs, strict=True)))
+    return cache[key]
 
 
 #: Compiled entry points of :func:`_step` by argument layout (see :func:`_layout`).

@@ -46,11 +46,14 @@ def require_rl() -> None:
 
 def choice(action, max_batch: int, n_parts: int) -> tuple[int, int]:
     """Map a continuous action in [-1, 1]^2 to ``(batch size, partition index)``: the
-    interval is cut into ``max_batch`` (resp. ``n_parts``) equal bins, lowest first."""
+    interval is cut into ``max_batch`` (resp. ``n_parts``) equal bins, lowest first
+    (:func:`dse.sim._learned.choose`, as the compiled step maps the env's actions)."""
+    from dse.sim._learned import choose
+
     a0, a1 = action.tolist() if hasattr(action, "tolist") else action
-    a0, a1 = min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0)
-    batch = 1 + min(int((a0 + 1.0) * 0.5 * max_batch), max_batch - 1)
-    part = min(int((a1 + 1.0) * 0.5 * n_parts), n_parts - 1)
+    batch, part = choose(float(a0), float(a1), int(max_batch), int(n_parts))
+    if batch < 0:
+        raise ValueError("the action is NaN")
     return batch, part
 
 
@@ -76,10 +79,12 @@ def exit_means(model, exit, tables) -> np.ndarray:
     return out
 
 
-def core_for(trace, slo_ms, tables_for, settings: dict, *, queue_cap: int) -> DispatchCore:
+def core_for(trace, slo_ms, tables_for, settings: dict, *, queue_cap: int,
+             cache: dict | None = None) -> DispatchCore:
     """A :class:`DispatchCore` for ``trace`` with ``settings`` (``max_batch``,
     ``instances``, ``latency_weight``, ``violation_penalty``); ``tables_for(n)`` gives
-    the models' tables on ``n`` array slices."""
+    the models' tables on ``n`` array slices (the same for every call with ``cache``, a
+    dict the caller keeps to reuse the packed tables across runs)."""
     from dse.sim._learned import DispatchCore
 
     tables = [tables_for(n) for n in settings["instances"]]
@@ -88,7 +93,7 @@ def core_for(trace, slo_ms, tables_for, settings: dict, *, queue_cap: int) -> Di
                         latency_weight=settings["latency_weight"],
                         violation_penalty=settings["violation_penalty"],
                         exit_mean=exit_means(trace.model, trace.exit, tables[0]),
-                        queue_cap=queue_cap)
+                        queue_cap=queue_cap, cache=cache)
 
 
 def save_settings(path, settings: dict) -> None:
@@ -135,19 +140,19 @@ def load(path, *, field: str = "model"):
     return settings, agent
 
 
-def decide_all(core: DispatchCore, agent, settings: dict) -> None:
-    """Run ``core`` to the end with the agent's deterministic (mean) actions, on one CPU
+def decide_all(core: DispatchCore, agent) -> None:
+    """Run ``core`` to the end with the agent's deterministic (mean) actions (mapped by
+    :meth:`DispatchCore.act` with the settings ``core`` was made with), on one CPU
     thread (a tiny network: more threads only contend, and one gives the same sums on
     every machine)."""
     import torch
 
-    n_parts = len(settings["instances"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         while not core.done:
             action, _ = agent.predict(core.obs, deterministic=True)
-            core.step(*choice(action, settings["max_batch"], n_parts))
+            core.act(*action.tolist())
     finally:
         torch.set_num_threads(threads)
 
@@ -186,7 +191,7 @@ def run(trace, slo_ms, tables_for, resolved: dict, *, queue_cap: int):
     expected = observation_size(len(names), settings["instances"][-1])
     if agent.observation_space.shape != (expected,):
         raise InputError("the policy's network does not match its settings", field="model")
-    decide_all(core, agent, settings)
+    decide_all(core, agent)
     res = core.result()
     res.sim_seconds = time.perf_counter() - t0  # network inference included
     return res
