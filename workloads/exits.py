@@ -20,6 +20,8 @@ later along one parameter, :func:`no_exit_profile` sends every request to the la
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from dse.common import InputError
@@ -38,15 +40,22 @@ def mean_confidence(q: float, slope: float) -> float:
 
 def midpoints(accuracy, slope: float = DEFAULT_SLOPE) -> np.ndarray:
     """``q_e`` such that the mean confidence of exit ``e`` equals ``accuracy[e]``."""
-    out = np.empty(len(accuracy))
-    for e, a in enumerate(accuracy):
-        a = min(max(float(a), 1e-6), 1 - 1e-6)
+    return np.array(_midpoints(tuple(float(a) for a in accuracy), float(slope)))
+
+
+@functools.lru_cache(maxsize=256)
+def _midpoints(accuracy: tuple[float, ...], slope: float) -> tuple[float, ...]:
+    """:func:`midpoints` by bisection (200 halvings per exit), memoised: every trace and
+    threshold profile of a sweep or a reproduction asks again for the same few models."""
+    out = []
+    for a in accuracy:
+        a = min(max(a, 1e-6), 1 - 1e-6)
         lo, hi = -50.0 / slope - 1.0, 1.0 + 50.0 / slope
         for _ in range(200):
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if mean_confidence(mid, slope) < a else (lo, mid)
-        out[e] = 0.5 * (lo + hi)
-    return out
+        out.append(0.5 * (lo + hi))
+    return tuple(out)
 
 
 def default_thresholds(profile, accuracy, slope: float = DEFAULT_SLOPE) -> tuple[float, ...]:

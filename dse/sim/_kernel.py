@@ -12,15 +12,25 @@ together, then every idle executor decides, lowest index first), then executor e
 lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
 
 Compilation (measured by ``benchmarks/bench_trials.py``): the event loop is split into
-plain Numba functions that are compiled separately and cached separately; none is
-inlined at the Numba IR level (Numba re-runs its front end on every inlined copy, which
-made one policy's kernel take ~40 s to compile) and only :func:`drive` has the wrappers
-that let Python call it (unboxing the ~50 arrays of the state costs ~35 ms of compile
-time per array and per wrapper).  The policy-independent functions (:func:`_next_event`,
+plain Numba functions that are compiled separately and cached separately; only
+:func:`_run_ahead` and :func:`_advance` are inlined at the Numba IR level, each into its
+one caller in this module (Numba re-runs its front end on every inlined copy, which made
+one policy's kernel take ~40 s to compile when everything was inlined; the learned
+scheduler's step inlines ``_advance`` too), and only :func:`drive` has the wrappers that
+let Python call it (unboxing the ~50 arrays of the state costs ~35 ms of compile time
+per array and per wrapper).  The policy-independent functions (:func:`_next_event`,
 :func:`_end_step`, :func:`_apply`, ...) take no policy key, so they compile once for
-every policy; :func:`_run_ahead` and ``drive`` are specialised per policy (the ``key`` argument, see ``dse.sim._dispatch``), with the policy's functions.
-LLVM still inlines small functions where it pays.  The shared functions call only
-functions of this module, so Numba's per-file cache check covers them.
+every policy; ``drive`` (with ``_advance`` inlined) is specialised per policy (the
+``key`` argument, see ``dse.sim._dispatch``), with the policy's functions.  LLVM still inlines
+small functions where it pays.  The shared functions call only functions of this module,
+so Numba's per-file cache check covers them.
+
+Speed: a call that LLVM does not inline passes every field of ``State`` and ``Tables``
+(~470 machine words: each array's data pointer, shape and strides) on the stack.
+``_run_ahead`` runs after most layer steps and ``_advance`` before every decision; with
+a policy whose hooks are large (``fluid``) LLVM kept both calls: copying their arguments
+took most of ``fluid``'s run time, hence the IR-level inlining (a ``perf`` profile;
+measured by ``benchmarks/bench_sim.py``).
 """
 
 from __future__ import annotations
@@ -281,7 +291,7 @@ def _catchup_ahead(st, tb, x):
     return AHEAD_STEP, t_block
 
 
-@njit(**INNER)
+@njit(inline="always", **INNER)
 def _run_ahead(st, tb, x, key, p):
     """Run the following layer steps of executor x inline while the policy would
     certainly continue and no other event (arrival, other executor, horizon) comes
@@ -401,7 +411,7 @@ def _apply(st, tb, x, act, m, k, w):
     _start_step(st, tb, x)
 
 
-@njit(**INNER)
+@njit(inline="always", **INNER)
 def _advance(st, tb, key, p):
     """Process events until an executor needs a decision; return it (-1: the run is over)."""
     y = _next_event(st)
