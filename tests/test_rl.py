@@ -131,7 +131,14 @@ def test_save_load_round_trip_gives_identical_decisions(env, tmp_path):
 
 
 def test_policy_file_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    import cost_models
+    import dse.sim
     from dse.cli import main
+
+    # As on a first run: the policy file is checked before any kernel is compiled (the
+    # "compiling kernels" notice would be a second line).
+    monkeypatch.setattr(dse.sim, "kernel_ready", lambda policy: False)
+    monkeypatch.setattr(cost_models, "kernels_ready", lambda: False)
 
     bad = tmp_path / "bad.zip"
     bad.write_text("not a zip")
@@ -153,6 +160,16 @@ def test_policy_file_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert "optional extra 'rl' (missing: torch): pip install -e '.[rl]'" in err
     assert main(["rl", "train", "--npu", str(NPU), "--scenario", str(SCENARIO),
                  "--out", str(tmp_path / "p.zip")]) == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(dse.sim, "kernel_ready", lambda policy: False)
+    for cmd in (["rl", "eval", "--npu", str(NPU), "--scenario", str(SCENARIO),
+                 "--model", str(bad)],
+                ["compare", "--npu", str(NPU), "--scenario", str(SCENARIO),
+                 "--policies", "fcfs,bcedge-rl", "--param", f"model={bad}"]):
+        capsys.readouterr()
+        assert main(cmd) == 2, cmd
+        err = capsys.readouterr().err.strip()
+        assert "is not a policy written by" in err and len(err.splitlines()) == 1, err
 
 
 @pytest.mark.heavy

@@ -101,7 +101,7 @@ def _workloads(args, design):
 def _compare(args) -> int:
     from dse.cli._common import prepare_kernels
     from dse.report import read_npu
-    from dse.sim import LEARNED, POLICIES
+    from dse.sim import LEARNED, POLICIES, get_policy
 
     _check_requests(args.requests)
     _check_workload_args(args, single_required=False)
@@ -116,6 +116,9 @@ def _compare(args) -> int:
                                         if n.strip()]
     with flags(policy="--policies"):
         params = _compare_params(policies, pairs)
+    with flags(model="--param model"):
+        for name in policies:
+            get_policy(name).check_files(params[name])
     learned = [n for n in policies if n in LEARNED]
     if learned and (args.tune or args.batch is not None):
         raise InputError(f"{', '.join(learned)} chooses its own batches (the design's "

@@ -113,7 +113,10 @@ def _eval(args) -> int:
     _positive(args.requests, "--requests")
     design, scenario = _load(args)
     from dse.rl.train import BASELINES, evaluate_agent
+    from dse.sim import get_policy
 
+    with flags(model="--model"):
+        get_policy("bcedge-rl").check_files({"model": args.model})
     prepare_kernels(["bcedge-rl", *BASELINES])
     total = args.seeds * (len(BASELINES) + 1)
     with tqdm(total=total, desc="eval", unit="run", file=sys.stderr,

@@ -158,6 +158,8 @@ def _simulate(args) -> int:
     policy = get_policy(args.policy or stored)
     base = stored_params if policy.name == stored else {}
     params = _parse_params(args.param, policy, base)
+    with flags(model="--param model"):
+        policy.check_files(params)
     _check_requests(args.requests)
     _check_workload_args(args, single_required=True)
     if not (0.0 <= args.warmup < 1.0):

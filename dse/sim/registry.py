@@ -27,6 +27,7 @@ A *learned* policy (``bcedge-rl``) has no kernel functions: it decides in Python
 :class:`dse.sim.Stepper` and gives a ``runner`` instead, an object with
 ``run(trace, slo_ms, tables_for, resolved, *, queue_cap) -> SimResult``
 (``tables_for(n)``: the models' tables on ``n`` slices of the PE array),
+``check(resolved)`` (its files' one-line errors, before anything compiles),
 ``kernel_ready()`` and ``warm(tables)`` (its compiled step function).  It is registered in :data:`LEARNED`, not :data:`POLICIES` (which
 studies search and the batch kernel runs); :func:`get_policy` finds both.
 """
@@ -203,6 +204,12 @@ class Policy:
                     field=f"{source}.{key}" if source else key, allowed=allowed)
             out[key] = self.params[key].coerce(value, source=source)
         return out
+
+    def check_files(self, resolved: dict) -> None:
+        """A learned policy's files (``resolved`` by :meth:`resolve`): their one-line
+        errors now, before a command compiles or simulates anything."""
+        if self.runner is not None:
+            self.runner.check(resolved)
 
     def vector(self, resolved: dict):
         """The float64 parameter vector the kernel reads (declaration order)."""

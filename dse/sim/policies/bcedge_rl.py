@@ -197,6 +197,13 @@ def run(trace, slo_ms, tables_for, resolved: dict, *, queue_cap: int):
     return res
 
 
+def check(resolved: dict) -> None:
+    """The policy file's one-line errors (and the missing extra's), before anything is
+    compiled or simulated; its network is read when the policy runs."""
+    require_rl()
+    read_settings(resolved["model"], field="model")
+
+
 def kernel_ready() -> bool:
     """True when the step function is compiled in this process or in Numba's cache."""
     from dse.common import compiled_or_cached
@@ -222,5 +229,5 @@ POLICY = Policy(
     "bcedge-rl",
     "BCEdge's learned scheduler: a trained max-entropy RL agent (SAC) picks batch size "
     "and concurrent instances per dispatch; decides in Python (extra 'rl')", PARAMS,
-    runner=SimpleNamespace(run=run, kernel_ready=kernel_ready, warm=warm),
+    runner=SimpleNamespace(run=run, check=check, kernel_ready=kernel_ready, warm=warm),
     reconstruction=True)
