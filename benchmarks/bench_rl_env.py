@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from check_identity import export_revision  # noqa: E402  (this folder: run as a script)
+from check_identity import export_revision, run_in_tree  # noqa: E402  (this folder: run as a script)
 
 from cost_models import load_npu  # noqa: E402
 from dse.rl import SchedulingEnv, env_settings  # noqa: E402
@@ -105,12 +104,9 @@ def measure(args) -> dict:
 
 def _measure_in(tree: Path, args) -> dict:
     """The figures of the code in ``tree`` (its own copy of this benchmark)."""
-    cmd = [sys.executable, "benchmarks/bench_rl_env.py", "--json", "--npu", args.npu,
-           "--scenario", args.scenario, "--decisions", str(args.decisions),
-           "--requests", str(args.requests)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=str(tree),
-                         env=dict(os.environ, PYTHONPATH=str(tree))).stdout
-    return json.loads(out)
+    return json.loads(run_in_tree(tree, [
+        "benchmarks/bench_rl_env.py", "--json", "--npu", args.npu, "--scenario",
+        args.scenario, "--decisions", str(args.decisions), "--requests", str(args.requests)]))
 
 
 ROWS = (("decisions_per_s_sample", "random policy, env.action_space.sample() per step"),

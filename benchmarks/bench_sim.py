@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from check_identity import export_revision  # noqa: E402  (this folder: run as a script)
+from check_identity import export_revision, run_in_tree  # noqa: E402  (this folder: run as a script)
 from reference_sim import reference_simulate  # noqa: E402
 
 from cost_models import latency_table, load_npu  # noqa: E402
@@ -59,12 +57,10 @@ def main() -> int:
 
 def _time_in(tree: Path, name: str, args) -> dict:
     """This benchmark's kernel row for one policy, run on the code of ``tree``."""
-    cmd = [sys.executable, __file__, "--policies", name, "--reference-requests", "0",
-           "--json", "--requests", str(args.requests), "--npu", args.npu,
-           "--max-batch", str(args.max_batch), "--load", str(args.load),
-           "--repeat", str(args.repeat)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=str(tree),
-                         env=dict(os.environ, PYTHONPATH=str(tree))).stdout
+    out = run_in_tree(tree, [__file__, "--policies", name, "--reference-requests", "0",
+                             "--json", "--requests", str(args.requests), "--npu", args.npu,
+                             "--max-batch", str(args.max_batch), "--load", str(args.load),
+                             "--repeat", str(args.repeat)])
     return json.loads(out[out.index("\n[") + 1:])[0]
 
 

@@ -190,11 +190,16 @@ def export_revision(rev: str, where: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
 
 
+def run_in_tree(tree: Path, argv: list[str]) -> str:
+    """Stdout of ``python argv`` run on the code of ``tree`` (its folder and import
+    path); stderr passes through, so a failure shows its traceback."""
+    return subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.PIPE,
+                          text=True, cwd=str(tree),
+                          env=dict(os.environ, PYTHONPATH=str(tree))).stdout
+
+
 def _dump_in(tree: Path, out: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    script = ROOT / "benchmarks" / "check_identity.py"
-    subprocess.run([sys.executable, str(script), "--dump", str(out)], check=True, env=env,
-                   cwd=str(tree))
+    run_in_tree(tree, [str(ROOT / "benchmarks" / "check_identity.py"), "--dump", str(out)])
 
 
 def differences(ref: dict, new: dict) -> list[str]:
