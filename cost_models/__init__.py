@@ -2,11 +2,17 @@
 
 from cost_models.area import area_breakdown
 from cost_models.design import BATCHING, PE_STYLES, NpuDesign, load_npu
-from cost_models.latency import LatencyTable, kernels_ready, latency_table
-from cost_models.layers import Layer, conv, fc, layer_array, matmul
-from cost_models.sweep import LAYER_CLASSES, SWEEP_BATCHING, layer_class, utilisation_sweep
-from cost_models.topology import load_topology
 from dse.common import InputError, RunError
+from dse.common.lazy import lazy_exports
+
+# The design and its area import no numeric stack (reading and checking a design file is
+# part of every input check); the models over layers load NumPy on first use.
+__getattr__ = lazy_exports(__name__, {
+    **dict.fromkeys(("LatencyTable", "kernels_ready", "latency_table"), "cost_models.latency"),
+    **dict.fromkeys(("Layer", "conv", "fc", "layer_array", "matmul"), "cost_models.layers"),
+    **dict.fromkeys(("LAYER_CLASSES", "SWEEP_BATCHING", "layer_class", "utilisation_sweep"),
+                    "cost_models.sweep"),
+    "load_topology": "cost_models.topology"})
 
 __all__ = [
     "BATCHING", "LAYER_CLASSES", "PE_STYLES", "SWEEP_BATCHING", "InputError", "Layer",

@@ -2,13 +2,15 @@
 numeric stack.
 
 ``dse --help``, a subcommand's ``--help`` and an argument error build the parser only;
-numba (~0.4 s to import), pandas (~0.2 s), numpy, optuna and the model packages load
-when a command runs.  The catalogue commands (``dse policies``, ``dse samplers``,
-``dse metrics``) and a one-line input error of every command group that validates input
-(``run``, ``simulate``, ``compare``, ``cost``, ``workloads``) may load numpy and the model
-packages, never numba, pandas, optuna, plotly or scipy: the input is checked before
-anything that needs them loads (``benchmarks/bench_trials.py`` measures the start-up
-time).
+numba (~0.4 s to import), pandas (~0.2 s), numpy (~0.1 s), optuna and the model packages
+load when a command runs.  The catalogue commands (``dse policies``, ``dse samplers``,
+``dse metrics``) and the one-line input errors that need no model (a missing spec, a TOML
+syntax error, a mistyped field or a bad value in a spec's ``[study]``, ``[fidelity]`` or
+``[space]``, an unknown policy, a bad flag value, a missing design file) import no numpy;
+an input error that needs the model zoo (an unknown model, a mistake in a spec's
+``[scenario]``) may load numpy and the model packages, never numba, pandas, optuna, plotly
+or scipy: the input is checked before anything that needs them loads
+(``benchmarks/bench_trials.py`` measures the start-up time).
 """
 
 from __future__ import annotations
@@ -51,10 +53,31 @@ def test_help_and_argument_errors_import_no_numeric_stack(argv, rc):
 
 
 @pytest.mark.parametrize("argv", [["policies"], ["samplers"], ["metrics"]])
-def test_catalogues_import_no_runtime(argv):
+def test_catalogues_import_no_numpy(argv):
     top, code = _imported(argv)
     assert code == 0
-    assert not top & set(RUNTIME), sorted(top & set(RUNTIME))
+    assert not top & {"numpy", *RUNTIME}, sorted(top & {"numpy", *RUNTIME})
+
+
+#: Mistakes in a copy of ``studies/quickstart.toml``: file name -> (text, replacement).
+SPEC_MISTAKES = {
+    "typo.toml": ("\nn_trials = ", "\nn_trails = "),                  # a mistyped field
+    "syntax.toml": ("\n[study]\n", "\n[study\n"),                     # TOML syntax
+    "type.toml": ("\nn_trials = 60", '\nn_trials = "60"'),            # a wrong value type
+    "range.toml": ("\nn_trials = 60", "\nn_trials = 0"),              # out of range
+    "sampler.toml": ('\nsampler = "nsga2"', '\nsampler = "nsga"'),    # an unknown name
+    "fidelity.toml": ("\nrequests = ", "\nrequest = "),
+    "space.toml": ("\npe_count = ", "\npe_cont = "),
+    "param.toml": ("max_batch = { low = 2,", "max_batch = { low = 0,"),
+    "scenario.toml": ("\nrate_rps = 150", '\nrate_rps = "150"'),
+}
+
+
+def _write_specs(folder: Path) -> None:
+    spec = (ROOT / "studies" / "quickstart.toml").read_text()
+    for name, (old, new) in SPEC_MISTAKES.items():
+        assert spec.count(old) == 1, old
+        (folder / name).write_text(spec.replace(old, new))
 
 
 SIMULATE = ["--npu", NPU, "--model", "resnet18", "--rate", "10", "--slo-ms", "50"]
@@ -63,6 +86,7 @@ SIMULATE = ["--npu", NPU, "--model", "resnet18", "--rate", "10", "--slo-ms", "50
 @pytest.mark.parametrize("argv", [
     ["run", "missing.toml"],
     ["run", "typo.toml"],
+    ["run", "scenario.toml"],
     ["worker", "typo.toml"],
     ["simulate", *SIMULATE, "--policy", "nope"],
     ["simulate", *SIMULATE, "--policy", "static", "--param", "max_batch=0"],
@@ -75,9 +99,27 @@ SIMULATE = ["--npu", NPU, "--model", "resnet18", "--rate", "10", "--slo-ms", "50
 def test_input_errors_are_found_before_the_runtime_loads(argv, tmp_path):
     """One-line input errors: a missing or mistyped spec (a field name typo), an unknown
     policy or parameter value, a bad flag value, an unknown model, a missing design."""
-    spec = (ROOT / "studies" / "quickstart.toml").read_text()
-    assert "\nn_trials = " in spec
-    (tmp_path / "typo.toml").write_text(spec.replace("\nn_trials = ", "\nn_trails = "))
+    _write_specs(tmp_path)
     top, code = _imported(argv, cwd=tmp_path)
     assert code == 2
     assert not top & set(RUNTIME), sorted(top & set(RUNTIME))
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "missing.toml"],
+    *(["run", name] for name in SPEC_MISTAKES if name != "scenario.toml"),
+    ["worker", "typo.toml"],
+    ["status", "range.toml"],
+    ["simulate", *SIMULATE, "--policy", "nope"],
+    ["simulate", *SIMULATE, "--policy", "static", "--param", "max_batch=0"],
+    ["compare", "--npu", NPU, "--model", "resnet18", "--policies", "fcfs,nope"],
+    ["compare", "--npu", NPU, "--model", "resnet18", "--loads", "0.5,x"],
+    ["cost", "--npu", "missing.toml", "--model", "resnet18"],
+], ids=lambda argv: " ".join(a if a != NPU else "NPU" for a in argv))
+def test_input_errors_without_a_model_import_no_numpy(argv, tmp_path):
+    """Mistakes found without the model zoo are reported before NumPy loads: a spec's
+    file, TOML, ``[study]``, ``[fidelity]`` and ``[space]`` come before its scenario."""
+    _write_specs(tmp_path)
+    top, code = _imported(argv, cwd=tmp_path)
+    assert code == 2
+    assert not top & {"numpy", *RUNTIME}, sorted(top & {"numpy", *RUNTIME})

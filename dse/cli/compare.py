@@ -104,8 +104,6 @@ def _compare(args) -> int:
     from dse.sim import LEARNED, POLICIES, get_policy
 
     _check_requests(args.requests)
-    _check_workload_args(args, single_required=False)
-    loads = _parse_loads(str(args.loads))
     pairs = dict(_split_pairs(args.param))
     if pairs and args.tune:
         raise InputError("applies without --tune (tuning searches the parameters)",
@@ -127,7 +125,11 @@ def _compare(args) -> int:
     given = not isinstance(args.budget, Deferred)
     if given and not args.tune:
         raise InputError("applies with --tune", field="--budget")
+    # the defaults of --loads and --budget and the workload check load the experiments and
+    # the model zoo (NumPy): after the checks above, which need neither
+    loads = _parse_loads(str(args.loads))
     budget = args.budget if given else int(str(args.budget))
+    _check_workload_args(args, single_required=False)
     design = read_npu(args.npu)[0]
     if args.batch is not None and args.batch > design.max_batch:
         raise InputError(f"must be <= the design's max_batch ({design.max_batch})",

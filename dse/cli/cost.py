@@ -124,7 +124,6 @@ def _sweep_table(sw: dict, title: str, batch: int) -> str:
 
 
 def run(args) -> int:
-    from cost_models import load_topology
     from dse.cli._common import prepare_kernels
     from dse.report import read_npu
 
@@ -133,6 +132,8 @@ def run(args) -> int:
         raise InputError("--gemm applies to --topology only", field="--gemm")
     exit_layers = None
     if args.topology:
+        from cost_models import load_topology
+
         layers = load_topology(args.topology, gemm=args.gemm)
         name = args.topology
     else:

@@ -174,9 +174,9 @@ def _table(df) -> str:
 
 
 def _status(args) -> int:
+    spec, url = spec_and_storage(args, existing=True)  # first: a mistake costs no imports
     from dse.search import closest_infeasible, open_study, pareto_table, redact_url, status
 
-    spec, url = spec_and_storage(args, existing=True)
     where = parse_where(args, spec)
     study = open_study(spec, url, create=False)
     st = status(spec, study, where=where, wide=True)

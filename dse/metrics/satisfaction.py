@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from dse.metrics._registry import Metric
 
 #: Default sweep: load factors on every stream's rate ...
@@ -37,6 +35,8 @@ def slo_satisfaction(mean_ms, p95_ms, slo_ms, unstable=None) -> dict:
     latency is <= its SLO and the run is stable; likewise the tail-latency SLO with p95.
     Returns ``{"average": share, "tail": share, "points": count}`` (shares in 0..1).
     """
+    import numpy as np
+
     mean_ms = np.atleast_2d(np.asarray(mean_ms, dtype=np.float64))
     p95_ms = np.atleast_2d(np.asarray(p95_ms, dtype=np.float64))
     slo_ms = np.broadcast_to(np.asarray(slo_ms, dtype=np.float64), mean_ms.shape)

@@ -31,10 +31,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from dse.metrics._registry import Metric, simulation_metrics
+
+if TYPE_CHECKING:  # NumPy loads in the functions that compute: the catalogue below (what
+    # spec validation, ``dse metrics`` and a one-line input error read) needs no numpy
+    import numpy as np
 
 
 @dataclass(eq=False)
@@ -81,12 +84,16 @@ class Group:
         lat = self.completed_latency_ms
         if not lat.size:
             return dict.fromkeys(qs, math.nan)
+        import numpy as np
+
         return {q: float(v) for q, v in zip(qs, np.percentile(lat, qs), strict=True)}
 
     def percentile(self, q: float) -> float:
         """Linear-interpolated ``q`` percentile of completed latencies (ms; NaN if none)."""
         if q in self._percentiles:
             return self._percentiles[q]
+        import numpy as np
+
         lat = self.completed_latency_ms
         return float(np.percentile(lat, q)) if lat.size else math.nan
 
@@ -152,6 +159,8 @@ def compute_metrics(result, stream_slo_ms, stream_names, accuracy=None, *, warmu
     ``accuracy`` (per request, fraction) defaults to NaN; ``queue_cap`` enables the
     queue-growth test of ``unstable``.
     """
+    import numpy as np
+
     n = result.arrival_ms.size
     if not (0.0 <= warmup < 1.0):
         raise ValueError("warmup must be in [0, 1)")

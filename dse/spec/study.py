@@ -332,20 +332,22 @@ def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -
     if n_trials is None and timeout is None and sampler != "grid":
         raise InputError("give n_trials and/or timeout", source=source, field="study.n_trials")
 
-    scenario = _parse_scenario(doc["scenario"], source, base)
-    streams = [st.name for st in scenario.streams]
-    objectives = _parse_objectives(study.get("objectives"), source, streams)
-    constraints = _parse_constraints(study.get("constraints"), source, streams)
     fidelity = _parse_fidelity(doc.get("fidelity", {}), source)
     if fidelity.replications > 1:  # replication r draws its trace with seed + r
         check_seed(seed, source=source, field="study.seed", span=fidelity.replications)
     space_table = check_table(doc["space"], source=source, field="space")
     space = parse_space(space_table, source)
+    check_feasible(space, source, seed)
+    # The scenario loads the model zoo (and NumPy): the checks above, which need neither,
+    # come first, so that a mistake in them is reported without that start-up cost.
+    scenario = _parse_scenario(doc["scenario"], source, base)
+    streams = [st.name for st in scenario.streams]
+    objectives = _parse_objectives(study.get("objectives"), source, streams)
+    constraints = _parse_constraints(study.get("constraints"), source, streams)
     if "exits" in space_table:
         exits, counts = parse_exits(check_table(space_table["exits"], source=source,
                                                 field="space.exits"), scenario, source)
         space = dataclasses.replace(space, exits=exits, thresholds_per_stream=counts)
-    check_feasible(space, source, seed)
     if sampler == "grid":
         grid = space.grid(source)
         size = math.prod(len(v) for v in grid.values()) if grid else 1
