@@ -11,26 +11,22 @@ Event order at equal times: arrivals first (all arrivals with the same time are 
 together, then every idle executor decides, lowest index first), then executor events,
 lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
 
-Compilation (measured by ``benchmarks/bench_trials.py``): the event loop is split into
-plain Numba functions that are compiled separately and cached separately; only
-:func:`_run_ahead` and :func:`_advance` are inlined at the Numba IR level, each into its
-one caller in this module (Numba re-runs its front end on every inlined copy, which made
-one policy's kernel take ~40 s to compile when everything was inlined; the learned
-scheduler's step inlines ``_advance`` too), and only :func:`drive` has the wrappers that
-let Python call it (unboxing the ~50 arrays of the state costs ~35 ms of compile time
-per array and per wrapper).  The policy-independent functions (:func:`_next_event`,
-:func:`_end_step`, :func:`_apply`, ...) take no policy key, so they compile once for
-every policy; ``drive`` (with ``_advance`` inlined) is specialised per policy (the
-``key`` argument, see ``dse.sim._dispatch``), with the policy's functions.  LLVM still inlines
-small functions where it pays.  The shared functions call only functions of this module,
-so Numba's per-file cache check covers them.
+Compilation (measured by ``benchmarks/bench_trials.py``): only :func:`drive` is
+specialised per policy (its ``key`` argument, see ``dse.sim._dispatch``: it calls the
+policy's functions) and only it has the wrappers that let Python call it.  The event
+loop's hot functions (:func:`_next_event`, :func:`_end_step`, :func:`_run_ahead`) are
+inlined at the Numba IR level into ``drive``, one level deep (Numba deep-copies the IR
+of every inlined function, and of functions inlined into those again: nesting them in
+one more inlined function cost 2 s more per compile); the rest (:func:`_apply`,
+:func:`_catchup_ahead`, :func:`_start_step`) take no policy key and are compiled and
+cached once for every policy.  They call only functions of this module, so Numba's
+per-file cache check covers them.
 
-Speed: a call that LLVM does not inline passes every field of ``State`` and ``Tables``
-(~470 machine words: each array's data pointer, shape and strides) on the stack.
-``_run_ahead`` runs after most layer steps and ``_advance`` before every decision; with
-a policy whose hooks are large (``fluid``) LLVM kept both calls: copying their arguments
-took most of ``fluid``'s run time, hence the IR-level inlining (a ``perf`` profile;
-measured by ``benchmarks/bench_sim.py``).
+Speed: the state and tables are a few 2-D arrays (``dse.sim._state``), but a call that
+LLVM does not inline still passes each array's data pointer, shape and strides (~150
+machine words) on the stack; LLVM left ``_next_event`` and ``_end_step`` as such calls,
+which doubled the ns per layer pass of ``fcfs``, hence the IR-level inlining (a ``perf``
+profile; measured by ``benchmarks/bench_sim.py``).
 """
 
 from __future__ import annotations
@@ -114,7 +110,7 @@ def _start_step(st, tb, x):
     st.iv[IV_STEPS] += 1
 
 
-@njit(**INNER)
+@njit(inline="always", **INNER)
 def _end_step(st, tb, x):
     """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step.
     Returns the batch context that emptied (the caller runs the policy's
@@ -187,7 +183,7 @@ def _end_step(st, tb, x):
     return -1
 
 
-@njit(**INNER)
+@njit(inline="always", **INNER)
 def _next_event(st):
     """Process arrivals and wake-ups until an executor needs a decision (returns it),
     a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
@@ -433,22 +429,6 @@ def _apply(st, tb, x, act, m, k, w):
     _start_step(st, tb, x)
 
 
-@njit(inline="always", **INNER)
-def _advance(st, tb, key, p):
-    """Process events until an executor needs a decision; return it (-1: the run is over)."""
-    y = _next_event(st)
-    while y < -1:
-        xe = -2 - y
-        while True:  # the step that ended, then the steps run ahead of the loop
-            c = _end_step(st, tb, xe)
-            if c >= 0:
-                on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
-            if not _run_ahead(st, tb, xe, key, p):
-                break
-        y = _next_event(st)
-    return y
-
-
 MODE_RUN = 0      # simulate to the end
 MODE_ADVANCE = 1  # run events until an executor must decide; return it (-1: over)
 MODE_DECIDE = 2   # write the policy's action for executor x into out[0:4]
@@ -466,7 +446,17 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     ww = w
     while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            y = _advance(st, tb, key, p)
+            while True:  # events until an executor must decide (y >= 0) or the end
+                y = _next_event(st)
+                if y >= -1:
+                    break
+                xe = -2 - y
+                while True:
+                    c = _end_step(st, tb, xe)
+                    if c >= 0:
+                        on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+                    if not _run_ahead(st, tb, xe, key, p):
+                        break
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:
