@@ -168,7 +168,6 @@ def _simulate(args) -> int:
     from dse.evaluation import evaluate
     from dse.experiments import single_stream
 
-    prepare_kernels([policy.name])
     if args.scenario:
         from workloads import load_scenario
 
@@ -177,6 +176,7 @@ def _simulate(args) -> int:
         scenario = single_stream(args.model, rate_rps=args.rate, slo_ms=args.slo_ms,
                                  arrival=args.arrival,
                                  exit_profile=_exit_probs(args.exit_probs, args.model))
+    prepare_kernels([policy.name])  # after every input check: an error is one line
     with flags(model="--param model"):
         ev = evaluate(design, scenario, policy.name, params, n_requests=args.requests,
                       seed=args.seed, warmup=args.warmup)
