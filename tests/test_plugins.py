@@ -18,7 +18,10 @@ from dse.metrics import METRICS, Metric
 from dse.metrics import register as register_metric
 from dse.sim import POLICIES, Param, Policy, param_slots, simulate
 from dse.sim import register as register_policy
-from dse.sim._state import ACT_CONTINUE
+from dse.sim._state import (
+    ACT_CONTINUE,
+    XI_CTX,
+)
 from dse.sim.policies._shared import always_continues, start_oldest
 from dse.spec import parse_spec
 from workloads import ARRIVALS, ArrivalParam, ArrivalProcess
@@ -36,7 +39,7 @@ P = param_slots(TOY_PARAMS)
 @njit(cache=True, inline="always", _nrt=False)
 def _toy_decide(st, tb, p, x, now):
     """Greedy: start the oldest queue with up to max_batch samples, run it to the end."""
-    if st.x_ctx[x] >= 0:
+    if st.xi[XI_CTX, x] >= 0:
         return ACT_CONTINUE, -1, 0, 0.0
     return start_oldest(st, int(p[P.max_batch]))
 

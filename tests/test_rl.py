@@ -17,7 +17,7 @@ from cost_models import load_npu  # noqa: E402
 from dse.evaluation import evaluate  # noqa: E402
 from dse.rl.env import SchedulingEnv, env_settings  # noqa: E402
 from dse.sim import Stepper  # noqa: E402
-from dse.sim._state import ACT_START  # noqa: E402
+from dse.sim._state import ACT_START, XI_BUSY, XI_CTX  # noqa: E402
 from dse.sim.policies.bcedge_rl import action_for  # noqa: E402
 from workloads import load_scenario  # noqa: E402
 
@@ -75,7 +75,7 @@ def test_repartition_only_when_idle(env):
     seen = []
     for _ in range(300):
         st = env.core.stepper.st
-        idle = all(st.x_ctx[y] < 0 and not st.x_busy[y] for y in range(st.x_ctx.size))
+        idle = all(st.xi[XI_CTX, y] < 0 and not st.xi[XI_BUSY, y] for y in range(st.xi.shape[1]))
         before = env.core.instances
         want = np.random.default_rng(len(seen)).integers(n_parts)
         if env.step(action_for(1, want, env.settings["max_batch"], n_parts))[2]:

@@ -11,26 +11,22 @@ Event order at equal times: arrivals first (all arrivals with the same time are 
 together, then every idle executor decides, lowest index first), then executor events,
 lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
 
-Compilation (measured by ``benchmarks/bench_trials.py``): the event loop is split into
-plain Numba functions that are compiled separately and cached separately; only
-:func:`_run_ahead` and :func:`_advance` are inlined at the Numba IR level, each into its
-one caller in this module (Numba re-runs its front end on every inlined copy, which made
-one policy's kernel take ~40 s to compile when everything was inlined; the learned
-scheduler's step inlines ``_advance`` too), and only :func:`drive` has the wrappers that
-let Python call it (unboxing the ~50 arrays of the state costs ~35 ms of compile time
-per array and per wrapper).  The policy-independent functions (:func:`_next_event`,
-:func:`_end_step`, :func:`_apply`, ...) take no policy key, so they compile once for
-every policy; ``drive`` (with ``_advance`` inlined) is specialised per policy (the
-``key`` argument, see ``dse.sim._dispatch``), with the policy's functions.  LLVM still inlines
-small functions where it pays.  The shared functions call only functions of this module,
-so Numba's per-file cache check covers them.
+Compilation (measured by ``benchmarks/bench_trials.py``): only :func:`drive` is
+specialised per policy (its ``key`` argument, see ``dse.sim._dispatch``: it calls the
+policy's functions) and only it has the wrappers that let Python call it.  The event
+loop's hot functions (:func:`_next_event`, :func:`_end_step`, :func:`_run_ahead`) are
+inlined at the Numba IR level into ``drive``, one level deep (Numba deep-copies the IR
+of every inlined function, and of functions inlined into those again: nesting them in
+one more inlined function cost 2 s more per compile); the rest (:func:`_apply`,
+:func:`_catchup_ahead`, :func:`_start_step`) take no policy key and are compiled and
+cached once for every policy.  They call only functions of this module, so Numba's
+per-file cache check covers them.
 
-Speed: a call that LLVM does not inline passes every field of ``State`` and ``Tables``
-(~470 machine words: each array's data pointer, shape and strides) on the stack.
-``_run_ahead`` runs after most layer steps and ``_advance`` before every decision; with
-a policy whose hooks are large (``fluid``) LLVM kept both calls: copying their arguments
-took most of ``fluid``'s run time, hence the IR-level inlining (a ``perf`` profile;
-measured by ``benchmarks/bench_sim.py``).
+Speed: the state and tables are a few 2-D arrays (``dse.sim._state``), but a call that
+LLVM does not inline still passes each array's data pointer, shape and strides (~150
+machine words) on the stack; LLVM left ``_next_event`` and ``_end_step`` as such calls,
+which doubled the ns per layer pass of ``fcfs``, hence the IR-level inlining (a ``perf``
+profile; measured by ``benchmarks/bench_sim.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +41,22 @@ from dse.sim._state import (
     ACT_RESUME,
     ACT_START,
     ACT_WAIT,
+    CATCHUP,
+    CF_CB,
+    CF_CE,
+    CF_CU,
+    CF_KCB,
+    CF_KCE,
+    CF_KCU,
+    CF_T0,
+    CF_TP,
+    CI_KLAST,
+    CI_KLAYER,
+    CI_KN,
+    CI_LAYER,
+    CI_MODEL,
+    CI_N,
+    CI_OPEN,
     FV_HORIZON,
     FV_NOW,
     INF,
@@ -57,6 +69,28 @@ from dse.sim._state import (
     IV_QCAP,
     IV_QLEN_LAST,
     IV_STEPS,
+    LT_EPS,
+    LT_MS,
+    LT_UPS,
+    MAIN,
+    Q_HEAD,
+    Q_TAIL,
+    RF_ARRIVAL,
+    RF_BATCH_SUM,
+    RF_DONE,
+    RF_ENERGY,
+    RF_START,
+    RF_UTIL_MS,
+    RI_DROPPED,
+    RI_EXITL,
+    RI_MODEL,
+    RI_QBUF,
+    XF_TEND,
+    XF_WAKE,
+    XI_BUSY,
+    XI_CTX,
+    XI_PEND,
+    XI_PHASE,
 )
 
 #: Options of every kernel function but ``drive``: compiled and cached on its own, and
@@ -67,124 +101,108 @@ INNER = {"cache": True, "_nrt": False, "no_cpython_wrapper": True,
 
 @njit(**INNER)
 def _start_step(st, tb, x):
-    c = st.x_ctx[x]
-    m = st.c_model[c]
-    if st.x_phase[x] == 0:
-        d = tb.ms[m, st.c_layer[c], st.c_n[c]]
-    else:
-        d = tb.ms[m, st.k_layer[c], st.k_n[c]]
-    st.x_tend[x] = st.fv[FV_NOW] + d
-    st.x_busy[x] = 1
+    """Start the next layer pass of executor x's batch (or catch-up sub-batch) now."""
+    c = st.xi[XI_CTX, x]
+    r = CI_LAYER + 2 * st.xi[XI_PHASE, x]
+    st.xf[XF_TEND, x] = st.fv[FV_NOW] + tb.lt[LT_MS, st.ci[CI_MODEL, c], st.ci[r, c],
+                                              st.ci[r + 1, c]]
+    st.xi[XI_BUSY, x] = 1
     st.iv[IV_STEPS] += 1
 
 
-@njit(**INNER)
+@njit(inline="always", **INNER)
 def _end_step(st, tb, x):
     """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step.
     Returns the batch context that emptied (the caller runs the policy's
     ``on_batch_done``), else -1."""
     now = st.fv[FV_NOW]
-    done, energy, util_ms, batch_sum, rexitl = (st.done, st.energy, st.util_ms,
-                                                st.batch_sum, st.rexitl)
-    c_mem, c_cnt, c_ce, c_cu, c_cb = st.c_mem, st.c_cnt, st.c_ce, st.c_cu, st.c_cb
-    st.x_busy[x] = 0
-    c = st.x_ctx[x]
-    m = st.c_model[c]
-    if st.x_phase[x] == 0:
-        layer = st.c_layer[c]
-        n = st.c_n[c]
-        c_ce[c] += tb.e_ps[m, layer, n]
-        c_cu[c] += tb.u_ps[m, layer, n]
-        c_cb[c] += n
-        if c_cnt[c, layer] > 0:
-            ce, cu, cb = c_ce[c], c_cu[c], c_cb[c]
-            j = 0
-            while j < n:
-                i = c_mem[c, j]
-                if rexitl[i] == layer:
-                    done[i] = now
-                    energy[i] += ce
-                    util_ms[i] += cu
-                    batch_sum[i] += cb
-                    n -= 1
-                    c_mem[c, j] = c_mem[c, n]
-                else:
-                    j += 1
-            c_cnt[c, layer] = 0
-            st.c_n[c] = n
-        st.c_layer[c] = layer + 1
-        st.x_pend[x] = 1
-        if n == 0:
-            st.c_open[c] = 0
-            st.x_ctx[x] = -1
-            return c
-        return -1
-    # catch-up phase
-    k_mem, k_cnt, k_ce, k_cu, k_cb = st.k_mem, st.k_cnt, st.k_ce, st.k_cu, st.k_cb
-    layer = st.k_layer[c]
-    n = st.k_n[c]
-    k_ce[c] += tb.e_ps[m, layer, n]
-    k_cu[c] += tb.u_ps[m, layer, n]
-    k_cb[c] += n
-    if k_cnt[c, layer] > 0:
-        ce, cu, cb = k_ce[c], k_cu[c], k_cb[c]
+    st.xi[XI_BUSY, x] = 0
+    c = st.xi[XI_CTX, x]
+    m = st.ci[CI_MODEL, c]
+    ph = st.xi[XI_PHASE, x]
+    r = CI_LAYER + 2 * ph  # rows of this phase: layer r, active samples r + 1
+    a = CF_CE + 3 * ph     # accumulators a, a + 1, a + 2
+    mem = st.mem[ph]
+    cnt = st.cnt[ph]
+    acc = st.cf
+    layer = st.ci[r, c]
+    n = st.ci[r + 1, c]
+    acc[a, c] += tb.lt[LT_EPS, m, layer, n]
+    acc[a + 1, c] += tb.lt[LT_UPS, m, layer, n]
+    acc[a + 2, c] += n
+    if cnt[c, layer] > 0:  # members exit here: they take the accumulators so far
+        done, energy, util_ms, batch_sum = (st.rf[RF_DONE], st.rf[RF_ENERGY],
+                                            st.rf[RF_UTIL_MS], st.rf[RF_BATCH_SUM])
+        rexitl = st.ri[RI_EXITL]
+        ce, cu, cb = acc[a, c], acc[a + 1, c], acc[a + 2, c]
         j = 0
         while j < n:
-            i = k_mem[c, j]
+            i = mem[c, j]
             if rexitl[i] == layer:
                 done[i] = now
                 energy[i] += ce
                 util_ms[i] += cu
                 batch_sum[i] += cb
                 n -= 1
-                k_mem[c, j] = k_mem[c, n]
+                mem[c, j] = mem[c, n]
             else:
                 j += 1
-        k_cnt[c, layer] = 0
-        st.k_n[c] = n
-    st.k_layer[c] = layer + 1
-    if n == 0 or layer + 1 > st.k_last[c]:
+        cnt[c, layer] = 0
+        st.ci[r + 1, c] = n
+    st.ci[r, c] = layer + 1
+    if ph == MAIN:
+        st.xi[XI_PEND, x] = 1
+        if n == 0:
+            st.ci[CI_OPEN, c] = 0
+            st.xi[XI_CTX, x] = -1
+            return c
+        return -1
+    if n == 0 or layer + 1 > st.ci[CI_KLAST, c]:
         # merge the survivors into the paused batch; their accumulators switch over
-        b = st.c_n[c]
-        dce, dcu, dcb = k_ce[c] - c_ce[c], k_cu[c] - c_cu[c], k_cb[c] - c_cb[c]
+        rexitl = st.ri[RI_EXITL]
+        energy, util_ms, batch_sum = st.rf[RF_ENERGY], st.rf[RF_UTIL_MS], st.rf[RF_BATCH_SUM]
+        b = st.ci[CI_N, c]
+        dce = acc[CF_KCE, c] - acc[CF_CE, c]
+        dcu = acc[CF_KCU, c] - acc[CF_CU, c]
+        dcb = acc[CF_KCB, c] - acc[CF_CB, c]
         for j in range(n):
-            i = k_mem[c, j]
+            i = mem[c, j]
             energy[i] += dce
             util_ms[i] += dcu
             batch_sum[i] += dcb
-            c_mem[c, b] = i
-            c_cnt[c, rexitl[i]] += 1
-            k_cnt[c, rexitl[i]] = 0
+            st.mem[MAIN, c, b] = i
+            st.cnt[MAIN, c, rexitl[i]] += 1
+            cnt[c, rexitl[i]] = 0
             b += 1
-        st.c_n[c] = b
-        st.k_n[c] = 0
-        st.x_phase[x] = 0
-        st.x_pend[x] = 1
+        st.ci[CI_N, c] = b
+        st.ci[CI_KN, c] = 0
+        st.xi[XI_PHASE, x] = MAIN
+        st.xi[XI_PEND, x] = 1
     else:
         _start_step(st, tb, x)
     return -1
 
 
-@njit(**INNER)
+@njit(inline="always", **INNER)
 def _next_event(st):
     """Process arrivals and wake-ups until an executor needs a decision (returns it),
     a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
     run is over (-1)."""
-    X = st.x_ctx.shape[0]
-    N = st.arrival.shape[0]
+    X = st.xi.shape[1]
+    N = st.rf.shape[1]
     while True:
         for x in range(X):
-            if st.x_pend[x]:
-                st.x_pend[x] = 0
+            if st.xi[XI_PEND, x]:
+                st.xi[XI_PEND, x] = 0
                 return x
         if st.iv[IV_DONE]:
             return -1
         ai = st.iv[IV_NEXT_ARRIVAL]
-        t_arr = st.arrival[ai] if ai < N else INF
+        t_arr = st.rf[RF_ARRIVAL, ai] if ai < N else INF
         t_ex = INF
         xe = -1
         for x in range(X):
-            t = st.x_tend[x] if st.x_busy[x] else st.x_wake[x]
+            t = st.xf[XF_TEND, x] if st.xi[XI_BUSY, x] else st.xf[XF_WAKE, x]
             if t < t_ex:
                 t_ex = t
                 xe = x
@@ -194,39 +212,39 @@ def _next_event(st):
             return -1
         if t_next > st.fv[FV_HORIZON]:  # stop: the unfinished requests are dropped
             for i in range(N):
-                if st.dropped[i] == 0 and st.done[i] != st.done[i]:  # done is NaN
-                    st.dropped[i] = 1
+                if st.ri[RI_DROPPED, i] == 0 and st.rf[RF_DONE, i] != st.rf[RF_DONE, i]:  # done is NaN
+                    st.ri[RI_DROPPED, i] = 1
                     st.iv[IV_DROPPED] += 1
             st.iv[IV_DONE] = 1
             return -1
         st.fv[FV_NOW] = t_next
         if t_arr <= t_ex:
-            while ai < N and st.arrival[ai] == t_arr:  # enqueue (or drop at the cap)
-                m = st.rmodel[ai]
-                q = st.qtail[m] - st.qhead[m]
+            while ai < N and st.rf[RF_ARRIVAL, ai] == t_arr:  # enqueue (or drop at the cap)
+                m = st.ri[RI_MODEL, ai]
+                q = st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
                 if q >= st.iv[IV_QCAP]:
-                    st.dropped[ai] = 1
+                    st.ri[RI_DROPPED, ai] = 1
                     st.iv[IV_DROPPED] += 1
                 else:
-                    st.qbuf[st.qoff[m] + st.qtail[m]] = ai
-                    st.qtail[m] += 1
+                    st.ri[RI_QBUF, st.qoff[m] + st.q[Q_TAIL, m]] = ai
+                    st.q[Q_TAIL, m] += 1
                     if q + 1 > st.iv[IV_MAX_QLEN]:
                         st.iv[IV_MAX_QLEN] = q + 1
                 ai += 1
             st.iv[IV_NEXT_ARRIVAL] = ai
             if ai == N:
                 tot = 0
-                for m in range(st.qhead.shape[0]):
-                    tot += st.qtail[m] - st.qhead[m]
+                for m in range(st.q.shape[1]):
+                    tot += st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
                 st.iv[IV_QLEN_LAST] = tot
             for x in range(X):
-                if st.x_ctx[x] < 0 and st.x_busy[x] == 0:
-                    st.x_pend[x] = 1
-        elif st.x_busy[xe]:
+                if st.xi[XI_CTX, x] < 0 and st.xi[XI_BUSY, x] == 0:
+                    st.xi[XI_PEND, x] = 1
+        elif st.xi[XI_BUSY, xe]:
             return -2 - xe
         else:
-            st.x_wake[xe] = INF
-            st.x_pend[xe] = 1
+            st.xf[XF_WAKE, xe] = INF
+            st.xi[XI_PEND, xe] = 1
 
 
 AHEAD_STOP = 0  # the event loop takes over
@@ -241,53 +259,53 @@ def _catchup_ahead(st, tb, x):
     other event (arrival, other executor, horizon) comes first.  Returns
     ``(AHEAD_*, t_block)``, ``t_block`` the time of the first other event."""
     ai = st.iv[IV_NEXT_ARRIVAL]
-    t_block = st.arrival[ai] if ai < st.arrival.shape[0] else INF
-    for y in range(st.x_ctx.shape[0]):
+    t_block = st.rf[RF_ARRIVAL, ai] if ai < st.rf.shape[1] else INF
+    for y in range(st.xi.shape[1]):
         if y != x:
-            t = st.x_tend[y] if st.x_busy[y] else st.x_wake[y]
+            t = st.xf[XF_TEND, y] if st.xi[XI_BUSY, y] else st.xf[XF_WAKE, y]
             if t < t_block:
                 t_block = t
-    if not st.x_busy[x]:
-        if st.x_pend[x] and st.x_ctx[x] >= 0 and st.x_phase[x] == 0:
+    if not st.xi[XI_BUSY, x]:
+        if st.xi[XI_PEND, x] and st.xi[XI_CTX, x] >= 0 and st.xi[XI_PHASE, x] == 0:
             return AHEAD_MAIN, t_block
         return AHEAD_STOP, t_block
     # a catch-up pass is in flight: no decisions until the merge
     horizon = st.fv[FV_HORIZON]
-    now = st.x_tend[x]
+    now = st.xf[XF_TEND, x]
     if not (now < t_block and now <= horizon):
         return AHEAD_STOP, t_block
-    c = st.x_ctx[x]
-    m = st.c_model[c]
-    n = st.k_n[c]
-    layer = st.k_layer[c]
-    last = st.k_last[c]
-    ce = st.k_ce[c]
-    cu = st.k_cu[c]
-    cb = st.k_cb[c]
+    c = st.xi[XI_CTX, x]
+    m = st.ci[CI_MODEL, c]
+    n = st.ci[CI_KN, c]
+    layer = st.ci[CI_KLAYER, c]
+    last = st.ci[CI_KLAST, c]
+    ce = st.cf[CF_KCE, c]
+    cu = st.cf[CF_KCU, c]
+    cb = st.cf[CF_KCB, c]
     steps = 0
     in_flight = False
     t_new = now
-    while st.k_cnt[c, layer] == 0 and layer + 1 <= last:
-        ce += tb.e_ps[m, layer, n]
-        cu += tb.u_ps[m, layer, n]
+    while st.cnt[CATCHUP, c, layer] == 0 and layer + 1 <= last:
+        ce += tb.lt[LT_EPS, m, layer, n]
+        cu += tb.lt[LT_UPS, m, layer, n]
         cb += n
         layer += 1
         steps += 1
-        t_new = now + tb.ms[m, layer, n]
+        t_new = now + tb.lt[LT_MS, m, layer, n]
         if not (t_new < t_block and t_new <= horizon):
             in_flight = True
             break
         now = t_new
-    st.k_ce[c] = ce
-    st.k_cu[c] = cu
-    st.k_cb[c] = cb
-    st.k_layer[c] = layer
+    st.cf[CF_KCE, c] = ce
+    st.cf[CF_KCU, c] = cu
+    st.cf[CF_KCB, c] = cb
+    st.ci[CI_KLAYER, c] = layer
     st.iv[IV_STEPS] += steps
     st.fv[FV_NOW] = now
     if in_flight:
-        st.x_tend[x] = t_new
+        st.xf[XF_TEND, x] = t_new
         return AHEAD_STOP, t_block
-    st.x_tend[x] = now
+    st.xf[XF_TEND, x] = now
     return AHEAD_STEP, t_block
 
 
@@ -301,28 +319,28 @@ def _run_ahead(st, tb, x, key, p):
     ahead, t_block = _catchup_ahead(st, tb, x)
     if ahead != AHEAD_MAIN:
         return ahead == AHEAD_STEP
-    c = st.x_ctx[x]
-    m = st.c_model[c]
-    n = st.c_n[c]
-    layer = st.c_layer[c]
+    c = st.xi[XI_CTX, x]
+    m = st.ci[CI_MODEL, c]
+    n = st.ci[CI_N, c]
+    layer = st.ci[CI_LAYER, c]
     if not continues_at(key, st, tb, p, x, c, m, layer, n):
         return False
     # tight loop over passes without exits: same additions, same order
     horizon = st.fv[FV_HORIZON]
     now = st.fv[FV_NOW]
-    ce = st.c_ce[c]
-    cu = st.c_cu[c]
-    cb = st.c_cb[c]
+    ce = st.cf[CF_CE, c]
+    cu = st.cf[CF_CU, c]
+    cb = st.cf[CF_CB, c]
     steps = 0
     blocked = False
-    while st.c_cnt[c, layer] == 0:
-        t_new = now + tb.ms[m, layer, n]
+    while st.cnt[MAIN, c, layer] == 0:
+        t_new = now + tb.lt[LT_MS, m, layer, n]
         if not (t_new < t_block and t_new <= horizon):
             blocked = True
             break
         now = t_new
-        ce += tb.e_ps[m, layer, n]
-        cu += tb.u_ps[m, layer, n]
+        ce += tb.lt[LT_EPS, m, layer, n]
+        cu += tb.lt[LT_UPS, m, layer, n]
         cb += n
         steps += 1
         layer += 1
@@ -330,101 +348,85 @@ def _run_ahead(st, tb, x, key, p):
         if not continues_at(key, st, tb, p, x, c, m, layer, n):
             blocked = True
             break
-    st.c_ce[c] = ce
-    st.c_cu[c] = cu
-    st.c_cb[c] = cb
-    st.c_layer[c] = layer
+    st.cf[CF_CE, c] = ce
+    st.cf[CF_CU, c] = cu
+    st.cf[CF_CB, c] = cb
+    st.ci[CI_LAYER, c] = layer
     st.fv[FV_NOW] = now
-    st.x_tend[x] = now
+    st.xf[XF_TEND, x] = now
     st.iv[IV_STEPS] += steps
     if blocked:
         return False
     # the next pass has exits: the generic path accounts it
-    t_new = now + tb.ms[m, layer, n]
+    t_new = now + tb.lt[LT_MS, m, layer, n]
     if not (t_new < t_block and t_new <= horizon):
         return False
     st.fv[FV_NOW] = t_new
-    st.x_tend[x] = t_new
+    st.xf[XF_TEND, x] = t_new
     st.iv[IV_STEPS] += 1
-    st.x_pend[x] = 0
+    st.xi[XI_PEND, x] = 0
     return True
 
 
 @njit(**INNER)
 def _apply(st, tb, x, act, m, k, w):
     """Carry out a policy action for executor x at the current time."""
-    M = tb.ms.shape[0]
+    M = tb.lt.shape[1]
     now = st.fv[FV_NOW]
-    st.x_wake[x] = INF
+    st.xf[XF_WAKE, x] = INF
     if act == ACT_WAIT:
-        st.x_wake[x] = w
+        st.xf[XF_WAKE, x] = w
         return
     if act == ACT_CATCHUP:
-        c = st.x_ctx[x]
-        m = st.c_model[c]
-        mem, cnt = st.k_mem, st.k_cnt
-        st.k_n[c] = k
-        st.k_layer[c] = 0
-        st.k_last[c] = st.c_layer[c] - 1
-        st.k_ce[c] = 0.0
-        st.k_cu[c] = 0.0
-        st.k_cb[c] = 0.0
-        st.x_phase[x] = 1
+        c = st.xi[XI_CTX, x]
+        m = st.ci[CI_MODEL, c]
+        mem, cnt = st.mem[CATCHUP], st.cnt[CATCHUP]
+        st.ci[CI_KN, c] = k
+        st.ci[CI_KLAYER, c] = 0
+        st.ci[CI_KLAST, c] = st.ci[CI_LAYER, c] - 1
+        st.cf[CF_KCE, c] = 0.0
+        st.cf[CF_KCU, c] = 0.0
+        st.cf[CF_KCB, c] = 0.0
+        st.xi[XI_PHASE, x] = 1
         st.iv[IV_CATCHUPS] += 1
     elif act == ACT_START or act == ACT_RESUME:
-        if st.x_ctx[x] >= 0:  # pause the running batch
-            st.c_tp[st.x_ctx[x]] = now
+        if st.xi[XI_CTX, x] >= 0:  # pause the running batch
+            st.cf[CF_TP, st.xi[XI_CTX, x]] = now
             st.iv[IV_PREEMPTIONS] += 1
         c = x * M + m
-        mem, cnt = st.c_mem, st.c_cnt
+        mem, cnt = st.mem[MAIN], st.cnt[MAIN]
         if act == ACT_START:
-            st.c_open[c] = 1
-            st.c_layer[c] = 0
-            st.c_n[c] = k
-            st.c_ce[c] = 0.0
-            st.c_cu[c] = 0.0
-            st.c_cb[c] = 0.0
-            st.c_t0[c] = now
+            st.ci[CI_OPEN, c] = 1
+            st.ci[CI_LAYER, c] = 0
+            st.ci[CI_N, c] = k
+            st.cf[CF_CE, c] = 0.0
+            st.cf[CF_CU, c] = 0.0
+            st.cf[CF_CB, c] = 0.0
+            st.cf[CF_T0, c] = now
         else:
             k = 0  # a paused batch takes no new samples
-        st.x_ctx[x] = c
-        st.x_phase[x] = 0
+        st.xi[XI_CTX, x] = c
+        st.xi[XI_PHASE, x] = 0
     elif act == ACT_CONTINUE:
         k = 0
-        c = st.x_ctx[x]
-        m = st.c_model[c]
-        mem, cnt = st.c_mem, st.c_cnt
+        c = st.xi[XI_CTX, x]
+        m = st.ci[CI_MODEL, c]
+        mem, cnt = st.mem[MAIN], st.cnt[MAIN]
     else:
         return
     # move the k oldest queued requests of model m into the (sub-)batch member list;
     # their accumulators start at the (sub-)batch's 0
-    head = st.qoff[m] + st.qhead[m]
+    head = st.qoff[m] + st.q[Q_HEAD, m]
     for j in range(k):
-        i = st.qbuf[head + j]
+        i = st.ri[RI_QBUF, head + j]
         mem[c, j] = i
-        cnt[c, st.rexitl[i]] += 1
-        st.start[i] = now
-        st.energy[i] = 0.0
-        st.util_ms[i] = 0.0
-        st.batch_sum[i] = 0.0
-    st.qhead[m] += k
+        cnt[c, st.ri[RI_EXITL, i]] += 1
+        st.rf[RF_START, i] = now
+        st.rf[RF_ENERGY, i] = 0.0
+        st.rf[RF_UTIL_MS, i] = 0.0
+        st.rf[RF_BATCH_SUM, i] = 0.0
+    st.q[Q_HEAD, m] += k
     _start_step(st, tb, x)
-
-
-@njit(inline="always", **INNER)
-def _advance(st, tb, key, p):
-    """Process events until an executor needs a decision; return it (-1: the run is over)."""
-    y = _next_event(st)
-    while y < -1:
-        xe = -2 - y
-        while True:  # the step that ended, then the steps run ahead of the loop
-            c = _end_step(st, tb, xe)
-            if c >= 0:
-                on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
-            if not _run_ahead(st, tb, xe, key, p):
-                break
-        y = _next_event(st)
-    return y
 
 
 MODE_RUN = 0      # simulate to the end
@@ -444,7 +446,17 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     ww = w
     while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            y = _advance(st, tb, key, p)
+            while True:  # events until an executor must decide (y >= 0) or the end
+                y = _next_event(st)
+                if y >= -1:
+                    break
+                xe = -2 - y
+                while True:
+                    c = _end_step(st, tb, xe)
+                    if c >= 0:
+                        on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+                    if not _run_ahead(st, tb, xe, key, p):
+                        break
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:

@@ -21,8 +21,8 @@ docs/simulator.md, "Learned schedulers"):
   ``violation_penalty`` per request whose deadline passed since the previous decision
   without its completion (dropped or late).
 
-Each decision is one call of the compiled :func:`_step` (the kernel's own ``_advance`` and
-``_apply``, inlined); it is called through its compiled entry point, which skips Numba's
+Each decision is one call of the compiled :func:`_step` (the kernel's ``drive`` advances
+the run, its ``_apply`` applies the action); it is called through its compiled entry point, which skips Numba's
 per-call argument typing (the argument types never change during a run).
 """
 
@@ -35,15 +35,29 @@ from numba import njit
 
 from dse.common import InputError
 from dse.sim import _jit
-from dse.sim._kernel import _advance, _apply
+from dse.sim._kernel import MODE_ADVANCE, _apply, drive
 from dse.sim._state import (
     ACT_CONTINUE,
     ACT_START,
     ACT_WAIT,
+    CI_KN,
+    CI_LAYER,
+    CI_MODEL,
+    CI_N,
+    CI_OPEN,
     FV_NOW,
     INF,
     IV_DROPPED,
     IV_NEXT_ARRIVAL,
+    LT_CUM,
+    MF_SLO,
+    Q_HEAD,
+    Q_TAIL,
+    RF_DEADLINE,
+    RF_DONE,
+    RI_DROPPED,
+    XI_BUSY,
+    XI_CTX,
     Tables,
     oldest_model,
     qlen,
@@ -82,11 +96,11 @@ def observation_size(n_models: int, n_executors: int) -> int:
 def _completed(st):
     """Requests completed so far (arrived - queued - in flight - dropped)."""
     n = st.iv[IV_NEXT_ARRIVAL] - st.iv[IV_DROPPED]
-    for m in range(st.qhead.shape[0]):
-        n -= st.qtail[m] - st.qhead[m]
-    for c in range(st.c_n.shape[0]):
-        if st.c_open[c]:
-            n -= st.c_n[c] + st.k_n[c]
+    for m in range(st.q.shape[1]):
+        n -= st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
+    for c in range(st.ci.shape[1]):
+        if st.ci[CI_OPEN, c]:
+            n -= st.ci[CI_N, c] + st.ci[CI_KN, c]
     return n
 
 
@@ -99,10 +113,10 @@ def _judge(st, order, aux, fa, now, final):
     N = order.shape[0]
     while j < N:
         i = order[j]
-        d = st.deadline[i]
+        d = st.rf[RF_DEADLINE, i]
         if not final and not d < now:
             break
-        ok = st.dropped[i] == 0 and st.done[i] <= d  # NaN (not done) compares False
+        ok = st.ri[RI_DROPPED, i] == 0 and st.rf[RF_DONE, i] <= d  # NaN (not done) compares False
         if not ok:
             viol += 1
         fa[F_ATT] = 0.99 * fa[F_ATT] + (0.01 if ok else 0.0)
@@ -135,9 +149,7 @@ def choose(a0, a1, max_batch, n_parts):
 @njit(cache=True, inline="always", _nrt=False)
 def _part_tables(tbs, j):
     """The tables of partition ``j`` (views into the stacked ``tbs``)."""
-    return Tables(tbs.ms[j], tbs.cum[j], tbs.energy[j], tbs.util[j], tbs.n_layers[j],
-                  tbs.iso_ms[j], tbs.model_slo[j], tbs.e_ps[j], tbs.u_ps[j], tbs.alive[j],
-                  tbs.erem[j], tbs.esum[j], tbs.epre[j], tbs.epsum[j], tbs.whi[j])
+    return Tables(tbs.lt[j], tbs.pt[j], tbs.alive[j], tbs.n_layers[j], tbs.mf[j])
 
 
 @njit(cache=True, _nrt=False)
@@ -152,8 +164,8 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
     ``violation_penalty``, the ``max_batch`` asked for (the action's batch bins).
     Returns 1 when over, 0 when not, -1 (and does nothing) when the run was already over,
     -2 for a NaN action."""
-    M = st.qhead.shape[0]
-    X = st.x_ctx.shape[0]
+    M = st.q.shape[1]
+    X = st.xi.shape[1]
     bmax = int(cfg[0])
     if aux[A_DONE]:
         return -1
@@ -166,7 +178,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
     if batch >= 1 and part != aux[A_PART]:
         idle = True
         for y in range(X):
-            if st.x_ctx[y] >= 0 or st.x_busy[y]:
+            if st.xi[XI_CTX, y] >= 0 or st.xi[XI_BUSY, y]:
                 idle = False
         if idle:  # re-partition the idle array; executor 0 takes the dispatch
             aux[A_PART] = part
@@ -177,8 +189,8 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         now = st.fv[FV_NOW]
         m = oldest_model(st)
         k = min(batch, qlen(st, m), bmax // n_inst)
-        t = tb.cum[m, tb.n_layers[m] - 1, k]
-        slack = st.deadline[qpeek(st, m, 0)] - now
+        t = tb.lt[LT_CUM, m, tb.n_layers[m] - 1, k]
+        slack = st.rf[RF_DEADLINE, qpeek(st, m, 0)] - now
         u = k / t
         if slack > 0.0 and t > slack:
             u = u * (slack / t) ** cfg[1]
@@ -188,11 +200,11 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         _apply(st, tb, x, ACT_START, m, k, 0.0)
     over = 0
     while True:
-        y = _advance(st, tb, key, p)
+        y = drive(st, tb, key, p, MODE_ADVANCE, -1, 0, -1, 0, 0.0, fa)  # fa: unused
         if y < 0:
             over = 1
             break
-        if st.x_ctx[y] >= 0:
+        if st.xi[XI_CTX, y] >= 0:
             _apply(st, tb, y, ACT_CONTINUE, -1, 0, 0.0)
         elif y >= n_inst or oldest_model(st) < 0:
             _apply(st, tb, y, ACT_WAIT, -1, 0, INF)
@@ -219,19 +231,19 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         obs[o] = min(q / (4.0 * bmax), 1.0)
         s = 1.0
         if q > 0:
-            s = (st.deadline[qpeek(st, m, 0)] - now) / tb.model_slo[m]
+            s = (st.rf[RF_DEADLINE, qpeek(st, m, 0)] - now) / tb.mf[MF_SLO, m]
         obs[o + 1] = min(max(s, -1.0), 1.0)
         obs[o + 2] = exit_mean[m]
         o += 3
     for y in range(X):
-        c = st.x_ctx[y]
+        c = st.xi[XI_CTX, y]
         if y >= n_inst:
             obs[o] = -1.0
             obs[o + 1] = -1.0
         elif c >= 0:
-            mm = st.c_model[c]
-            obs[o] = st.c_n[c] / bmax
-            obs[o + 1] = min(st.c_layer[c] / tb.n_layers[mm], 1.0)
+            mm = st.ci[CI_MODEL, c]
+            obs[o] = st.ci[CI_N, c] / bmax
+            obs[o + 1] = min(st.ci[CI_LAYER, c] / tb.n_layers[mm], 1.0)
         else:
             obs[o] = 0.0
             obs[o + 1] = 0.0
@@ -274,18 +286,18 @@ class DispatchCore:
         self.aux = np.zeros(N_AUX, dtype=np.int64)
         self.aux[A_PART] = int(start_part)
         self.fa = np.zeros(N_FA)
-        finite = s.tb.model_slo[np.isfinite(s.tb.model_slo)]
+        finite = s.tb.mf[MF_SLO, np.isfinite(s.tb.mf[MF_SLO])]
         self.fa[F_TAU] = float(finite.max()) if finite.size else 1.0
         self.fa[F_ATT] = 1.0
-        self.order = np.argsort(s.st.deadline, kind="stable").astype(np.int64)
+        self.order = np.argsort(s.st.rf[RF_DEADLINE], kind="stable").astype(np.int64)
         self.exit_mean = np.ascontiguousarray(exit_mean, dtype=np.float64)
         last = s.tb.n_layers - 1
-        self.r_ref = np.array([max(b / s.tb.cum[m, last[m], b] for b in range(1, bmax + 1))
+        self.r_ref = np.array([max(b / s.tb.lt[LT_CUM, m, last[m], b] for b in range(1, bmax + 1))
                                for m in range(last.size)])
         self.cfg = np.array([bmax, latency_weight, violation_penalty, max_batch],
                             dtype=np.float64)
         self.max_batch = bmax
-        M, X = s.tb.ms.shape[0], instances[-1]
+        M, X = s.tb.lt.shape[1], instances[-1]
         self.obs = np.zeros(observation_size(M, X), dtype=np.float32)
         self._state = (s.st, self.tbs, s.key, s.p, self.parts, self.aux, self.fa,
                        self.order, self.exit_mean, self.r_ref, self.cfg)
@@ -322,7 +334,7 @@ class DispatchCore:
 
     def queue_len(self, m: int) -> int:
         st = self.stepper.st
-        return int(st.qtail[m] - st.qhead[m])
+        return int(st.q[Q_TAIL, m] - st.q[Q_HEAD, m])
 
     def info(self) -> dict:
         return {"now_ms": self.stepper.now_ms, "instances": self.instances,
@@ -347,12 +359,12 @@ def _stacked(tb, tables, cache: dict) -> Tables:
     from dse.sim._state import make_tables
     from dse.sim.core import _pack
 
-    key = (tb.ms.shape, tb.model_slo.tobytes())
+    key = (tb.lt.shape, tb.mf[MF_SLO].tobytes())
     if key not in cache:
         tbs = [tb]
         for t in tables[1:]:
-            ms, en, ut, n_layers, _, alive, pred = _pack(t, tb.ms.shape[2] - 1)
-            tbs.append(make_tables(ms, en, ut, n_layers, tb.model_slo, alive, pred))
+            ms, en, ut, n_layers, _, alive, pred = _pack(t, tb.lt.shape[3] - 1)
+            tbs.append(make_tables(ms, en, ut, n_layers, tb.mf[MF_SLO], alive, pred))
         tbs += tbs[-1:] * (MAX_PARTS - len(tbs))
         cache[key] = Tables(*(np.stack(f) for f in zip(*tbs, strict=True)))
     return cache[key]

@@ -14,6 +14,10 @@ import numpy as np
 from dse.common import InputError
 from dse.sim._predict import N_TABLES, predictions
 from dse.sim._state import (
+    CI_LAYER,
+    CI_MODEL,
+    CI_N,
+    CI_OPEN,
     FV_NOW,
     IV_CATCHUPS,
     IV_DROPPED,
@@ -21,6 +25,16 @@ from dse.sim._state import (
     IV_PREEMPTIONS,
     IV_QLEN_LAST,
     IV_STEPS,
+    RF_ARRIVAL,
+    RF_BATCH_SUM,
+    RF_DONE,
+    RF_ENERGY,
+    RF_START,
+    RF_UTIL_MS,
+    RI_DROPPED,
+    RI_EXITL,
+    RI_MODEL,
+    XI_CTX,
     make_state,
     make_tables,
     qlen,
@@ -141,10 +155,10 @@ def prepare(arrival_ms, stream, model, exit, stream_slo_ms, tables: list[ModelTa
 
 def _result(st, stream, exit_, executors, seconds) -> SimResult:
     return SimResult(
-        arrival_ms=st.arrival, start_ms=st.start, completion_ms=st.done,
-        exit=np.asarray(exit_), stream=np.asarray(stream), model=st.rmodel,
-        dropped=st.dropped.astype(bool), energy_uj=st.energy, util_ms=st.util_ms,
-        batch_sum=st.batch_sum, exit_layer=st.rexitl, executors=executors,
+        arrival_ms=st.rf[RF_ARRIVAL], start_ms=st.rf[RF_START], completion_ms=st.rf[RF_DONE],
+        exit=np.asarray(exit_), stream=np.asarray(stream), model=st.ri[RI_MODEL],
+        dropped=st.ri[RI_DROPPED].astype(bool), energy_uj=st.rf[RF_ENERGY], util_ms=st.rf[RF_UTIL_MS],
+        batch_sum=st.rf[RF_BATCH_SUM], exit_layer=st.ri[RI_EXITL], executors=executors,
         sim_seconds=seconds,
         counters={"layer_steps": int(st.iv[IV_STEPS]), "catchups": int(st.iv[IV_CATCHUPS]),
                   "preemptions": int(st.iv[IV_PREEMPTIONS]),
@@ -247,11 +261,11 @@ class Stepper:
         return None if x < 0 else int(x)
 
     def observe(self) -> dict:
-        st, M = self.st, self.tb.ms.shape[0]
+        st, M = self.st, self.tb.lt.shape[1]
         return {"now_ms": self.now_ms,
                 "queue_len": [int(qlen(st, m)) for m in range(M)],
-                "executor_batch": [int(c) for c in st.x_ctx],
-                "batch_layer": st.c_layer.copy(), "batch_active": st.c_n.copy()}
+                "executor_batch": [int(c) for c in st.xi[XI_CTX]],
+                "batch_layer": st.ci[CI_LAYER].copy(), "batch_active": st.ci[CI_N].copy()}
 
     def policy_action(self, x: int):
         from dse.sim import _kernel
@@ -262,23 +276,23 @@ class Stepper:
         """Apply an action for executor ``x`` (the one ``next_decision`` returned)."""
         from dse.sim import _state as S
 
-        st, M = self.st, self.tb.ms.shape[0]
-        c = int(st.x_ctx[x])
+        st, M = self.st, self.tb.lt.shape[1]
+        c = int(st.xi[XI_CTX, x])
         busy_batch = c >= 0
         if action == S.ACT_CONTINUE and not busy_batch:
             raise ValueError("continue needs a running batch")
         if action == S.ACT_CATCHUP:
-            mb = self.tb.ms.shape[2] - 1
-            if not busy_batch or not (1 <= k <= qlen(st, st.c_model[c])) or \
-                    st.c_n[c] + k > mb:
+            mb = self.tb.lt.shape[3] - 1
+            if not busy_batch or not (1 <= k <= qlen(st, st.ci[CI_MODEL, c])) or \
+                    st.ci[CI_N, c] + k > mb:
                 raise ValueError("catch-up needs a running batch, 1 <= k <= queued, "
                                  "active + k <= max batch")
         if action == S.ACT_START and not (0 <= model < M and 1 <= k <= qlen(st, model)
-                                          and k <= self.tb.ms.shape[2] - 1
-                                          and st.c_open[x * M + model] == 0):
+                                          and k <= self.tb.lt.shape[3] - 1
+                                          and st.ci[CI_OPEN, x * M + model] == 0):
             raise ValueError("start needs a model without an open batch and "
                              "1 <= k <= min(queued, max batch)")
-        if action == S.ACT_RESUME and not (0 <= model < M and st.c_open[x * M + model]
+        if action == S.ACT_RESUME and not (0 <= model < M and st.ci[CI_OPEN, x * M + model]
                                            and x * M + model != c):
             raise ValueError("resume needs a paused batch of that model")
         if action == S.ACT_WAIT and (busy_batch or not wake_ms > self.now_ms):

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_START, ACT_WAIT, FV_NOW, INF, oldest_model, qlen
+from dse.sim._state import (
+    ACT_START,
+    ACT_WAIT,
+    CI_LAYER,
+    CI_N,
+    FV_NOW,
+    INF,
+    LT_CUM,
+    MAIN,
+    RF_DEADLINE,
+    oldest_model,
+    qlen,
+)
 from dse.sim.registry import Param
 
 MAX_BATCH = Param("max_batch", "int", 8, 1, 64, False,
@@ -36,8 +48,8 @@ def remaining(tb, m, layer, n):
     """Worst-case time (ms) to run layers layer..L-1 at batch n (no exits assumed)."""
     last = tb.n_layers[m] - 1
     if layer == 0:
-        return tb.cum[m, last, n]
-    return tb.cum[m, last, n] - tb.cum[m, layer - 1, n]
+        return tb.lt[LT_CUM, m, last, n]
+    return tb.lt[LT_CUM, m, last, n] - tb.lt[LT_CUM, m, layer - 1, n]
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -49,17 +61,17 @@ def admit(st, tb, c, m, kmax, slack):
     ``<= min over members of (deadline - slack)`` (``lazy``).
     """
     now = st.fv[FV_NOW]
-    n = st.c_n[c]
-    l_done = st.c_layer[c] - 1
+    n = st.ci[CI_N, c]
+    l_done = st.ci[CI_LAYER, c] - 1
     last = tb.n_layers[m] - 1
     dmin = INF
     for j in range(n):
-        d = st.deadline[st.c_mem[c, j]] - slack
+        d = st.rf[RF_DEADLINE, st.mem[MAIN, c, j]] - slack
         if d < dmin:
             dmin = d
     k = kmax
     while k >= 1:
-        f1 = now + tb.cum[m, l_done, k] + (tb.cum[m, last, n + k] - tb.cum[m, l_done, n + k])
+        f1 = now + tb.lt[LT_CUM, m, l_done, k] + (tb.lt[LT_CUM, m, last, n + k] - tb.lt[LT_CUM, m, l_done, n + k])
         if f1 <= dmin:
             return k
         k -= 1

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_CONTINUE, ACT_START, oldest_model, qlen
+from dse.sim._state import (
+    ACT_CONTINUE,
+    ACT_START,
+    CF_T0,
+    CI_MODEL,
+    MF_SLO,
+    XI_CTX,
+    oldest_model,
+    qlen,
+)
 from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
 from dse.sim.registry import Param, Policy, param_slots
 
@@ -27,7 +36,7 @@ def _cap(st, m):
 
 @njit(cache=True, inline="always", _nrt=False)
 def decide(st, tb, p, x, now):
-    if st.x_ctx[x] >= 0:
+    if st.xi[XI_CTX, x] >= 0:
         return ACT_CONTINUE, -1, 0, 0.0
     m = oldest_model(st)
     if m < 0:
@@ -38,9 +47,9 @@ def decide(st, tb, p, x, now):
 @njit(cache=True, inline="always", _nrt=False)
 def on_batch_done(st, tb, p, c, now):
     """AIMD: grow the cap after an on-time batch, shrink it after a late one."""
-    m = st.c_model[c]
+    m = st.ci[CI_MODEL, c]
     cap = _cap(st, m)
-    if now - st.c_t0[c] > p[P.slo_fraction] * tb.model_slo[m]:
+    if now - st.cf[CF_T0, c] > p[P.slo_fraction] * tb.mf[MF_SLO, m]:
         cap = max(1, int(cap * p[P.backoff]))
     else:
         cap = min(int(p[P.max_batch]), cap + int(p[P.additive_step]))

@@ -5,7 +5,17 @@ dispatch picks the batch size maximising throughput x (slack / latency)^latency_
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_CONTINUE, ACT_START, INF, oldest_model, qlen, qpeek
+from dse.sim._state import (
+    ACT_CONTINUE,
+    ACT_START,
+    INF,
+    LT_CUM,
+    RF_DEADLINE,
+    XI_CTX,
+    oldest_model,
+    qlen,
+    qpeek,
+)
 from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
 from dse.sim.registry import Param, Policy, param_slots
 
@@ -19,19 +29,19 @@ P = param_slots(PARAMS)
 
 @njit(cache=True, inline="always", _nrt=False)
 def decide(st, tb, p, x, now):
-    if st.x_ctx[x] >= 0:
+    if st.xi[XI_CTX, x] >= 0:
         return ACT_CONTINUE, -1, 0, 0.0
     m = oldest_model(st)
     if m < 0:
         return wait_forever()
     gamma = p[P.latency_weight]
     bmax = min(qlen(st, m), int(p[P.max_batch]))
-    slack = st.deadline[qpeek(st, m, 0)] - now
+    slack = st.rf[RF_DEADLINE, qpeek(st, m, 0)] - now
     last = tb.n_layers[m] - 1
     best_b = 1
     best_u = -INF
     for b in range(1, bmax + 1):
-        t = tb.cum[m, last, b]
+        t = tb.lt[LT_CUM, m, last, b]
         u = b / t
         if slack > 0.0 and t > slack:
             u = u * (slack / t) ** gamma

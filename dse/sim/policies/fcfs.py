@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_CONTINUE
+from dse.sim._state import (
+    ACT_CONTINUE,
+    XI_CTX,
+)
 from dse.sim.policies._shared import always_continues, start_oldest
 from dse.sim.registry import Policy
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def decide(st, tb, p, x, now):
-    if st.x_ctx[x] >= 0:
+    if st.xi[XI_CTX, x] >= 0:
         return ACT_CONTINUE, -1, 0, 0.0
     return start_oldest(st, 1)
 

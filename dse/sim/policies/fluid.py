@@ -17,8 +17,20 @@ from dse.sim._state import (
     ACT_CONTINUE,
     ACT_RESUME,
     ACT_START,
+    CI_LAYER,
+    CI_MODEL,
+    CI_N,
+    CI_OPEN,
     FV_NOW,
     INF,
+    MAIN,
+    PT_EPRE,
+    PT_EPSUM,
+    PT_EREM,
+    PT_ESUM,
+    PT_WHI,
+    RF_DEADLINE,
+    XI_CTX,
     oldest_model,
     qlen,
     qpeek,
@@ -44,7 +56,7 @@ def start_size(tb, m, bmax):
     some ``b`` is avoided."""
     best = 1
     for b in range(2, bmax + 1):
-        if b * tb.erem[m, 0, best] > best * tb.erem[m, 0, b]:
+        if b * tb.pt[PT_EREM, m, 0, best] > best * tb.pt[PT_EREM, m, 0, b]:
             best = b
     return best
 
@@ -66,8 +78,8 @@ def protected(st, c, slack, w0, e0):
     expectation (finish ``e0``); ``inf`` when there are none."""
     d_w = INF
     d_e = INF
-    for j in range(st.c_n[c]):
-        d = st.deadline[st.c_mem[c, j]] - slack
+    for j in range(st.ci[CI_N, c]):
+        d = st.rf[RF_DEADLINE, st.mem[MAIN, c, j]] - slack
         if d >= w0:
             if d < d_w:
                 d_w = d
@@ -88,24 +100,24 @@ def refill_size(st, tb, p, c, m, ld, n, q, kmax, now):
     docs/simulator.md) is taken when ``dJ < 0``.
     """
     L = tb.n_layers[m]
-    r0 = tb.erem[m, ld, n]
-    s0 = tb.esum[m, ld, n]
-    d_w, d_e = protected(st, c, p[P.slack_ms], now + (tb.whi[m, L, n] - tb.whi[m, ld, n]),
+    r0 = tb.pt[PT_EREM, m, ld, n]
+    s0 = tb.pt[PT_ESUM, m, ld, n]
+    d_w, d_e = protected(st, c, p[P.slack_ms], now + (tb.pt[PT_WHI, m, L, n] - tb.pt[PT_WHI, m, ld, n]),
                          now + r0)
     a = tb.alive[m, ld]
     best_k = 0
     best = 0.0
     for k in range(1, kmax + 1):
-        if now + tb.whi[m, ld, k] + (tb.whi[m, L, n + k] - tb.whi[m, ld, n + k]) > d_w:
+        if now + tb.pt[PT_WHI, m, ld, k] + (tb.pt[PT_WHI, m, L, n + k] - tb.pt[PT_WHI, m, ld, n + k]) > d_w:
             break  # the worst case only grows with k
         x = n + k * a
-        pk = tb.epre[m, ld, k]
-        e1 = pk + interp(tb.erem, m, ld, x)
+        pk = tb.pt[PT_EPRE, m, ld, k]
+        e1 = pk + interp(tb.pt[PT_EREM], m, ld, x)
         if now + e1 > d_e:
             continue
-        cost = (n * pk + tb.epsum[m, ld, k] + interp(tb.esum, m, ld, x)
-                - (s0 + k * r0 + tb.esum[m, 0, k])
-                + (q - k) * (e1 - (r0 + tb.erem[m, 0, k])))
+        cost = (n * pk + tb.pt[PT_EPSUM, m, ld, k] + interp(tb.pt[PT_ESUM], m, ld, x)
+                - (s0 + k * r0 + tb.pt[PT_ESUM, m, 0, k])
+                + (q - k) * (e1 - (r0 + tb.pt[PT_EREM, m, 0, k])))
         if cost < best:
             best = cost
             best_k = k
@@ -117,22 +129,22 @@ def job(st, tb, p, x, m, mb):
     """Model ``m``'s next job on executor ``x``: ``(act, k, latest start, worst ms)``;
     resume its paused batch, or start ``start_size`` of its queue (``act = -1``: none).
     Latest start = earliest ``deadline - slack`` of the job minus its expected time."""
-    c = x * tb.ms.shape[0] + m
+    c = x * tb.lt.shape[1] + m
     slack = p[P.slack_ms]
     L = tb.n_layers[m]
-    if st.c_open[c]:
-        n = st.c_n[c]
-        ld = st.c_layer[c]
+    if st.ci[CI_OPEN, c]:
+        n = st.ci[CI_N, c]
+        ld = st.ci[CI_LAYER, c]
         d = INF
         for j in range(n):
-            if st.deadline[st.c_mem[c, j]] < d:
-                d = st.deadline[st.c_mem[c, j]]
-        return ACT_RESUME, 0, d - slack - tb.erem[m, ld, n], tb.whi[m, L, n] - tb.whi[m, ld, n]
+            if st.rf[RF_DEADLINE, st.mem[MAIN, c, j]] < d:
+                d = st.rf[RF_DEADLINE, st.mem[MAIN, c, j]]
+        return ACT_RESUME, 0, d - slack - tb.pt[PT_EREM, m, ld, n], tb.pt[PT_WHI, m, L, n] - tb.pt[PT_WHI, m, ld, n]
     q = qlen(st, m)
     if q == 0:
         return -1, 0, INF, 0.0
     b = start_size(tb, m, min(q, mb))
-    return ACT_START, b, st.deadline[qpeek(st, m, 0)] - slack - tb.erem[m, 0, b], tb.whi[m, L, b]
+    return ACT_START, b, st.rf[RF_DEADLINE, qpeek(st, m, 0)] - slack - tb.pt[PT_EREM, m, 0, b], tb.pt[PT_WHI, m, L, b]
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -143,14 +155,14 @@ def idle_choice(st, tb, p, x, mb, now):
     best_m = -1
     best_k = 0
     best_lst = INF
-    for m in range(tb.ms.shape[0]):
+    for m in range(tb.lt.shape[1]):
         act, k, lst, w = job(st, tb, p, x, m, mb)
         if act >= 0 and lst >= now and lst < best_lst:
             best_act, best_m, best_k, best_lst = act, m, k, lst
     if best_act >= 0:
         return best_act, best_m, best_k, 0.0
-    for m in range(tb.ms.shape[0]):
-        if st.c_open[x * tb.ms.shape[0] + m]:
+    for m in range(tb.lt.shape[1]):
+        if st.ci[CI_OPEN, x * tb.lt.shape[1] + m]:
             return ACT_RESUME, m, 0, 0.0
     m = oldest_model(st)
     if m < 0:
@@ -165,14 +177,14 @@ def preemption(st, tb, p, x, c, m, ld, n, mb, now):
     that every protected member of ``c`` can afford under the worst case; the earliest
     latest start wins (``act = -1``: none)."""
     L = tb.n_layers[m]
-    w_rem = tb.whi[m, L, n] - tb.whi[m, ld, n]
-    e_rem = tb.erem[m, ld, n]
+    w_rem = tb.pt[PT_WHI, m, L, n] - tb.pt[PT_WHI, m, ld, n]
+    e_rem = tb.pt[PT_EREM, m, ld, n]
     d_w, _ = protected(st, c, p[P.slack_ms], now + w_rem, now + e_rem)
     best_act = -1
     best_m = -1
     best_k = 0
     best_lst = INF
-    for o in range(tb.ms.shape[0]):
+    for o in range(tb.lt.shape[1]):
         if o == m:
             continue
         act, k, lst, w = job(st, tb, p, x, o, mb)
@@ -206,7 +218,7 @@ def boundary(st, tb, p, x, c, m, ld, n, now):
         k = refill_size(st, tb, p, c, m, ld, n, q, min(q, mb - n), now)
         if k > 0:
             return ACT_CATCHUP, m, k
-    if tb.ms.shape[0] > 1:
+    if tb.lt.shape[1] > 1:
         act, o, k = preemption(st, tb, p, x, c, m, ld, n, mb, now)
         if act >= 0:
             return act, o, k
@@ -215,10 +227,10 @@ def boundary(st, tb, p, x, c, m, ld, n, now):
 
 @njit(cache=True, inline="always", _nrt=False)
 def decide(st, tb, p, x, now):
-    c = st.x_ctx[x]
+    c = st.xi[XI_CTX, x]
     if c < 0:
         return idle_choice(st, tb, p, x, int(p[P.max_batch]), now)
-    act, m, k = boundary(st, tb, p, x, c, st.c_model[c], st.c_layer[c], st.c_n[c], now)
+    act, m, k = boundary(st, tb, p, x, c, st.ci[CI_MODEL, c], st.ci[CI_LAYER, c], st.ci[CI_N, c], now)
     return act, m, k, 0.0
 
 

@@ -4,7 +4,14 @@ the in-flight batch at a layer boundary by catch-up when every member stays on t
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_CATCHUP, ACT_CONTINUE, qlen
+from dse.sim._state import (
+    ACT_CATCHUP,
+    ACT_CONTINUE,
+    CI_MODEL,
+    CI_N,
+    XI_CTX,
+    qlen,
+)
 from dse.sim.policies._shared import MAX_BATCH, admit, start_oldest
 from dse.sim.registry import Param, Policy, param_slots
 
@@ -17,12 +24,12 @@ P = param_slots(PARAMS)
 @njit(cache=True, inline="always", _nrt=False)
 def decide(st, tb, p, x, now):
     mb = int(p[P.max_batch])
-    c = st.x_ctx[x]
+    c = st.xi[XI_CTX, x]
     if c < 0:
         return start_oldest(st, mb)
-    m = st.c_model[c]
+    m = st.ci[CI_MODEL, c]
     q = qlen(st, m)
-    n = st.c_n[c]
+    n = st.ci[CI_N, c]
     if q > 0 and n < mb:
         k = admit(st, tb, c, m, min(q, mb - n), p[P.slack_ms])
         if k > 0:

@@ -5,7 +5,23 @@ threshold, the one with the shortest remaining work runs (preempting the current
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_CONTINUE, ACT_RESUME, ACT_START, INF, qlen, qpeek
+from dse.sim._state import (
+    ACT_CONTINUE,
+    ACT_RESUME,
+    ACT_START,
+    CF_TP,
+    CI_LAYER,
+    CI_MODEL,
+    CI_N,
+    CI_OPEN,
+    INF,
+    LT_CUM,
+    MF_ISO_MS,
+    RF_ARRIVAL,
+    XI_CTX,
+    qlen,
+    qpeek,
+)
 from dse.sim.policies._shared import MAX_BATCH, remaining, wait_forever
 from dse.sim.registry import Param, Policy, param_slots
 
@@ -19,29 +35,29 @@ P = param_slots(PARAMS)
 def decide(st, tb, p, x, now):
     mb = int(p[P.max_batch])
     thr = p[P.token_threshold]
-    M = tb.ms.shape[0]
-    cur = st.x_ctx[x]
+    M = tb.lt.shape[1]
+    cur = st.xi[XI_CTX, x]
     b_act = -1
     b_m = -1
     b_k = 0
     b_est = INF
     if cur >= 0:
-        m = st.c_model[cur]
+        m = st.ci[CI_MODEL, cur]
         b_act = ACT_CONTINUE
-        b_est = remaining(tb, m, st.c_layer[cur], st.c_n[cur])
+        b_est = remaining(tb, m, st.ci[CI_LAYER, cur], st.ci[CI_N, cur])
     for m in range(M):  # paused batches
         c = x * M + m
-        if st.c_open[c] and c != cur and (now - st.c_tp[c]) / tb.iso_ms[m] >= thr:
-            est = remaining(tb, m, st.c_layer[c], st.c_n[c])
+        if st.ci[CI_OPEN, c] and c != cur and (now - st.cf[CF_TP, c]) / tb.mf[MF_ISO_MS, m] >= thr:
+            est = remaining(tb, m, st.ci[CI_LAYER, c], st.ci[CI_N, c])
             if est < b_est:
                 b_act, b_m, b_k, b_est = ACT_RESUME, m, 0, est
     for m in range(M):  # new batches
         c = x * M + m
         q = qlen(st, m)
-        if st.c_open[c] == 0 and q > 0:
-            if (now - st.arrival[qpeek(st, m, 0)]) / tb.iso_ms[m] >= thr:
+        if st.ci[CI_OPEN, c] == 0 and q > 0:
+            if (now - st.rf[RF_ARRIVAL, qpeek(st, m, 0)]) / tb.mf[MF_ISO_MS, m] >= thr:
                 k = min(q, mb)
-                est = tb.cum[m, tb.n_layers[m] - 1, k]
+                est = tb.lt[LT_CUM, m, tb.n_layers[m] - 1, k]
                 if est < b_est:
                     b_act, b_m, b_k, b_est = ACT_START, m, k, est
     if b_act >= 0:
@@ -50,15 +66,15 @@ def decide(st, tb, p, x, now):
     b_tok = -INF
     for m in range(M):
         c = x * M + m
-        if st.c_open[c]:
-            tok = (now - st.c_tp[c]) / tb.iso_ms[m]
+        if st.ci[CI_OPEN, c]:
+            tok = (now - st.cf[CF_TP, c]) / tb.mf[MF_ISO_MS, m]
             if tok > b_tok:
                 b_act, b_m, b_k, b_tok = ACT_RESUME, m, 0, tok
     for m in range(M):
         c = x * M + m
         q = qlen(st, m)
-        if st.c_open[c] == 0 and q > 0:
-            tok = (now - st.arrival[qpeek(st, m, 0)]) / tb.iso_ms[m]
+        if st.ci[CI_OPEN, c] == 0 and q > 0:
+            tok = (now - st.rf[RF_ARRIVAL, qpeek(st, m, 0)]) / tb.mf[MF_ISO_MS, m]
             if tok > b_tok:
                 b_act, b_m, b_k, b_tok = ACT_START, m, min(q, mb), tok
     if b_act >= 0:
@@ -69,10 +85,10 @@ def decide(st, tb, p, x, now):
 @njit(cache=True, inline="always", _nrt=False)
 def continues_at(st, tb, p, x, c, m, layer, n):
     """Nothing else could be chosen: no other open batch here, no startable queue."""
-    M = tb.ms.shape[0]
+    M = tb.lt.shape[1]
     for mm in range(M):
         cc = x * M + mm
-        if cc != c and (st.c_open[cc] or qlen(st, mm) > 0):
+        if cc != c and (st.ci[CI_OPEN, cc] or qlen(st, mm) > 0):
             return False
     return True
 

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from dse.sim._jit import njit
-from dse.sim._state import ACT_CONTINUE, ACT_START, ACT_WAIT, INF, oldest_model, qlen, qpeek
+from dse.sim._state import (
+    ACT_CONTINUE,
+    ACT_START,
+    ACT_WAIT,
+    INF,
+    RF_ARRIVAL,
+    XI_CTX,
+    oldest_model,
+    qlen,
+    qpeek,
+)
 from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
 from dse.sim.registry import Param, Policy, param_slots
 
@@ -15,15 +25,15 @@ P = param_slots(PARAMS)
 
 @njit(cache=True, inline="always", _nrt=False)
 def decide(st, tb, p, x, now):
-    if st.x_ctx[x] >= 0:
+    if st.xi[XI_CTX, x] >= 0:
         return ACT_CONTINUE, -1, 0, 0.0
     mb = int(p[P.max_batch])
-    M = st.qhead.shape[0]
+    M = st.q.shape[1]
     full = -1
     t_full = INF
     for m in range(M):  # a full batch goes first (oldest head among full queues)
         if qlen(st, m) >= mb:
-            a = st.arrival[qpeek(st, m, 0)]
+            a = st.rf[RF_ARRIVAL, qpeek(st, m, 0)]
             if a < t_full:
                 t_full = a
                 full = m
@@ -32,7 +42,7 @@ def decide(st, tb, p, x, now):
     m = oldest_model(st)
     if m < 0:
         return wait_forever()
-    due = st.arrival[qpeek(st, m, 0)] + p[P.max_queue_delay_ms]
+    due = st.rf[RF_ARRIVAL, qpeek(st, m, 0)] + p[P.max_queue_delay_ms]
     if now >= due:
         return ACT_START, m, qlen(st, m), 0.0
     return ACT_WAIT, -1, 0, due
