@@ -26,7 +26,8 @@ from numba.extending import (
 from dse.sim._state import FV_NOW
 
 #: Options of the compiled glue: callable from compiled code only (no wrappers to build).
-_IMPL = {"_nrt": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_IMPL = {"_nrt": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
+         "forceinline": True}
 
 #: (name, digest) -> the policy's (decide, continues_at, on_batch_done), for compiling.
 _HOOKS: dict[tuple[str, str], tuple] = {}

@@ -110,7 +110,7 @@ def _start_step(st, tb, x):
     st.iv[IV_STEPS] += 1
 
 
-@njit(inline="always", **INNER)
+@njit(forceinline=True, **INNER)
 def _end_step(st, tb, x):
     """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step.
     Returns the batch context that emptied (the caller runs the policy's
@@ -183,7 +183,7 @@ def _end_step(st, tb, x):
     return -1
 
 
-@njit(inline="always", **INNER)
+@njit(forceinline=True, **INNER)
 def _next_event(st):
     """Process arrivals and wake-ups until an executor needs a decision (returns it),
     a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
@@ -309,7 +309,7 @@ def _catchup_ahead(st, tb, x):
     return AHEAD_STEP, t_block
 
 
-@njit(inline="always", **INNER)
+@njit(forceinline=True, **INNER)
 def _run_ahead(st, tb, x, key, p):
     """Run the following layer steps of executor x inline while the policy would
     certainly continue and no other event (arrival, other executor, horizon) comes
@@ -323,9 +323,8 @@ def _run_ahead(st, tb, x, key, p):
     m = st.ci[CI_MODEL, c]
     n = st.ci[CI_N, c]
     layer = st.ci[CI_LAYER, c]
-    if not continues_at(key, st, tb, p, x, c, m, layer, n):
-        return False
-    # tight loop over passes without exits: same additions, same order
+    # tight loop over passes without exits: same additions, same order; the policy is
+    # asked at each boundary, first at the current one (one call site, inlined)
     horizon = st.fv[FV_HORIZON]
     now = st.fv[FV_NOW]
     ce = st.cf[CF_CE, c]
@@ -333,7 +332,14 @@ def _run_ahead(st, tb, x, key, p):
     cb = st.cf[CF_CB, c]
     steps = 0
     blocked = False
-    while st.cnt[MAIN, c, layer] == 0:
+    while True:
+        if not continues_at(key, st, tb, p, x, c, m, layer, n):
+            if steps == 0:
+                return False  # nothing ran ahead: the state is untouched
+            blocked = True
+            break
+        if st.cnt[MAIN, c, layer] != 0:
+            break
         t_new = now + tb.lt[LT_MS, m, layer, n]
         if not (t_new < t_block and t_new <= horizon):
             blocked = True
@@ -345,9 +351,6 @@ def _run_ahead(st, tb, x, key, p):
         steps += 1
         layer += 1
         st.fv[FV_NOW] = now  # the boundary's time, as decide would see it
-        if not continues_at(key, st, tb, p, x, c, m, layer, n):
-            blocked = True
-            break
     st.cf[CF_CE, c] = ce
     st.cf[CF_CU, c] = cu
     st.cf[CF_CB, c] = cb
@@ -429,13 +432,29 @@ def _apply(st, tb, x, act, m, k, w):
     _start_step(st, tb, x)
 
 
+@njit(forceinline=True, **INNER)
+def _advance(st, tb, key, p):
+    """Process events until an executor needs a decision; return it (-1: the run is over)."""
+    while True:
+        y = _next_event(st)
+        if y >= -1:
+            return y
+        xe = -2 - y
+        while True:  # the step that ended, then the steps run ahead of the loop
+            c = _end_step(st, tb, xe)
+            if c >= 0:
+                on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+            if not _run_ahead(st, tb, xe, key, p):
+                break
+
+
 MODE_RUN = 0      # simulate to the end
 MODE_ADVANCE = 1  # run events until an executor must decide; return it (-1: over)
 MODE_DECIDE = 2   # write the policy's action for executor x into out[0:4]
 MODE_APPLY = 3    # carry out action (act, m, k, w) for executor x
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cfunc_wrapper=True)
 def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     """The one compiled entry point: the all-Numba run (``MODE_RUN``) and the single
     steps a Python caller uses to drive the same state decision by decision."""
@@ -446,17 +465,7 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     ww = w
     while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            while True:  # events until an executor must decide (y >= 0) or the end
-                y = _next_event(st)
-                if y >= -1:
-                    break
-                xe = -2 - y
-                while True:
-                    c = _end_step(st, tb, xe)
-                    if c >= 0:
-                        on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
-                    if not _run_ahead(st, tb, xe, key, p):
-                        break
+            y = _advance(st, tb, key, p)
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:
