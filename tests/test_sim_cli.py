@@ -96,7 +96,9 @@ def test_slo_below_isolated_latency_warns(capsys):
     code, out, err = _run(capsys, [*BASE[:-4], "--slo-ms", "1", "--requests", "500",
                                    "--policy", "fcfs"])
     assert code == 0 and "overall" in out
-    assert err.count("\n") == 1 and "dse: warning:" in err and "isolated" in err
+    warnings = [line for line in err.splitlines()  # a cold cache adds the compile notice
+                if not line.startswith("dse: compiling kernels")]
+    assert len(warnings) == 1 and "dse: warning:" in warnings[0] and "isolated" in err
 
 
 def test_compare_writes_figure(capsys, tmp_path):
