@@ -432,22 +432,6 @@ def _apply(st, tb, x, act, m, k, w):
     _start_step(st, tb, x)
 
 
-@njit(forceinline=True, **INNER)
-def _advance(st, tb, key, p):
-    """Process events until an executor needs a decision; return it (-1: the run is over)."""
-    while True:
-        y = _next_event(st)
-        if y >= -1:
-            return y
-        xe = -2 - y
-        while True:  # the step that ended, then the steps run ahead of the loop
-            c = _end_step(st, tb, xe)
-            if c >= 0:
-                on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
-            if not _run_ahead(st, tb, xe, key, p):
-                break
-
-
 MODE_RUN = 0      # simulate to the end
 MODE_ADVANCE = 1  # run events until an executor must decide; return it (-1: over)
 MODE_DECIDE = 2   # write the policy's action for executor x into out[0:4]
@@ -465,7 +449,17 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     ww = w
     while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            y = _advance(st, tb, key, p)
+            while True:  # events until an executor must decide (y >= 0) or the end
+                y = _next_event(st)
+                if y >= -1:
+                    break
+                xe = -2 - y
+                while True:  # the step that ended, then the steps run ahead of the loop
+                    c = _end_step(st, tb, xe)
+                    if c >= 0:
+                        on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+                    if not _run_ahead(st, tb, xe, key, p):
+                        break
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:
