@@ -25,7 +25,9 @@ from numba.extending import (
 
 from dse.sim._state import FV_NOW
 
-#: Options of the compiled glue: callable from compiled code only (no wrappers to build).
+#: Options of the compiled glue: callable from compiled code only (no wrappers to build),
+#: inlined by LLVM into the kernel (``forceinline``: as calls, they copied the whole
+#: state at every layer boundary).
 _IMPL = {"_nrt": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
          "forceinline": True}
 

@@ -11,22 +11,22 @@ Event order at equal times: arrivals first (all arrivals with the same time are 
 together, then every idle executor decides, lowest index first), then executor events,
 lowest executor index first.  A layer step that starts at ``t`` ends at ``t + ms``.
 
-Compilation (measured by ``benchmarks/bench_trials.py``): only :func:`drive` is
-specialised per policy (its ``key`` argument, see ``dse.sim._dispatch``: it calls the
-policy's functions) and only it has the wrappers that let Python call it.  The event
-loop's hot functions (:func:`_next_event`, :func:`_end_step`, :func:`_run_ahead`) are
-inlined at the Numba IR level into ``drive``, one level deep (Numba deep-copies the IR
-of every inlined function, and of functions inlined into those again: nesting them in
-one more inlined function cost 2 s more per compile); the rest (:func:`_apply`,
-:func:`_catchup_ahead`, :func:`_start_step`) take no policy key and are compiled and
-cached once for every policy.  They call only functions of this module, so Numba's
-per-file cache check covers them.
+Compilation (measured by ``benchmarks/bench_trials.py``): the event loop is plain Numba
+functions, each compiled and cached on its own; those that take no policy key
+(:func:`_next_event`, :func:`_end_step`, :func:`_apply`, ...) compile once for every
+policy, and only :func:`drive` (and :func:`_run_ahead`, :func:`_advance`, which call the
+policy's functions) is specialised per policy (its ``key`` argument, see
+``dse.sim._dispatch``).  Only ``drive`` has the wrappers Python calls.
 
-Speed: the state and tables are a few 2-D arrays (``dse.sim._state``), but a call that
-LLVM does not inline still passes each array's data pointer, shape and strides (~150
-machine words) on the stack; LLVM left ``_next_event`` and ``_end_step`` as such calls,
-which doubled the ns per layer pass of ``fcfs``, hence the IR-level inlining (a ``perf``
-profile; measured by ``benchmarks/bench_sim.py``).
+Speed: a call that LLVM does not inline passes every array of the state and tables (each
+its data pointer, shape and strides, ~150 machine words) on the stack, so the functions
+on the event loop's path and the policy's hooks are marked ``forceinline`` (LLVM's
+``alwaysinline``): LLVM inlines them into ``drive`` whatever its cost model says.  Left
+to that model, it kept ``fluid``'s ``continues_at`` (asked at every layer boundary) and,
+once the state was packed into fewer arrays, ``_next_event`` and ``_end_step`` as
+calls, and copying their arguments took most of the run time (a ``perf`` profile).
+Inlining at Numba's IR level instead (``inline="always"``) re-types every copy, which
+doubled ``fluid``'s compile.
 """
 
 from __future__ import annotations
@@ -371,7 +371,7 @@ def _run_ahead(st, tb, x, key, p):
     return True
 
 
-@njit(**INNER)
+@njit(forceinline=True, **INNER)
 def _apply(st, tb, x, act, m, k, w):
     """Carry out a policy action for executor x at the current time."""
     M = tb.lt.shape[1]
@@ -432,6 +432,22 @@ def _apply(st, tb, x, act, m, k, w):
     _start_step(st, tb, x)
 
 
+@njit(forceinline=True, **INNER)
+def _advance(st, tb, key, p):
+    """Process events until an executor needs a decision; return it (-1: the run is over)."""
+    while True:
+        y = _next_event(st)
+        if y >= -1:
+            return y
+        xe = -2 - y
+        while True:  # the step that ended, then the steps run ahead of the loop
+            c = _end_step(st, tb, xe)
+            if c >= 0:
+                on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+            if not _run_ahead(st, tb, xe, key, p):
+                break
+
+
 MODE_RUN = 0      # simulate to the end
 MODE_ADVANCE = 1  # run events until an executor must decide; return it (-1: over)
 MODE_DECIDE = 2   # write the policy's action for executor x into out[0:4]
@@ -449,17 +465,7 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     ww = w
     while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            while True:  # events until an executor must decide (y >= 0) or the end
-                y = _next_event(st)
-                if y >= -1:
-                    break
-                xe = -2 - y
-                while True:  # the step that ended, then the steps run ahead of the loop
-                    c = _end_step(st, tb, xe)
-                    if c >= 0:
-                        on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
-                    if not _run_ahead(st, tb, xe, key, p):
-                        break
+            y = _advance(st, tb, key, p)
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:

@@ -21,9 +21,9 @@ docs/simulator.md, "Learned schedulers"):
   ``violation_penalty`` per request whose deadline passed since the previous decision
   without its completion (dropped or late).
 
-Each decision is one call of the compiled :func:`_step` (the kernel's ``drive`` runs
-the events up to the next decision, its ``_apply`` applies the action); it is called through its compiled entry point, which skips Numba's
-per-call argument typing (the argument types never change during a run).
+Each decision is one call of the compiled :func:`_step` (the kernel's own ``_advance`` and
+``_apply``, inlined by LLVM); it is called through its compiled entry point, which skips
+Numba's per-call argument typing (the argument types never change during a run).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from numba import njit
 
 from dse.common import InputError
 from dse.sim import _jit
-from dse.sim._kernel import MODE_ADVANCE, _apply, drive
+from dse.sim._kernel import _advance, _apply
 from dse.sim._state import (
     ACT_CONTINUE,
     ACT_START,
@@ -200,7 +200,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         _apply(st, tb, x, ACT_START, m, k, 0.0)
     over = 0
     while True:
-        y = drive(st, tb, key, p, MODE_ADVANCE, -1, 0, -1, 0, 0.0, fa)  # fa: not written
+        y = _advance(st, tb, key, p)
         if y < 0:
             over = 1
             break
