@@ -115,11 +115,9 @@ State = namedtuple("State", [
 # Tables.lt[LT_*, m, l, b]: layer pass l of model m at batch b
 LT_MS = 0             # latency of the pass (ms)
 LT_CUM = 1            # ms summed over layers 0..l at batch b (ms)
-LT_ENERGY = 2         # energy of the pass, whole batch (uJ)
-LT_UTIL = 3           # MAC utilisation of the pass (0..1)
-LT_EPS = 4            # energy / b: each sample's share (uJ)
-LT_UPS = 5            # ms x utilisation / b: each sample's share (ms)
-N_LT = 6
+LT_EPS = 2            # energy of the pass / b: each sample's share (uJ)
+LT_UPS = 3            # ms x MAC utilisation of the pass / b: each sample's share (ms)
+N_LT = 4
 # Tables.pt[PT_*, m, l, b]: exit-profile predictions (dse.sim._predict), l = layers done
 PT_EREM = 0           # expected ms of layers l.. for b samples active at l
 PT_ESUM = 1           # expected member-ms of layers l.. (b active at l)
@@ -153,7 +151,7 @@ def make_tables(ms, energy, util, n_layers, model_slo, alive, pred) -> Tables:
     util = np.asarray(util, dtype=np.float64)
     b = np.arange(ms.shape[2], dtype=np.float64)
     b[0] = 1.0  # column 0 is never used
-    lt = np.stack([ms, cum, energy, util, energy / b, ms * util / b])
+    lt = np.stack([ms, cum, energy / b, ms * util / b])
     pt = np.ascontiguousarray(np.moveaxis(np.asarray(pred, dtype=np.float64), 1, 0))
     mf = np.stack([iso, np.asarray(model_slo, dtype=np.float64)])
     return Tables(lt, pt, np.ascontiguousarray(alive, dtype=np.float64), n_layers, mf)
