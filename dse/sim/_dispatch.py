@@ -13,7 +13,11 @@ time: a kernel cannot be called for a policy that is not registered.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from numba import types
+from numba.core.imputils import lower_constant
 from numba.extending import (
     NativeValue,
     models,
@@ -23,6 +27,7 @@ from numba.extending import (
     unbox,
 )
 
+from dse.sim import _state
 from dse.sim._state import FV_NOW
 
 #: Options of the compiled glue: callable from compiled code only (no wrappers to build),
@@ -70,6 +75,43 @@ register_model(PolicyKeyType)(models.OpaqueModel)
 @unbox(PolicyKeyType)
 def _unbox_key(typ, obj, c):
     return NativeValue(c.context.get_dummy_value())
+
+
+class Layout:
+    """The state layout as the policy-independent kernel functions see it: a digest of
+    ``dse/sim/_state.py``, whose row constants (``CI_N``, ...) they compile in.  Their
+    first argument; its type (:class:`LayoutType`) puts the digest into their cache key,
+    so an edited layout compiles them afresh (Numba's own check of a cached function
+    looks at the timestamp of its own file only, here ``_kernel.py``)."""
+
+    __slots__ = ("digest",)
+
+    def __init__(self, digest: str):
+        self.digest = digest
+
+
+class LayoutType(types.Dummy):
+    """Numba type of a :class:`Layout`: equal for equal digests."""
+
+    def __init__(self, digest: str):
+        self.digest = digest
+        super().__init__(name=f"Layout({digest})")
+
+
+@typeof_impl.register(Layout)
+def _typeof_layout(value, context):
+    return LayoutType(value.digest)
+
+
+register_model(LayoutType)(models.OpaqueModel)
+
+
+@lower_constant(LayoutType)
+def _layout_constant(context, builder, ty, pyval):
+    return context.get_dummy_value()
+
+
+LAYOUT = Layout(hashlib.sha256(Path(_state.__file__).read_bytes()).hexdigest()[:16])
 
 
 def _hooks(key):

@@ -16,7 +16,10 @@ functions, each compiled and cached on its own; those that take no policy key
 (:func:`_next_event`, :func:`_end_step`, :func:`_apply`, ...) compile once for every
 policy, and only :func:`drive` (and :func:`_run_ahead`, :func:`_advance`, which call the
 policy's functions) is specialised per policy (its ``key`` argument, see
-``dse.sim._dispatch``).  Only ``drive`` has the wrappers Python calls.
+``dse.sim._dispatch``).  Only ``drive`` has the wrappers Python calls.  The shared
+functions take the state layout (``lay``, ``_dispatch.LAYOUT``) as first argument: its
+type carries a digest of ``_state.py``, whose constants they compile in, so that an
+edited layout is never run with functions cached before the edit.
 
 Speed: a call that LLVM does not inline passes every array of the state and tables (each
 its data pointer, shape and strides, ~150 machine words) on the stack, so the functions
@@ -34,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from dse.sim._dispatch import continues_at, decide, on_batch_done
+from dse.sim._dispatch import LAYOUT, continues_at, decide, on_batch_done
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -100,7 +103,7 @@ INNER = {"cache": True, "_nrt": False, "no_cpython_wrapper": True,
 
 
 @njit(**INNER)
-def _start_step(st, tb, x):
+def _start_step(lay, st, tb, x):
     """Start the next layer pass of executor x's batch (or catch-up sub-batch) now."""
     c = st.xi[XI_CTX, x]
     r = CI_LAYER + 2 * st.xi[XI_PHASE, x]
@@ -111,7 +114,7 @@ def _start_step(st, tb, x):
 
 
 @njit(forceinline=True, **INNER)
-def _end_step(st, tb, x):
+def _end_step(lay, st, tb, x):
     """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step.
     Returns the batch context that emptied (the caller runs the policy's
     ``on_batch_done``), else -1."""
@@ -179,12 +182,12 @@ def _end_step(st, tb, x):
         st.xi[XI_PHASE, x] = MAIN
         st.xi[XI_PEND, x] = 1
     else:
-        _start_step(st, tb, x)
+        _start_step(lay, st, tb, x)
     return -1
 
 
 @njit(forceinline=True, **INNER)
-def _next_event(st):
+def _next_event(lay, st):
     """Process arrivals and wake-ups until an executor needs a decision (returns it),
     a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
     run is over (-1)."""
@@ -253,7 +256,7 @@ AHEAD_MAIN = 2  # the running batch is at a layer boundary: ask the policy
 
 
 @njit(**INNER)
-def _catchup_ahead(st, tb, x):
+def _catchup_ahead(lay, st, tb, x):
     """The policy-independent part of running ahead of the event loop (see
     :func:`_run_ahead`): a catch-up pass in flight runs on to its merge, as far as no
     other event (arrival, other executor, horizon) comes first.  Returns
@@ -316,7 +319,7 @@ def _run_ahead(st, tb, x, key, p):
     first: exactly what the event loop would do, minus its bookkeeping.  Returns True
     when it stopped at the end of a step that the generic :func:`_end_step` must
     account (exits, a merge), False when the event loop takes over."""
-    ahead, t_block = _catchup_ahead(st, tb, x)
+    ahead, t_block = _catchup_ahead(LAYOUT, st, tb, x)
     if ahead != AHEAD_MAIN:
         return ahead == AHEAD_STEP
     c = st.xi[XI_CTX, x]
@@ -372,7 +375,7 @@ def _run_ahead(st, tb, x, key, p):
 
 
 @njit(forceinline=True, **INNER)
-def _apply(st, tb, x, act, m, k, w):
+def _apply(lay, st, tb, x, act, m, k, w):
     """Carry out a policy action for executor x at the current time."""
     M = tb.lt.shape[1]
     now = st.fv[FV_NOW]
@@ -429,19 +432,19 @@ def _apply(st, tb, x, act, m, k, w):
         st.rf[RF_UTIL_MS, i] = 0.0
         st.rf[RF_BATCH_SUM, i] = 0.0
     st.q[Q_HEAD, m] += k
-    _start_step(st, tb, x)
+    _start_step(lay, st, tb, x)
 
 
 @njit(forceinline=True, **INNER)
 def _advance(st, tb, key, p):
     """Process events until an executor needs a decision; return it (-1: the run is over)."""
     while True:
-        y = _next_event(st)
+        y = _next_event(LAYOUT, st)
         if y >= -1:
             return y
         xe = -2 - y
         while True:  # the step that ended, then the steps run ahead of the loop
-            c = _end_step(st, tb, xe)
+            c = _end_step(LAYOUT, st, tb, xe)
             if c >= 0:
                 on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
             if not _run_ahead(st, tb, xe, key, p):
@@ -476,7 +479,7 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
                 out[2] = kk
                 out[3] = ww
                 return y
-        _apply(st, tb, y, a, mm, kk, ww)
+        _apply(LAYOUT, st, tb, y, a, mm, kk, ww)
         if mode == MODE_APPLY:
             return y
 

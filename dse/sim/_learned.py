@@ -35,6 +35,7 @@ from numba import njit
 
 from dse.common import InputError
 from dse.sim import _jit
+from dse.sim._dispatch import LAYOUT
 from dse.sim._kernel import _advance, _apply
 from dse.sim._state import (
     ACT_CONTINUE,
@@ -197,7 +198,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         utility = u / r_ref[m]
         fa[F_UTIL] += utility
         aux[A_STEPS] += 1
-        _apply(st, tb, x, ACT_START, m, k, 0.0)
+        _apply(LAYOUT, st, tb, x, ACT_START, m, k, 0.0)
     over = 0
     while True:
         y = _advance(st, tb, key, p)
@@ -205,9 +206,9 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
             over = 1
             break
         if st.xi[XI_CTX, y] >= 0:
-            _apply(st, tb, y, ACT_CONTINUE, -1, 0, 0.0)
+            _apply(LAYOUT, st, tb, y, ACT_CONTINUE, -1, 0, 0.0)
         elif y >= n_inst or oldest_model(st) < 0:
-            _apply(st, tb, y, ACT_WAIT, -1, 0, INF)
+            _apply(LAYOUT, st, tb, y, ACT_WAIT, -1, 0, INF)
         else:
             aux[A_X] = y
             break
