@@ -35,30 +35,17 @@ from numba import njit
 
 from dse.common import InputError
 from dse.sim import _jit
+from dse.sim import _state as S  # the state's rows: S.CI_N, ...
 from dse.sim._dispatch import LAYOUT
 from dse.sim._kernel import _advance, _apply
 from dse.sim._state import (
     ACT_CONTINUE,
     ACT_START,
     ACT_WAIT,
-    CI_KN,
-    CI_LAYER,
-    CI_MODEL,
-    CI_N,
-    CI_OPEN,
     FV_NOW,
     INF,
     IV_DROPPED,
     IV_NEXT_ARRIVAL,
-    LT_CUM,
-    MF_SLO,
-    Q_HEAD,
-    Q_TAIL,
-    RF_DEADLINE,
-    RF_DONE,
-    RI_DROPPED,
-    XI_BUSY,
-    XI_CTX,
     Tables,
     oldest_model,
     qlen,
@@ -98,10 +85,10 @@ def _completed(st):
     """Requests completed so far (arrived - queued - in flight - dropped)."""
     n = st.iv[IV_NEXT_ARRIVAL] - st.iv[IV_DROPPED]
     for m in range(st.q.shape[1]):
-        n -= st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
+        n -= st.q[S.Q_TAIL, m] - st.q[S.Q_HEAD, m]
     for c in range(st.ci.shape[1]):
-        if st.ci[CI_OPEN, c]:
-            n -= st.ci[CI_N, c] + st.ci[CI_KN, c]
+        if st.ci[S.CI_OPEN, c]:
+            n -= st.ci[S.CI_N, c] + st.ci[S.CI_KN, c]
     return n
 
 
@@ -114,10 +101,10 @@ def _judge(st, order, aux, fa, now, final):
     N = order.shape[0]
     while j < N:
         i = order[j]
-        d = st.rf[RF_DEADLINE, i]
+        d = st.rf[S.RF_DEADLINE, i]
         if not final and not d < now:
             break
-        ok = st.ri[RI_DROPPED, i] == 0 and st.rf[RF_DONE, i] <= d  # NaN (not done) compares False
+        ok = st.ri[S.RI_DROPPED, i] == 0 and st.rf[S.RF_DONE, i] <= d  # NaN (not done) compares False
         if not ok:
             viol += 1
         fa[F_ATT] = 0.99 * fa[F_ATT] + (0.01 if ok else 0.0)
@@ -179,7 +166,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
     if batch >= 1 and part != aux[A_PART]:
         idle = True
         for y in range(X):
-            if st.xi[XI_CTX, y] >= 0 or st.xi[XI_BUSY, y]:
+            if st.xi[S.XI_CTX, y] >= 0 or st.xi[S.XI_BUSY, y]:
                 idle = False
         if idle:  # re-partition the idle array; executor 0 takes the dispatch
             aux[A_PART] = part
@@ -190,8 +177,8 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         now = st.fv[FV_NOW]
         m = oldest_model(st)
         k = min(batch, qlen(st, m), bmax // n_inst)
-        t = tb.lt[LT_CUM, m, tb.n_layers[m] - 1, k]
-        slack = st.rf[RF_DEADLINE, qpeek(st, m, 0)] - now
+        t = tb.lt[S.LT_CUM, m, tb.n_layers[m] - 1, k]
+        slack = st.rf[S.RF_DEADLINE, qpeek(st, m, 0)] - now
         u = k / t
         if slack > 0.0 and t > slack:
             u = u * (slack / t) ** cfg[1]
@@ -205,7 +192,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         if y < 0:
             over = 1
             break
-        if st.xi[XI_CTX, y] >= 0:
+        if st.xi[S.XI_CTX, y] >= 0:
             _apply(LAYOUT, st, tb, y, ACT_CONTINUE, -1, 0, 0.0)
         elif y >= n_inst or oldest_model(st) < 0:
             _apply(LAYOUT, st, tb, y, ACT_WAIT, -1, 0, INF)
@@ -232,19 +219,19 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         obs[o] = min(q / (4.0 * bmax), 1.0)
         s = 1.0
         if q > 0:
-            s = (st.rf[RF_DEADLINE, qpeek(st, m, 0)] - now) / tb.mf[MF_SLO, m]
+            s = (st.rf[S.RF_DEADLINE, qpeek(st, m, 0)] - now) / tb.mf[S.MF_SLO, m]
         obs[o + 1] = min(max(s, -1.0), 1.0)
         obs[o + 2] = exit_mean[m]
         o += 3
     for y in range(X):
-        c = st.xi[XI_CTX, y]
+        c = st.xi[S.XI_CTX, y]
         if y >= n_inst:
             obs[o] = -1.0
             obs[o + 1] = -1.0
         elif c >= 0:
-            mm = st.ci[CI_MODEL, c]
-            obs[o] = st.ci[CI_N, c] / bmax
-            obs[o + 1] = min(st.ci[CI_LAYER, c] / tb.n_layers[mm], 1.0)
+            mm = st.ci[S.CI_MODEL, c]
+            obs[o] = st.ci[S.CI_N, c] / bmax
+            obs[o + 1] = min(st.ci[S.CI_LAYER, c] / tb.n_layers[mm], 1.0)
         else:
             obs[o] = 0.0
             obs[o + 1] = 0.0
@@ -287,13 +274,13 @@ class DispatchCore:
         self.aux = np.zeros(N_AUX, dtype=np.int64)
         self.aux[A_PART] = int(start_part)
         self.fa = np.zeros(N_FA)
-        finite = s.tb.mf[MF_SLO, np.isfinite(s.tb.mf[MF_SLO])]
+        finite = s.tb.mf[S.MF_SLO, np.isfinite(s.tb.mf[S.MF_SLO])]
         self.fa[F_TAU] = float(finite.max()) if finite.size else 1.0
         self.fa[F_ATT] = 1.0
-        self.order = np.argsort(s.st.rf[RF_DEADLINE], kind="stable").astype(np.int64)
+        self.order = np.argsort(s.st.rf[S.RF_DEADLINE], kind="stable").astype(np.int64)
         self.exit_mean = np.ascontiguousarray(exit_mean, dtype=np.float64)
         last = s.tb.n_layers - 1
-        self.r_ref = np.array([max(b / s.tb.lt[LT_CUM, m, last[m], b] for b in range(1, bmax + 1))
+        self.r_ref = np.array([max(b / s.tb.lt[S.LT_CUM, m, last[m], b] for b in range(1, bmax + 1))
                                for m in range(last.size)])
         self.cfg = np.array([bmax, latency_weight, violation_penalty, max_batch],
                             dtype=np.float64)
@@ -335,7 +322,7 @@ class DispatchCore:
 
     def queue_len(self, m: int) -> int:
         st = self.stepper.st
-        return int(st.q[Q_TAIL, m] - st.q[Q_HEAD, m])
+        return int(st.q[S.Q_TAIL, m] - st.q[S.Q_HEAD, m])
 
     def info(self) -> dict:
         return {"now_ms": self.stepper.now_ms, "instances": self.instances,
@@ -360,12 +347,12 @@ def _stacked(tb, tables, cache: dict) -> Tables:
     from dse.sim._state import make_tables
     from dse.sim.core import _pack
 
-    key = (tb.lt.shape, tb.mf[MF_SLO].tobytes())
+    key = (tb.lt.shape, tb.mf[S.MF_SLO].tobytes())
     if key not in cache:
         tbs = [tb]
         for t in tables[1:]:
             ms, en, ut, n_layers, _, alive, pred = _pack(t, tb.lt.shape[3] - 1)
-            tbs.append(make_tables(ms, en, ut, n_layers, tb.mf[MF_SLO], alive, pred))
+            tbs.append(make_tables(ms, en, ut, n_layers, tb.mf[S.MF_SLO], alive, pred))
         tbs += tbs[-1:] * (MAX_PARTS - len(tbs))
         cache[key] = Tables(*(np.stack(f) for f in zip(*tbs, strict=True)))
     return cache[key]
