@@ -143,6 +143,36 @@ class Steps:
 COMPILE_S = {"cost": 10, "policy": 35}
 
 
+@contextmanager
+def _interruptible_compile():
+    """Ctrl-C during a compile is a KeyboardInterrupt, whatever Numba makes of it: a
+    KeyboardInterrupt raised deep inside Numba's compiler can leave the function being
+    compiled half-built and surface as another error (seen: "no compiled object yet"
+    while caching it).  Numba writes cache files atomically, so nothing stale is left."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # Ctrl-C is ignored or handled elsewhere here
+        return
+    hit = []
+
+    def interrupt(signum, frame):
+        hit.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    except Exception:
+        if hit:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def prepare_kernels(policies=(), *, cost: bool = True) -> None:
     """Compile the kernels a command is about to use that are neither compiled nor in
     Numba's cache, saying so first ("compiling kernels (first run only, ~N s)"), so
@@ -157,7 +187,7 @@ def prepare_kernels(policies=(), *, cost: bool = True) -> None:
     secs = COMPILE_S["cost"] * cold_cost + COMPILE_S["policy"] * len(cold)
     names = (["cost model"] if cold_cost else []) + [f"policy {p}" for p in cold]
     with Steps(f"compiling kernels ({', '.join(names)}; first run only, ~{secs} s)",
-               unit="kernel") as bar:
+               unit="kernel") as bar, _interruptible_compile():
         if cold_cost:
             from cost_models import NpuDesign, fc, latency_table
 
