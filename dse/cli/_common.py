@@ -148,7 +148,8 @@ def _interruptible_compile():
     """Ctrl-C during a compile is a KeyboardInterrupt, whatever Numba makes of it: a
     KeyboardInterrupt raised deep inside Numba's compiler can leave the function being
     compiled half-built and surface as another error (seen: "no compiled object yet"
-    while caching it).  Numba writes cache files atomically, so nothing stale is left."""
+    while caching it), or be swallowed.  Numba writes cache files atomically, so nothing
+    stale is left."""
     import signal
     import threading
 
@@ -165,6 +166,8 @@ def _interruptible_compile():
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         yield
+        if hit:  # the interrupt was swallowed on the way
+            raise KeyboardInterrupt
     except Exception:
         if hit:
             raise KeyboardInterrupt from None
