@@ -269,7 +269,7 @@ def _catchup_ahead(lay, st, tb, x):
             if t < t_block:
                 t_block = t
     if not st.xi[XI_BUSY, x]:
-        if st.xi[XI_PEND, x] and st.xi[XI_CTX, x] >= 0 and st.xi[XI_PHASE, x] == 0:
+        if st.xi[XI_PEND, x] and st.xi[XI_CTX, x] >= 0 and st.xi[XI_PHASE, x] == MAIN:
             return AHEAD_MAIN, t_block
         return AHEAD_STOP, t_block
     # a catch-up pass is in flight: no decisions until the merge
@@ -393,7 +393,7 @@ def _apply(lay, st, tb, x, act, m, k, w):
         st.cf[CF_KCE, c] = 0.0
         st.cf[CF_KCU, c] = 0.0
         st.cf[CF_KCB, c] = 0.0
-        st.xi[XI_PHASE, x] = 1
+        st.xi[XI_PHASE, x] = CATCHUP
         st.iv[IV_CATCHUPS] += 1
     elif act == ACT_START or act == ACT_RESUME:
         if st.xi[XI_CTX, x] >= 0:  # pause the running batch
@@ -412,7 +412,7 @@ def _apply(lay, st, tb, x, act, m, k, w):
         else:
             k = 0  # a paused batch takes no new samples
         st.xi[XI_CTX, x] = c
-        st.xi[XI_PHASE, x] = 0
+        st.xi[XI_PHASE, x] = MAIN
     elif act == ACT_CONTINUE:
         k = 0
         c = st.xi[XI_CTX, x]

@@ -85,7 +85,7 @@ def _completed(st):
     """Requests completed so far (arrived - queued - in flight - dropped)."""
     n = st.iv[IV_NEXT_ARRIVAL] - st.iv[IV_DROPPED]
     for m in range(st.q.shape[1]):
-        n -= st.q[S.Q_TAIL, m] - st.q[S.Q_HEAD, m]
+        n -= qlen(st, m)
     for c in range(st.ci.shape[1]):
         if st.ci[S.CI_OPEN, c]:
             n -= st.ci[S.CI_N, c] + st.ci[S.CI_KN, c]
@@ -322,7 +322,7 @@ class DispatchCore:
 
     def queue_len(self, m: int) -> int:
         st = self.stepper.st
-        return int(st.q[S.Q_TAIL, m] - st.q[S.Q_HEAD, m])
+        return int(qlen(st, m))
 
     def info(self) -> dict:
         return {"now_ms": self.stepper.now_ms, "instances": self.instances,
