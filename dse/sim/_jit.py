@@ -42,6 +42,15 @@ class Deferred:
 
 _PENDING: list[Deferred] = []
 
+#: Options of a kernel helper called from several sites (``njit(**COMPILED_ONCE)``):
+#: typed and compiled once, then inlined by LLVM wherever it is called (``forceinline``).
+#: Numba's IR inlining (``inline="always"``, right for one-line helpers) types the helper
+#: again at every call site, nested helpers included: ``fluid``'s ``boundary``, called by
+#: both ``decide`` and ``continues_at``, and ``job``, called by two of its callers,
+#: doubled ``fluid``'s compile that way.  Callable from compiled code only.
+COMPILED_ONCE = {"cache": True, "_nrt": False, "forceinline": True,
+                 "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
 
 def njit(**options):
     """``numba.njit(**options)`` once :func:`materialize` has run; before, a record."""

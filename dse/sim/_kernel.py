@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 
 from dse.sim._dispatch import LAYOUT, continues_at, decide, on_batch_done
+from dse.sim._jit import COMPILED_ONCE
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -113,7 +114,7 @@ def _start_step(lay, st, tb, x):
     st.iv[IV_STEPS] += 1
 
 
-@njit(forceinline=True, **INNER)
+@njit(**COMPILED_ONCE)
 def _end_step(lay, st, tb, x):
     """Finish the layer step of executor x at time FV_NOW: accounting, exits, next step.
     Returns the batch context that emptied (the caller runs the policy's
@@ -186,7 +187,7 @@ def _end_step(lay, st, tb, x):
     return -1
 
 
-@njit(forceinline=True, **INNER)
+@njit(**COMPILED_ONCE)
 def _next_event(lay, st):
     """Process arrivals and wake-ups until an executor needs a decision (returns it),
     a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
@@ -312,7 +313,7 @@ def _catchup_ahead(lay, st, tb, x):
     return AHEAD_STEP, t_block
 
 
-@njit(forceinline=True, **INNER)
+@njit(**COMPILED_ONCE)
 def _run_ahead(st, tb, x, key, p):
     """Run the following layer steps of executor x inline while the policy would
     certainly continue and no other event (arrival, other executor, horizon) comes
@@ -374,7 +375,7 @@ def _run_ahead(st, tb, x, key, p):
     return True
 
 
-@njit(forceinline=True, **INNER)
+@njit(**COMPILED_ONCE)
 def _apply(lay, st, tb, x, act, m, k, w):
     """Carry out a policy action for executor x at the current time."""
     M = tb.lt.shape[1]
@@ -435,7 +436,7 @@ def _apply(lay, st, tb, x, act, m, k, w):
     _start_step(lay, st, tb, x)
 
 
-@njit(forceinline=True, **INNER)
+@njit(**COMPILED_ONCE)
 def _advance(st, tb, key, p):
     """Process events until an executor needs a decision; return it (-1: the run is over)."""
     while True:

@@ -10,7 +10,8 @@ is compiled per policy, see :mod:`dse.sim._dispatch`) and the docs tables read
 :data:`POLICIES`.
 
 Kernel contract (all ``@njit(cache=True, inline="always")`` with ``njit`` from
-:mod:`dse.sim._jit`, so that the catalogue loads without Numba; times in ms):
+:mod:`dse.sim._jit`, so that the catalogue loads without Numba; a helper called from
+several places ``@njit(**COMPILED_ONCE)``, which compiles it once; times in ms):
 
 * ``decide(st, tb, p, x, now) -> (act, model, k, wake_ms)``: the action of executor ``x``
   (``dse.sim._state.ACT_*``); ``st``/``tb`` are the simulator state and tables, ``p`` the

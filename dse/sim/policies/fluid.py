@@ -11,7 +11,7 @@ still on time late.
 
 from __future__ import annotations
 
-from dse.sim._jit import njit
+from dse.sim._jit import COMPILED_ONCE, njit
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -71,7 +71,7 @@ def interp(t, m, i, x):
     return t[m, i, lo] + f * (t[m, i, lo + 1] - t[m, i, lo])
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(**COMPILED_ONCE)
 def protected(st, c, slack, w0, e0):
     """``(d_w, d_e)``: the earliest ``deadline - slack`` of the members of batch ``c``
     that are on time under the worst case (finish ``w0``), and of those on time only in
@@ -124,7 +124,7 @@ def refill_size(st, tb, p, c, m, ld, n, q, kmax, now):
     return best_k
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(**COMPILED_ONCE)
 def job(st, tb, p, x, m, mb):
     """Model ``m``'s next job on executor ``x``: ``(act, k, latest start, worst ms)``;
     resume its paused batch, or start ``start_size`` of its queue (``act = -1``: none).
@@ -208,7 +208,7 @@ def _may_refill(tb, p, m, q, n, l_done):
     return n <= p[P.refill_level] * mb
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(**COMPILED_ONCE)
 def boundary(st, tb, p, x, c, m, ld, n, now):
     """``(act, model, k)`` for running batch ``c`` (model ``m``, ``n`` active) at the
     boundary before layer ``ld``: a catch-up, another model's job, or continue."""
