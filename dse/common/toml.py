@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def table(doc: dict, name: str, *, source: str) -> dict:
     """The top-level table ``[name]`` of a parsed document; when it is missing the error
     points at a near miss (``missing table [scenario] (found [scenari]: a typo?)``)."""
     if name not in doc:
+        import difflib
+
         close = difflib.get_close_matches(name, list(doc), n=1, cutoff=0.6)
         hint = f" (found [{close[0]}]: a typo?)" if close else ""
         raise InputError(f"missing table [{name}]{hint}", source=source, field=name)
