@@ -29,7 +29,8 @@ RUNTIME = ("numba", "pandas", "optuna", "plotly", "scipy")
 NPU = str(ROOT / "cost_models" / "designs" / "edge_small.toml")
 
 
-def _imported(argv: list[str], cwd=None) -> tuple[set[str], int]:
+def _modules(argv: list[str], cwd=None) -> tuple[set[str], int]:
+    """Every module a ``dse`` run imported, and its exit code."""
     code = ("import json, sys\nfrom dse.cli import main\ntry:\n    rc = main(sys.argv[1:])\n"
             "except SystemExit as exc:\n    rc = exc.code\n"
             "print(json.dumps([rc, sorted(sys.modules)]), file=sys.stderr)\n")
@@ -39,6 +40,12 @@ def _imported(argv: list[str], cwd=None) -> tuple[set[str], int]:
     rc, modules = json.loads(last)
     if rc == 2:  # an input error is one line
         assert len(lines) == 1 and lines[0].startswith("dse: error: "), lines
+    return set(modules), rc
+
+
+def _imported(argv: list[str], cwd=None) -> tuple[set[str], int]:
+    """The top-level packages a ``dse`` run imported, and its exit code."""
+    modules, rc = _modules(argv, cwd)
     return {m.split(".")[0] for m in modules}, rc
 
 
@@ -123,3 +130,34 @@ def test_input_errors_without_a_model_import_no_numpy(argv, tmp_path):
     top, code = _imported(argv, cwd=tmp_path)
     assert code == 2
     assert not top & {"numpy", *RUNTIME}, sorted(top & {"numpy", *RUNTIME})
+
+
+#: What the document's checks (file, TOML, tables, ``[study]`` key names) need none of:
+#: the typed spec (dataclasses), the catalogues and the other command groups.
+SPEC_TYPES = ("dse.spec.study", "dse.spec.space", "dse.metrics", "dse.search._samplers",
+              "dse.cli.sim", "dse.cli.report", "hashlib")
+
+
+@pytest.mark.parametrize("argv", [["run", "missing.toml"], ["run", "typo.toml"],
+                                  ["run", "syntax.toml"], ["status", "typo.toml"]],
+                         ids=" ".join)
+def test_spec_document_errors_load_no_typed_spec(argv, tmp_path):
+    _write_specs(tmp_path)
+    modules, code = _modules(argv, cwd=tmp_path)
+    assert code == 2
+    assert not modules & set(SPEC_TYPES), sorted(modules & set(SPEC_TYPES))
+
+
+def test_each_command_parses_with_its_group_alone():
+    """``dse COMMAND`` registers only the group that lists ``COMMAND`` in
+    ``COMMAND_MODULES``: each group adds exactly the commands listed for it."""
+    from dse.cli import COMMAND_MODULES, build_parser
+
+    def commands(parser) -> list[str]:
+        return list(parser._subparsers._group_actions[0].choices)
+
+    assert commands(build_parser()) == [c for cs in COMMAND_MODULES.values() for c in cs]
+    assert commands(build_parser("nope")) == commands(build_parser())
+    for group in COMMAND_MODULES.values():
+        for command in group:
+            assert commands(build_parser(command)) == list(group)

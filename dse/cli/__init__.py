@@ -19,17 +19,17 @@ from dse.cli._common import positive_float
 from dse.common import InputError, RunError
 from dse.common.limits import ENV_MEMORY
 
-# Adding a command group is one module and one line here.
-COMMAND_MODULES = (
-    "dse.cli.cost",       # dse cost
-    "dse.cli.workloads",  # dse workloads [show NAME | arrivals | trace FILE]
-    "dse.cli.sim",        # dse simulate, dse policies
-    "dse.cli.compare",    # dse compare
-    "dse.cli.reproduce",  # dse reproduce
-    "dse.cli.study",      # dse run, dse worker, dse status, dse metrics, dse samplers
-    "dse.cli.report",     # dse dashboard, dse export, dse evaluate
-    "dse.cli.rl",         # dse rl train, dse rl eval (extra 'rl')
-)
+# Adding a command group is one module and one line here: module -> the commands it adds.
+COMMAND_MODULES = {
+    "dse.cli.cost": ("cost",),
+    "dse.cli.workloads": ("workloads",),  # dse workloads [show NAME | arrivals | trace FILE]
+    "dse.cli.sim": ("simulate", "policies"),
+    "dse.cli.compare": ("compare",),
+    "dse.cli.reproduce": ("reproduce",),
+    "dse.cli.study": ("run", "worker", "status", "metrics", "samplers"),
+    "dse.cli.report": ("dashboard", "export", "evaluate"),
+    "dse.cli.rl": ("rl",),                # dse rl train, dse rl eval (extra 'rl')
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +46,10 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(usage_message(message), source=self.prog)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``dse`` parser: every command group, or only the group that adds ``command``
+    when it names one (building every group's ~20 subparsers costs about as much as the
+    rest of an input error's start-up)."""
     parser = _Parser(prog="dse", description="Design-space exploration of fluid-batching "
                      "edge NPUs serving early-exit DNNs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -56,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory budget for traces, tables and studies (default: 80%% "
                              f"of this machine's memory; env {ENV_MEMORY})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    groups = [m for m, commands in COMMAND_MODULES.items() if command in commands]
+    for name in groups or COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -65,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        parser = build_parser()
+        # `dse COMMAND ...` parses as with every group: a first argument that names a
+        # command is the subparser that takes the rest (help, top-level flags first or an
+        # unknown command build the full parser)
+        parser = build_parser(argv[0] if argv else None)
         args = parser.parse_args(argv)
         if args.max_memory is not None:  # worker processes inherit it
             os.environ[ENV_MEMORY] = repr(args.max_memory)

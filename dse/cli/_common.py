@@ -97,6 +97,14 @@ def json_safe(obj):
     return obj
 
 
+def print_json(obj, **options) -> None:
+    """Print ``obj`` as JSON (``options``: of ``json.dumps``); ``json`` loads here, so that
+    building the parser and an input error import none of the output's modules."""
+    import json
+
+    print(json.dumps(obj, **options))
+
+
 def fmt(value, spec: str = ".6g") -> str:
     """A table cell: yes/no for booleans, "-" for non-finite numbers."""
     if isinstance(value, bool):

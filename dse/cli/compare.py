@@ -3,11 +3,10 @@ tuned (``--tune``), with the exit profile optionally shifted (``--exit-shift``).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 
-from dse.cli._common import Deferred, flags, fmt, int_at_least, json_safe, warn
+from dse.cli._common import Deferred, flags, fmt, int_at_least, json_safe, print_json, warn
 from dse.cli.sim import (
     _check_requests,
     _check_workload_args,
@@ -167,10 +166,10 @@ def _compare(args) -> int:
         write_compare_figure(result, args.out, design=design,
                              workload=args.model or args.scenario)
     if args.json:
-        print(json.dumps(json_safe({
+        print_json(json_safe({
             "base_rate_rps": base_rate, "batch": result.batch, "seeds": result.seeds,
             "held_equal": result.held_equal, "params": result.params,
-            "tuning": result.tuning, "figure": args.out, "runs": result.runs}), indent=2))
+            "tuning": result.tuning, "figure": args.out, "runs": result.runs}), indent=2)
         return 0
     _print(result, loads, args)
     return 0

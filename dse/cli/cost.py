@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from dse.cli._common import print_json
 from dse.common import InputError
 
 
@@ -162,14 +161,14 @@ def _print(args, design, layers, name, exit_layers) -> int:
         _check_batch(design, batch)
         sw = utilisation_sweep(design, layers)
         if args.json:
-            print(json.dumps({"model": name, "npu": args.npu, **sw}, indent=1))
+            print_json({"model": name, "npu": args.npu, **sw}, indent=1)
         else:
             print(_sweep_table(sw, f"{name} on {args.npu}", batch))
         return 0
     batch = 1 if args.batch is None else args.batch
     out = report(design, layers, batch, exit_layers)
     if args.json:
-        print(json.dumps(out, indent=1))
+        print_json(out, indent=1)
     else:
         print(_table(out, f"{name} on {args.npu}, batch {batch}"))
     return 0

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from dse.cli._common import flags, int_at_least, positive_float, warn
+from dse.cli._common import flags, int_at_least, positive_float, print_json, warn
 from dse.common import InputError, check_choice
 from dse.common.limits import MAX_REQUESTS
 
@@ -205,7 +204,7 @@ def _export(args) -> int:
                **{n: float(v) for n, v in zip(data.metric_names, chosen.values, strict=True)},
                **{c.metric: c.value_of(stored_metrics(chosen)) for c in where}}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary, indent=2)
     else:
         shown = dict(zip(data.metric_names, map(float, chosen.values), strict=True))
         shown.update({c.metric: c.value_of(stored_metrics(chosen)) for c in where})
@@ -253,7 +252,7 @@ def _evaluate(args) -> int:
         result = evaluate_design(design, scenario_path=args.scenario, requests=args.requests,
                                  seeds=args.seeds, on_seed=bar.update)
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print_json(result, indent=2, default=str)
     else:
         seeds = result["seeds"]
         print(f"{args.design}: policy {result['policy']}, {result['requests']} requests, "

@@ -4,7 +4,6 @@ and exit-profile sensitivity, capacity-fair and tuned (``dse.experiments.reprodu
 from __future__ import annotations
 
 import math
-import shlex
 import sys
 
 from dse.cli._common import flags, int_at_least
@@ -39,6 +38,7 @@ def register(subparsers) -> None:
 
 
 def _reproduce(args) -> int:
+    import shlex
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
-from dse.cli._common import flags, fmt, json_safe
+from dse.cli._common import flags, fmt, json_safe, print_json
 from dse.common import InputError
 
 
@@ -124,7 +123,7 @@ def _eval(args) -> int:
         res = evaluate_agent(design, scenario, args.model, seeds=range(args.seeds),
                              n_requests=args.requests, on_run=bar.update)
     if args.json:
-        print(json.dumps(json_safe(res), indent=2))
+        print_json(json_safe(res), indent=2)
         return 0
     print(f"{scenario.name} on {args.npu}: {args.requests} requests x seeds "
           f"0..{args.seeds - 1}; mean [95% t interval over seeds]")

@@ -3,10 +3,9 @@ their checks are shared with ``dse compare``)."""
 
 from __future__ import annotations
 
-import json
 import math
 
-from dse.cli._common import flags, fmt, json_safe, warn
+from dse.cli._common import flags, fmt, json_safe, print_json, warn
 from dse.common import InputError, check_choice, check_float, check_requests, check_seed
 from dse.common.limits import MAX_RATE_RPS, MAX_TIME_MS, MIN_RATE_RPS
 
@@ -182,7 +181,7 @@ def _simulate(args) -> int:
                       seed=args.seed, warmup=args.warmup)
     warn(ev.warnings)
     if args.json:
-        print(json.dumps(json_safe(ev.metrics), indent=2))
+        print_json(json_safe(ev.metrics), indent=2)
         return 0
     m = ev.metrics
     params = " ".join(f"{k}={v}" for k, v in ev.params.items())
@@ -219,7 +218,7 @@ def _policies(args) -> int:
                             "low": q.low, "high": q.high, "log": q.log, "doc": q.doc}
                            for q in p.params.values()]}
                for p in [*POLICIES.values(), *LEARNED.values()]]
-        print(json.dumps(out, indent=2))
+        print_json(out, indent=2)
         return 0
     for p in [*POLICIES.values(), *LEARNED.values()]:
         mark = " (our reconstruction)" if p.reconstruction else ""

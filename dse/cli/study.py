@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from dse.cli._common import int_at_least, positive_float
+from dse.cli._common import int_at_least, positive_float, print_json
 from dse.common import InputError
 
 
@@ -182,7 +181,7 @@ def _status(args) -> int:
     st = status(spec, study, where=where, wide=True)
     st["storage"] = redact_url(url)
     if args.json:
-        print(json.dumps(st, indent=2, allow_nan=False, default=str))
+        print_json(st, indent=2, allow_nan=False, default=str)
         return 0
     c = st["counts"]
     states = ", ".join(f"{k.lower()} {v}" for k, v in c.items() if v)
@@ -217,7 +216,7 @@ def _metrics(args) -> int:
              "exact": m.exact, "source": m.source, "objective": m.objective, "doc": m.doc}
             for m in METRICS.values()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows, indent=2)
         return 0
     print(f"{'metric':<24} {'unit':<5} {'direction':<9} {'value':<8} {'from':<11} doc")
     for r in rows:
@@ -236,7 +235,7 @@ def _samplers(args) -> int:
                           "low": o.low, "high": o.high, "doc": o.doc}
                          for o in s.options.values()]} for s in SAMPLERS.values()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows, indent=2)
         return 0
     for r in rows:
         print(f"{r['name']}: {r['doc']}" + ("" if r["available"] else " (not installed)"))

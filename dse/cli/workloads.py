@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from dse.cli._common import print_json
 
 
 def register(subparsers) -> None:
@@ -57,7 +57,7 @@ def _list(args) -> int:
 
     rows = [get_model(n).summary() for n in list_models()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows, indent=2)
         return 0
     print(f"{'name':<12} {'layers':>6} {'GMACs':>8} {'backbone':>8} {'params M':>8}  "
           f"{'exits':<24} exit profile / accuracy")
@@ -105,7 +105,7 @@ def _show(args) -> int:
     fit = threshold_fit(m.name) if m.provenance else None
     summary = m.summary()
     if args.json:
-        print(json.dumps({**summary, "threshold_fit": fit, "layer_table": rows}, indent=2))
+        print_json({**summary, "threshold_fit": fit, "layer_table": rows}, indent=2)
         return 0
     print(f"{m.name}: {len(rows)} layers, {m.gmacs:.3f} GMACs "
           f"(backbone {m.backbone_gmacs:.3f}), {m.params_m:.2f} M weights, "
@@ -150,7 +150,7 @@ def _arrivals(args) -> int:
                        for q in p.params.values()]}
            for p in ARRIVALS.values()]
     if args.json:
-        print(json.dumps(out, indent=2))
+        print_json(out, indent=2)
         return 0
     for p in out:
         print(f"{p['name']}: {p['doc']}")
@@ -162,7 +162,7 @@ def _arrivals(args) -> int:
 
 
 def _trace(args) -> int:
-    from dse.cli._common import flags
+    from dse.cli._common import flags, print_json
     from dse.common import InputError, check_requests, check_seed
     from dse.common.limits import MAX_TIME_MS
     from workloads import load_scenario, trace_summary
@@ -184,7 +184,7 @@ def _trace(args) -> int:
     with flags(window_ms="--window-ms"):
         summary = trace_summary(sc, tr, args.window_ms)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary, indent=2)
         return 0
     print(f"{summary['scenario']}: {summary['requests']} requests over "
           f"{summary['duration_ms'] / 1000:.2f} s (seed {args.seed})")

@@ -9,7 +9,6 @@ to its flags where they differ.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -49,5 +48,7 @@ class RunError(RuntimeError):
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest option, or ``""``."""
+    import difflib  # loads with the first mistake that needs a suggestion
+
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from pathlib import Path
 
 from dse.common.errors import InputError
@@ -12,6 +10,8 @@ from dse.common.files import read_input_bytes
 
 def parse_toml(text: str, *, source: str) -> dict:
     """Parse TOML ``text``; a syntax error is an :class:`InputError` naming ``source``."""
+    import tomllib  # ~7 ms: loads with the first file, not for help or a flag's error
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -40,6 +40,8 @@ def table(doc: dict, name: str, *, source: str) -> dict:
     """The top-level table ``[name]`` of a parsed document; when it is missing the error
     points at a near miss (``missing table [scenario] (found [scenari]: a typo?)``)."""
     if name not in doc:
+        import difflib
+
         close = difflib.get_close_matches(name, list(doc), n=1, cutoff=0.6)
         hint = f" (found [{close[0]}]: a typo?)" if close else ""
         raise InputError(f"missing table [{name}]{hint}", source=source, field=name)

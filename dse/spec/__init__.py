@@ -8,17 +8,17 @@ The spec validates against every catalogue (policies, metrics, samplers, arrival
 processes, models), so it sits above ``dse.search`` in the layer order.
 """
 
+from dse.common.lazy import lazy_exports
+from dse.spec._load import load_spec, parse_spec
 from dse.spec.paths import default_storage, resolve_storage_path, results_folder, storage_file
-from dse.spec.space import Dim, Space, decode_choice, encode_choice, parse_dim
-from dse.spec.study import (
-    DIRECTIONS,
-    Constraint,
-    Fidelity,
-    StudySpec,
-    load_spec,
-    parse_spec,
-    spec_hash,
-)
+
+# The typed objects load on first use: a spec whose document is malformed (TOML, tables,
+# [study] key names) is reported without the dataclasses and the catalogues.
+__getattr__ = lazy_exports(__name__, {
+    **dict.fromkeys(("Dim", "Space", "decode_choice", "encode_choice", "parse_dim"),
+                    "dse.spec.space"),
+    **dict.fromkeys(("DIRECTIONS", "Constraint", "Fidelity", "StudySpec", "spec_hash"),
+                    "dse.spec.study")})
 
 __all__ = ["DIRECTIONS", "Constraint", "Dim", "Fidelity", "Space", "StudySpec",
            "decode_choice", "default_storage", "encode_choice", "load_spec", "parse_dim",

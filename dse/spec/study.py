@@ -21,10 +21,7 @@ values.  Nothing here touches a storage.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,9 +38,7 @@ from dse.common import (
     check_seed,
     check_str,
     check_table,
-    parse_toml,
 )
-from dse.common.files import read_input_bytes
 from dse.common.limits import BYTES_PER_REQUEST
 from dse.metrics import (
     SATISFACTION_LOADS,
@@ -59,8 +54,6 @@ from dse.spec.paths import default_storage, resolve_storage_path
 from dse.spec.space import Space, parse_exits, parse_space
 
 DIRECTIONS = ("maximize", "minimize")
-_STUDY_KEYS = ("name", "storage", "results_dir", "sampler", "sampler_options", "n_trials",
-               "timeout", "seed", "objectives", "constraints")
 _FIDELITY_KEYS = ("requests", "replications", "warmup", "short_requests", "prune_after",
                   "prune_margin", "satisfaction_loads", "satisfaction_slo_x")
 
@@ -287,41 +280,17 @@ def _parse_scenario(table, source: str, base: Path):
 
 def spec_hash(parts: dict) -> str:
     """Hash (hex, 16 chars) of everything that defines the study's numbers."""
+    import hashlib
+    import json
+
     blob = json.dumps(parts, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------- entry points
-def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a study spec file."""
-    path = Path(path)
-    source = str(path)
-    if "\0" not in source and not os.path.lexists(source):
-        raise InputError("no such spec file", source=source)
-    raw = read_input_bytes(source, what="spec file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file (byte {exc.start}), expected TOML",
-                         source=source) from None
-    return parse_spec(text, source=source, base=path.resolve().parent)
-
-
-def parse_spec(text: str, *, source: str = "<spec>", base: Path | None = None) -> StudySpec:
-    """Validate spec TOML ``text``; relative paths resolve against ``base``."""
-    base = base or Path.cwd()
-    doc = parse_toml(text, source=source)
-    if "study" not in doc and ("npu" in doc or "schema_version" in doc):
-        raise InputError(f"this is a design file, not a study spec: `dse evaluate {source}` "
-                         f"re-simulates it, `dse simulate --npu {source}` runs it on a "
-                         "workload", source=source)
-    check_keys(doc, ("study", "scenario", "fidelity", "space"), source=source)
-    for key in ("study", "scenario", "space"):
-        if key not in doc:
-            raise InputError(f"missing [{key}] table", source=source, field=key)
-    study = check_table(doc["study"], source=source, field="study")
-    check_keys(study, _STUDY_KEYS, source=source, prefix="study.")
-
+# --------------------------------------------------------------------------- the spec
+def from_document(doc: dict, *, text: str, source: str, base: Path) -> StudySpec:
+    """The spec of a parsed document whose shape :func:`dse.spec.parse_spec` checked."""
+    study = doc["study"]
     name = check_str(study.get("name"), source=source, field="study.name", empty=False)
     sampler, options = _parse_sampler(study, source)
     n_trials = _get(study, "n_trials", check_int, source=source, field="study.n_trials",
