@@ -36,7 +36,6 @@ studies search and the batch kernel runs); :func:`get_policy` finds both.
 from __future__ import annotations
 
 import collections
-import hashlib
 import inspect
 import math
 from dataclasses import dataclass
@@ -173,6 +172,8 @@ class Policy:
         """The kernel's handle on this policy: its name plus a digest of the simulator's
         sources and of the policy's functions, so that an edit recompiles the kernel
         instead of loading a stale cached one (see :mod:`dse.sim._dispatch`)."""
+        import hashlib
+
         from dse.sim._dispatch import PolicyKey  # Numba: imported when a kernel is needed
 
         if self.runner is not None:
