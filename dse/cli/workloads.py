@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dse.cli._common import print_json
+from dse.cli._common import flags, print_json
 
 
 def register(subparsers) -> None:
@@ -162,7 +162,6 @@ def _arrivals(args) -> int:
 
 
 def _trace(args) -> int:
-    from dse.cli._common import flags, print_json
     from dse.common import InputError, check_requests, check_seed
     from dse.common.limits import MAX_TIME_MS
     from workloads import load_scenario, trace_summary

@@ -104,7 +104,8 @@ def _judge(st, order, aux, fa, now, final):
         d = st.rf[S.RF_DEADLINE, i]
         if not final and not d < now:
             break
-        ok = st.ri[S.RI_DROPPED, i] == 0 and st.rf[S.RF_DONE, i] <= d  # NaN (not done) compares False
+        # done is NaN until the request completes, and NaN <= d is False
+        ok = st.ri[S.RI_DROPPED, i] == 0 and st.rf[S.RF_DONE, i] <= d
         if not ok:
             viol += 1
         fa[F_ATT] = 0.99 * fa[F_ATT] + (0.01 if ok else 0.0)
