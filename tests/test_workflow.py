@@ -299,8 +299,11 @@ def test_second_ctrl_c_exits_cleanly(tmp_path):
     import time
 
     spec = tmp_path / "s.toml"
+    # trials long enough (3 x 300,000 requests: ~1.7 s each on 2 cores, ~0.8 s with one
+    # replication) that the second signal, 0.3 s after the first, still finds one running;
+    # with one, a trial sometimes ended in between and the second Ctrl-C hit the report
     spec.write_text(SPEC.replace("n_trials = 12", "n_trials = 400")
-                    .replace("requests = 500", "requests = 300000"))
+                    .replace("requests = 500", "requests = 300000\nreplications = 3"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "dse", "run", str(spec)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
