@@ -42,6 +42,21 @@ class Deferred:
 
 _PENDING: list[Deferred] = []
 
+
+class Int64(int):
+    """An int64 constant for kernel code, declared without importing NumPy:
+    :func:`materialize` puts ``numpy.int64(value)`` in its place.  For the starting value
+    of a loop variable (``j = ZERO``, not ``j = 0``): Numba types ``j = 0`` as the literal
+    ``Literal[int](0)``, refines it to int64 when the loop adds to it, and so runs the type
+    inference of the whole function a third time (a third of its typing)."""
+
+    __slots__ = ()
+
+
+ZERO = Int64(0)
+ONE = Int64(1)
+MINUS_ONE = Int64(-1)
+
 #: Options of a kernel helper called from several sites (``njit(**COMPILED_ONCE)``):
 #: typed and compiled once, then inlined by LLVM wherever it is called (``forceinline``).
 #: Numba's IR inlining (``inline="always"``, right for one-line helpers) types the helper
@@ -73,12 +88,16 @@ def materialize(namespaces=()) -> None:
     made = [d for d in _PENDING if d.dispatcher is None]
     for d in made:
         d.dispatcher = numba.njit(**d.options)(d.py_func)
-    spaces = {id(ns): ns for ns in namespaces}
+    import numpy
+
+    spaces = {id(ns): ns for ns in (*namespaces, globals())}
     spaces.update({id(d.py_func.__globals__): d.py_func.__globals__ for d in _PENDING})
     for ns in spaces.values():
         for name, value in list(ns.items()):
             if isinstance(value, Deferred):
                 ns[name] = resolve(value)
+            elif type(value) is Int64:
+                ns[name] = numpy.int64(value)
     _PENDING.clear()
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit
 
 from dse.sim._dispatch import LAYOUT, continues_at, decide, on_batch_done
-from dse.sim._jit import COMPILED_ONCE
+from dse.sim._jit import COMPILED_ONCE, MINUS_ONE, ZERO
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -139,7 +139,7 @@ def _end_step(lay, st, tb, x):
                                             st.rf[RF_UTIL_MS], st.rf[RF_BATCH_SUM])
         rexitl = st.ri[RI_EXITL]
         ce, cu, cb = acc[a, c], acc[a + 1, c], acc[a + 2, c]
-        j = 0
+        j = ZERO
         while j < n:
             i = mem[c, j]
             if rexitl[i] == layer:
@@ -204,7 +204,7 @@ def _next_event(lay, st):
         ai = st.iv[IV_NEXT_ARRIVAL]
         t_arr = st.rf[RF_ARRIVAL, ai] if ai < N else INF
         t_ex = INF
-        xe = -1
+        xe = MINUS_ONE
         for x in range(X):
             t = st.xf[XF_TEND, x] if st.xi[XI_BUSY, x] else st.xf[XF_WAKE, x]
             if t < t_ex:
@@ -237,7 +237,7 @@ def _next_event(lay, st):
                 ai += 1
             st.iv[IV_NEXT_ARRIVAL] = ai
             if ai == N:
-                tot = 0
+                tot = ZERO
                 for m in range(st.q.shape[1]):
                     tot += st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
                 st.iv[IV_QLEN_LAST] = tot
@@ -286,7 +286,7 @@ def _catchup_ahead(lay, st, tb, x):
     ce = st.cf[CF_KCE, c]
     cu = st.cf[CF_KCU, c]
     cb = st.cf[CF_KCB, c]
-    steps = 0
+    steps = ZERO
     in_flight = False
     t_new = now
     while st.cnt[CATCHUP, c, layer] == 0 and layer + 1 <= last:
@@ -326,53 +326,57 @@ def _run_ahead(st, tb, x, key, p):
     c = st.xi[XI_CTX, x]
     m = st.ci[CI_MODEL, c]
     n = st.ci[CI_N, c]
-    layer = st.ci[CI_LAYER, c]
+    first = st.ci[CI_LAYER, c]
     # tight loop over passes without exits: same additions, same order; the policy is
-    # asked at each boundary, first at the current one (one call site, inlined)
+    # asked at each boundary, first at the current one (one call site, inlined).  The
+    # rows are views from the current layer on, indexed from 0: an index the compiler
+    # knows is not negative needs no wrap-around arithmetic in the loop
+    lt = tb.lt[:, m, first:, n]
+    exits = st.cnt[MAIN, c, first:]
     horizon = st.fv[FV_HORIZON]
     now = st.fv[FV_NOW]
     ce = st.cf[CF_CE, c]
     cu = st.cf[CF_CU, c]
     cb = st.cf[CF_CB, c]
-    steps = 0
-    blocked = False
-    while True:
-        if not continues_at(key, st, tb, p, x, c, m, layer, n):
-            if steps == 0:
+    steps = ZERO
+    decides = False
+    for i in range(exits.shape[0]):  # ends at a pass with exits (the batch's last has)
+        if not continues_at(key, st, tb, p, x, c, m, first + i, n):
+            if i == 0:
                 return False  # nothing ran ahead: the state is untouched
-            blocked = True
+            decides = True
             break
-        if st.cnt[MAIN, c, layer] != 0:
+        if exits[i] != 0:
             break
-        t_new = now + tb.lt[LT_MS, m, layer, n]
+        t_new = now + lt[LT_MS, i]
         if not (t_new < t_block and t_new <= horizon):
-            blocked = True
             break
         now = t_new
-        ce += tb.lt[LT_EPS, m, layer, n]
-        cu += tb.lt[LT_UPS, m, layer, n]
+        ce += lt[LT_EPS, i]
+        cu += lt[LT_UPS, i]
         cb += n
         steps += 1
-        layer += 1
         st.fv[FV_NOW] = now  # the boundary's time, as decide would see it
     st.cf[CF_CE, c] = ce
     st.cf[CF_CU, c] = cu
     st.cf[CF_CB, c] = cb
-    st.ci[CI_LAYER, c] = layer
+    st.ci[CI_LAYER, c] = first + steps
     st.fv[FV_NOW] = now
-    st.xf[XF_TEND, x] = now
     st.iv[IV_STEPS] += steps
-    if blocked:
+    if decides:  # at this boundary the policy may not continue: the event loop asks it
+        st.xf[XF_TEND, x] = now
         return False
-    # the next pass has exits: the generic path accounts it
-    t_new = now + tb.lt[LT_MS, m, layer, n]
-    if not (t_new < t_block and t_new <= horizon):
-        return False
-    st.fv[FV_NOW] = t_new
+    # the policy continues here: start the next pass, as decide and _apply would
+    t_new = now + lt[LT_MS, steps]
     st.xf[XF_TEND, x] = t_new
     st.iv[IV_STEPS] += 1
     st.xi[XI_PEND, x] = 0
-    return True
+    if t_new < t_block and t_new <= horizon:  # it has exits: _end_step accounts them
+        st.fv[FV_NOW] = t_new
+        return True
+    st.xi[XI_BUSY, x] = 1  # it ends after another event: in flight
+    st.xf[XF_WAKE, x] = INF
+    return False
 
 
 @njit(**COMPILED_ONCE)
@@ -438,7 +442,12 @@ def _apply(lay, st, tb, x, act, m, k, w):
 
 @njit(**COMPILED_ONCE)
 def _advance(st, tb, key, p):
-    """Process events until an executor needs a decision; return it (-1: the run is over)."""
+    """Process events until an executor needs a decision; return it (-1: the run is over).
+
+    When a step empties executor xe's batch, xe is returned at once: it is the only
+    executor waiting for a decision (``_next_event`` returns a step's end only when none
+    is, and ``_end_step`` and ``on_batch_done`` touch no other executor's flags), so
+    ``_next_event`` would return it next."""
     while True:
         y = _next_event(LAYOUT, st)
         if y >= -1:
@@ -446,8 +455,10 @@ def _advance(st, tb, key, p):
         xe = -2 - y
         while True:  # the step that ended, then the steps run ahead of the loop
             c = _end_step(LAYOUT, st, tb, xe)
-            if c >= 0:
+            if c >= 0:  # xe is idle and the only executor to decide now (see below)
                 on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
+                st.xi[XI_PEND, xe] = 0
+                return xe
             if not _run_ahead(st, tb, xe, key, p):
                 break
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from dse.sim._jit import njit
+from dse.sim._jit import MINUS_ONE, njit
 
 INF = math.inf
 
@@ -208,7 +208,7 @@ def qpeek(st, m, j):
 @njit(cache=True, inline="always", _nrt=False)
 def oldest_model(st):
     """Model whose queue head arrived first (lowest index on ties), or -1 if all empty."""
-    best = -1
+    best = MINUS_ONE
     t = INF
     for m in range(st.q.shape[1]):
         if st.q[Q_TAIL, m] > st.q[Q_HEAD, m]:

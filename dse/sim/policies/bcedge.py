@@ -4,7 +4,7 @@ dispatch picks the batch size maximising throughput x (slack / latency)^latency_
 
 from __future__ import annotations
 
-from dse.sim._jit import njit
+from dse.sim._jit import ONE, njit
 from dse.sim._state import (
     ACT_CONTINUE,
     ACT_START,
@@ -38,7 +38,7 @@ def decide(st, tb, p, x, now):
     bmax = min(qlen(st, m), int(p[P.max_batch]))
     slack = st.rf[RF_DEADLINE, qpeek(st, m, 0)] - now
     last = tb.n_layers[m] - 1
-    best_b = 1
+    best_b = ONE
     best_u = -INF
     for b in range(1, bmax + 1):
         t = tb.lt[LT_CUM, m, last, b]

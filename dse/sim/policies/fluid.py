@@ -11,7 +11,7 @@ still on time late.
 
 from __future__ import annotations
 
-from dse.sim._jit import COMPILED_ONCE, njit
+from dse.sim._jit import COMPILED_ONCE, MINUS_ONE, ONE, ZERO, njit
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -54,7 +54,7 @@ def start_size(tb, m, bmax):
     """Batch size in ``1..bmax`` of best expected throughput ``b / erem[0, b]`` (the
     smallest on ties): the latency table decides, so a cliff such as a DRAM spill at
     some ``b`` is avoided."""
-    best = 1
+    best = ONE
     for b in range(2, bmax + 1):
         if b * tb.pt[PT_EREM, m, 0, best] > best * tb.pt[PT_EREM, m, 0, b]:
             best = b
@@ -105,7 +105,7 @@ def refill_size(st, tb, p, c, m, ld, n, q, kmax, now):
     d_w, d_e = protected(st, c, p[P.slack_ms], now + (tb.pt[PT_WHI, m, L, n] - tb.pt[PT_WHI, m, ld, n]),
                          now + r0)
     a = tb.alive[m, ld]
-    best_k = 0
+    best_k = ZERO
     best = 0.0
     for k in range(1, kmax + 1):
         if now + tb.pt[PT_WHI, m, ld, k] + (tb.pt[PT_WHI, m, L, n + k] - tb.pt[PT_WHI, m, ld, n + k]) > d_w:
@@ -151,9 +151,9 @@ def job(st, tb, p, x, m, mb):
 def idle_choice(st, tb, p, x, mb, now):
     """Idle executor: of the jobs that can still start on time (latest start >= now), the
     one of earliest latest start; when none can, a paused batch, else the oldest queue."""
-    best_act = -1
-    best_m = -1
-    best_k = 0
+    best_act = MINUS_ONE
+    best_m = MINUS_ONE
+    best_k = ZERO
     best_lst = INF
     for m in range(tb.lt.shape[1]):
         act, k, lst, w = job(st, tb, p, x, m, mb)
@@ -180,9 +180,9 @@ def preemption(st, tb, p, x, c, m, ld, n, mb, now):
     w_rem = tb.pt[PT_WHI, m, L, n] - tb.pt[PT_WHI, m, ld, n]
     e_rem = tb.pt[PT_EREM, m, ld, n]
     d_w, _ = protected(st, c, p[P.slack_ms], now + w_rem, now + e_rem)
-    best_act = -1
-    best_m = -1
-    best_k = 0
+    best_act = MINUS_ONE
+    best_m = MINUS_ONE
+    best_k = ZERO
     best_lst = INF
     for o in range(tb.lt.shape[1]):
         if o == m:

@@ -4,7 +4,7 @@ threshold, the one with the shortest remaining work runs (preempting the current
 
 from __future__ import annotations
 
-from dse.sim._jit import njit
+from dse.sim._jit import MINUS_ONE, ZERO, njit
 from dse.sim._state import (
     ACT_CONTINUE,
     ACT_RESUME,
@@ -37,9 +37,9 @@ def decide(st, tb, p, x, now):
     thr = p[P.token_threshold]
     M = tb.lt.shape[1]
     cur = st.xi[XI_CTX, x]
-    b_act = -1
-    b_m = -1
-    b_k = 0
+    b_act = MINUS_ONE
+    b_m = MINUS_ONE
+    b_k = ZERO
     b_est = INF
     if cur >= 0:
         m = st.ci[CI_MODEL, cur]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dse.sim._jit import njit
+from dse.sim._jit import MINUS_ONE, njit
 from dse.sim._state import (
     ACT_CONTINUE,
     ACT_START,
@@ -29,7 +29,7 @@ def decide(st, tb, p, x, now):
         return ACT_CONTINUE, -1, 0, 0.0
     mb = int(p[P.max_batch])
     M = st.q.shape[1]
-    full = -1
+    full = MINUS_ONE
     t_full = INF
     for m in range(M):  # a full batch goes first (oldest head among full queues)
         if qlen(st, m) >= mb:
