@@ -44,11 +44,11 @@ _PENDING: list[Deferred] = []
 
 
 class Int64(int):
-    """An int64 constant for kernel code, declared without importing NumPy:
-    :func:`materialize` puts ``numpy.int64(value)`` in its place.  For the starting value
-    of a loop variable (``j = ZERO``, not ``j = 0``): Numba types ``j = 0`` as the literal
-    ``Literal[int](0)``, refines it to int64 when the loop adds to it, and so runs the type
-    inference of the whole function a third time (a third of its typing)."""
+    """An int that Numba types as int64, never as a literal, for the starting value of a
+    loop variable (``j = ZERO``, not ``j = 0``).  Numba types ``j = 0`` as the literal
+    ``Literal[int](0)``, refines it to int64 when the loop adds to it, and so runs the
+    type inference of the whole function a third time (a third of its typing); it makes
+    literals of plain ints only.  Needs no NumPy import, unlike ``numpy.int64``."""
 
     __slots__ = ()
 
@@ -88,16 +88,12 @@ def materialize(namespaces=()) -> None:
     made = [d for d in _PENDING if d.dispatcher is None]
     for d in made:
         d.dispatcher = numba.njit(**d.options)(d.py_func)
-    import numpy
-
-    spaces = {id(ns): ns for ns in (*namespaces, globals())}
+    spaces = {id(ns): ns for ns in namespaces}
     spaces.update({id(d.py_func.__globals__): d.py_func.__globals__ for d in _PENDING})
     for ns in spaces.values():
         for name, value in list(ns.items()):
             if isinstance(value, Deferred):
                 ns[name] = resolve(value)
-            elif type(value) is Int64:
-                ns[name] = numpy.int64(value)
     _PENDING.clear()
 
 
