@@ -455,7 +455,7 @@ def _advance(st, tb, key, p):
         xe = -2 - y
         while True:  # the step that ended, then the steps run ahead of the loop
             c = _end_step(LAYOUT, st, tb, xe)
-            if c >= 0:  # xe is idle and the only executor to decide now (see below)
+            if c >= 0:  # xe is idle and the only executor to decide now (docstring)
                 on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
                 st.xi[XI_PEND, xe] = 0
                 return xe
