@@ -35,10 +35,12 @@ doubled ``fluid``'s compile.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from dse.sim._dispatch import LAYOUT, continues_at, decide, on_batch_done
-from dse.sim._jit import COMPILED_ONCE, MINUS_ONE, ZERO
+from dse.sim._jit import COMPILED_ONCE, MINUS_ONE, ONE, ZERO, Int64
 from dse.sim._state import (
     ACT_CATCHUP,
     ACT_CONTINUE,
@@ -63,6 +65,7 @@ from dse.sim._state import (
     CI_OPEN,
     FV_HORIZON,
     FV_NOW,
+    FV_PAST,
     INF,
     IV_CATCHUPS,
     IV_DONE,
@@ -97,6 +100,28 @@ from dse.sim._state import (
     XI_PHASE,
 )
 
+
+@intrinsic
+def _idx(typingctx, v):
+    """``v``, known to be >= 0, to index arrays with: the compiler is told so
+    (``llvm.assume``), which drops Numba's negative-index wrap-around (a compare and
+    an add per access) wherever ``v`` or a sum of such values indexes an array."""
+    if not isinstance(v, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        assume = builder.module.declare_intrinsic(
+            "llvm.assume", fnty=ir.FunctionType(ir.VoidType(), [ir.IntType(1)]))
+        builder.call(assume, [builder.icmp_signed(">=", args[0], ir.Constant(args[0].type, 0))])
+        return args[0]
+    return v(v), codegen
+
+
+#: The phases as arguments: int64, not literals, so that one compiled function serves
+#: both (LLVM still folds the constant into each inlined copy).
+P_MAIN = Int64(MAIN)
+P_CATCHUP = Int64(CATCHUP)
+
 #: Options of every kernel function but ``drive``: compiled and cached on its own, and
 #: callable only from compiled code (no Python or C wrapper to generate).
 INNER = {"cache": True, "_nrt": False, "no_cpython_wrapper": True,
@@ -104,12 +129,14 @@ INNER = {"cache": True, "_nrt": False, "no_cpython_wrapper": True,
 
 
 @njit(**INNER)
-def _start_step(lay, st, tb, x):
-    """Start the next layer pass of executor x's batch (or catch-up sub-batch) now."""
-    c = st.xi[XI_CTX, x]
-    r = CI_LAYER + 2 * st.xi[XI_PHASE, x]
-    st.xf[XF_TEND, x] = st.fv[FV_NOW] + tb.lt[LT_MS, st.ci[CI_MODEL, c], st.ci[r, c],
-                                              st.ci[r + 1, c]]
+def _start_step(lay, st, tb, x, ph):
+    """Start the next layer pass of executor x's batch (phase ``ph`` MAIN) or catch-up
+    sub-batch (CATCHUP) now."""
+    x = _idx(x)
+    c = _idx(st.xi[XI_CTX, x])
+    r = CI_LAYER + 2 * ph
+    st.xf[XF_TEND, x] = st.fv[FV_NOW] + tb.lt[LT_MS, _idx(st.ci[CI_MODEL, c]),
+                                              _idx(st.ci[r, c]), _idx(st.ci[r + 1, c])]
     st.xi[XI_BUSY, x] = 1
     st.iv[IV_STEPS] += 1
 
@@ -120,17 +147,18 @@ def _end_step(lay, st, tb, x):
     Returns the batch context that emptied (the caller runs the policy's
     ``on_batch_done``), else -1."""
     now = st.fv[FV_NOW]
+    x = _idx(x)
     st.xi[XI_BUSY, x] = 0
-    c = st.xi[XI_CTX, x]
-    m = st.ci[CI_MODEL, c]
-    ph = st.xi[XI_PHASE, x]
+    c = _idx(st.xi[XI_CTX, x])
+    m = _idx(st.ci[CI_MODEL, c])
+    ph = _idx(st.xi[XI_PHASE, x])
     r = CI_LAYER + 2 * ph  # rows of this phase: layer r, active samples r + 1
     a = CF_CE + 3 * ph     # accumulators a, a + 1, a + 2
     mem = st.mem[ph]
     cnt = st.cnt[ph]
     acc = st.cf
-    layer = st.ci[r, c]
-    n = st.ci[r + 1, c]
+    layer = _idx(st.ci[r, c])
+    n = _idx(st.ci[r + 1, c])
     acc[a, c] += tb.lt[LT_EPS, m, layer, n]
     acc[a + 1, c] += tb.lt[LT_UPS, m, layer, n]
     acc[a + 2, c] += n
@@ -141,7 +169,7 @@ def _end_step(lay, st, tb, x):
         ce, cu, cb = acc[a, c], acc[a + 1, c], acc[a + 2, c]
         j = ZERO
         while j < n:
-            i = mem[c, j]
+            i = _idx(mem[c, j])
             if rexitl[i] == layer:
                 done[i] = now
                 energy[i] += ce
@@ -170,20 +198,21 @@ def _end_step(lay, st, tb, x):
         dcu = acc[CF_KCU, c] - acc[CF_CU, c]
         dcb = acc[CF_KCB, c] - acc[CF_CB, c]
         for j in range(n):
-            i = mem[c, j]
+            i = _idx(mem[c, j])
+            e = _idx(rexitl[i])
             energy[i] += dce
             util_ms[i] += dcu
             batch_sum[i] += dcb
             st.mem[MAIN, c, b] = i
-            st.cnt[MAIN, c, rexitl[i]] += 1
-            cnt[c, rexitl[i]] = 0
+            st.cnt[MAIN, c, e] += 1
+            cnt[c, e] = 0
             b += 1
         st.ci[CI_N, c] = b
         st.ci[CI_KN, c] = 0
         st.xi[XI_PHASE, x] = MAIN
         st.xi[XI_PEND, x] = 1
     else:
-        _start_step(lay, st, tb, x)
+        _start_step(lay, st, tb, x, P_CATCHUP)
     return -1
 
 
@@ -201,7 +230,7 @@ def _next_event(lay, st):
                 return x
         if st.iv[IV_DONE]:
             return -1
-        ai = st.iv[IV_NEXT_ARRIVAL]
+        ai = _idx(st.iv[IV_NEXT_ARRIVAL])
         t_arr = st.rf[RF_ARRIVAL, ai] if ai < N else INF
         t_ex = INF
         xe = MINUS_ONE
@@ -224,13 +253,13 @@ def _next_event(lay, st):
         st.fv[FV_NOW] = t_next
         if t_arr <= t_ex:
             while ai < N and st.rf[RF_ARRIVAL, ai] == t_arr:  # enqueue (or drop at the cap)
-                m = st.ri[RI_MODEL, ai]
+                m = _idx(st.ri[RI_MODEL, ai])
                 q = st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
                 if q >= st.iv[IV_QCAP]:
                     st.ri[RI_DROPPED, ai] = 1
                     st.iv[IV_DROPPED] += 1
                 else:
-                    st.ri[RI_QBUF, st.qoff[m] + st.q[Q_TAIL, m]] = ai
+                    st.ri[RI_QBUF, _idx(st.qoff[m] + st.q[Q_TAIL, m])] = ai
                     st.q[Q_TAIL, m] += 1
                     if q + 1 > st.iv[IV_MAX_QLEN]:
                         st.iv[IV_MAX_QLEN] = q + 1
@@ -244,7 +273,7 @@ def _next_event(lay, st):
             for x in range(X):
                 if st.xi[XI_CTX, x] < 0 and st.xi[XI_BUSY, x] == 0:
                     st.xi[XI_PEND, x] = 1
-        elif st.xi[XI_BUSY, xe]:
+        elif st.xi[XI_BUSY, _idx(xe)]:
             return -2 - xe
         else:
             st.xf[XF_WAKE, xe] = INF
@@ -254,34 +283,45 @@ def _next_event(lay, st):
 AHEAD_STOP = 0  # the event loop takes over
 AHEAD_STEP = 1  # a step ended that _end_step must account (exits, a merge)
 AHEAD_MAIN = 2  # the running batch is at a layer boundary: ask the policy
+AHEAD_FLIGHT = 3  # a pass of the running batch is in flight (just started by _apply)
 
 
 @njit(**INNER)
 def _catchup_ahead(lay, st, tb, x):
     """The policy-independent part of running ahead of the event loop (see
     :func:`_run_ahead`): a catch-up pass in flight runs on to its merge, as far as no
-    other event (arrival, other executor, horizon) comes first.  Returns
-    ``(AHEAD_*, t_block)``, ``t_block`` the time of the first other event."""
-    ai = st.iv[IV_NEXT_ARRIVAL]
-    t_block = st.rf[RF_ARRIVAL, ai] if ai < st.rf.shape[1] else INF
+    other event (arrival, other executor, horizon) comes first.  Nothing runs ahead
+    while another executor waits for a decision.  Returns
+    ``(AHEAD_*, t_block)``: only a step that ends before ``t_block`` runs ahead (the
+    first other event, or the first time past the horizon)."""
+    x = _idx(x)
+    ai = _idx(st.iv[IV_NEXT_ARRIVAL])
+    t_block = st.fv[FV_PAST]
+    if ai < st.rf.shape[1] and st.rf[RF_ARRIVAL, ai] < t_block:
+        t_block = st.rf[RF_ARRIVAL, ai]
     for y in range(st.xi.shape[1]):
         if y != x:
+            if st.xi[XI_PEND, y]:  # another executor decides now (after an arrival)
+                return AHEAD_STOP, t_block
             t = st.xf[XF_TEND, y] if st.xi[XI_BUSY, y] else st.xf[XF_WAKE, y]
             if t < t_block:
                 t_block = t
-    if not st.xi[XI_BUSY, x]:
-        if st.xi[XI_PEND, x] and st.xi[XI_CTX, x] >= 0 and st.xi[XI_PHASE, x] == MAIN:
+    if st.xi[XI_PHASE, x] == MAIN:
+        if st.xi[XI_BUSY, x]:
+            return AHEAD_FLIGHT, t_block
+        if st.xi[XI_PEND, x] and st.xi[XI_CTX, x] >= 0:
             return AHEAD_MAIN, t_block
         return AHEAD_STOP, t_block
-    # a catch-up pass is in flight: no decisions until the merge
-    horizon = st.fv[FV_HORIZON]
-    now = st.xf[XF_TEND, x]
-    if not (now < t_block and now <= horizon):
+    if not st.xi[XI_BUSY, x]:
         return AHEAD_STOP, t_block
-    c = st.xi[XI_CTX, x]
-    m = st.ci[CI_MODEL, c]
-    n = st.ci[CI_KN, c]
-    layer = st.ci[CI_KLAYER, c]
+    # a catch-up pass is in flight: no decisions until the merge
+    now = st.xf[XF_TEND, x]
+    if not now < t_block:
+        return AHEAD_STOP, t_block
+    c = _idx(st.xi[XI_CTX, x])
+    m = _idx(st.ci[CI_MODEL, c])
+    n = _idx(st.ci[CI_KN, c])
+    layer = _idx(st.ci[CI_KLAYER, c])
     last = st.ci[CI_KLAST, c]
     ce = st.cf[CF_KCE, c]
     cu = st.cf[CF_KCU, c]
@@ -296,7 +336,7 @@ def _catchup_ahead(lay, st, tb, x):
         layer += 1
         steps += 1
         t_new = now + tb.lt[LT_MS, m, layer, n]
-        if not (t_new < t_block and t_new <= horizon):
+        if not t_new < t_block:
             in_flight = True
             break
         now = t_new
@@ -317,30 +357,49 @@ def _catchup_ahead(lay, st, tb, x):
 def _run_ahead(st, tb, x, key, p):
     """Run the following layer steps of executor x inline while the policy would
     certainly continue and no other event (arrival, other executor, horizon) comes
-    first: exactly what the event loop would do, minus its bookkeeping.  Returns True
-    when it stopped at the end of a step that the generic :func:`_end_step` must
-    account (exits, a merge), False when the event loop takes over."""
+    first: exactly what the event loop would do, minus its bookkeeping.  Called after
+    :func:`_end_step` (x at a boundary or in a catch-up pass) and after :func:`_apply`
+    (x in the pass it just started, or idle).  Returns True when it stopped at the end
+    of a step that the generic :func:`_end_step` must account (exits, a merge), False
+    when the event loop takes over."""
     ahead, t_block = _catchup_ahead(LAYOUT, st, tb, x)
-    if ahead != AHEAD_MAIN:
+    if ahead != AHEAD_MAIN and ahead != AHEAD_FLIGHT:
         return ahead == AHEAD_STEP
-    c = st.xi[XI_CTX, x]
-    m = st.ci[CI_MODEL, c]
-    n = st.ci[CI_N, c]
-    first = st.ci[CI_LAYER, c]
+    x = _idx(x)
+    c = _idx(st.xi[XI_CTX, x])
+    m = _idx(st.ci[CI_MODEL, c])
+    n = _idx(st.ci[CI_N, c])
+    first = _idx(st.ci[CI_LAYER, c])
     # tight loop over passes without exits: same additions, same order; the policy is
     # asked at each boundary, first at the current one (one call site, inlined).  The
     # rows are views from the current layer on, indexed from 0: an index the compiler
     # knows is not negative needs no wrap-around arithmetic in the loop
     lt = tb.lt[:, m, first:, n]
     exits = st.cnt[MAIN, c, first:]
-    horizon = st.fv[FV_HORIZON]
     now = st.fv[FV_NOW]
     ce = st.cf[CF_CE, c]
     cu = st.cf[CF_CU, c]
     cb = st.cf[CF_CB, c]
-    steps = ZERO
+    i0 = ZERO  # the first boundary to ask the policy at (0: the current one)
+    if ahead == AHEAD_FLIGHT:  # pass `first`, started at now, ends at t_new
+        t_new = st.xf[XF_TEND, x]
+        if not t_new < t_block:
+            return False  # it ends after another event
+        if exits[0] != 0:  # _end_step accounts its exits
+            st.fv[FV_NOW] = t_new
+            return True
+        now = t_new  # it ends first and has no exits: as _end_step would
+        ce += lt[LT_EPS, 0]
+        cu += lt[LT_UPS, 0]
+        cb += n
+        st.xi[XI_BUSY, x] = 0
+        st.xi[XI_PEND, x] = 1
+        st.iv[IV_STEPS] -= 1  # counted again below
+        st.fv[FV_NOW] = now
+        i0 = ONE
+    steps = i0
     decides = False
-    for i in range(exits.shape[0]):  # ends at a pass with exits (the batch's last has)
+    for i in range(i0, exits.shape[0]):  # ends at a pass with exits (the batch's last has)
         if not continues_at(key, st, tb, p, x, c, m, first + i, n):
             if i == 0:
                 return False  # nothing ran ahead: the state is untouched
@@ -349,7 +408,7 @@ def _run_ahead(st, tb, x, key, p):
         if exits[i] != 0:
             break
         t_new = now + lt[LT_MS, i]
-        if not (t_new < t_block and t_new <= horizon):
+        if not t_new < t_block:
             break
         now = t_new
         ce += lt[LT_EPS, i]
@@ -371,7 +430,7 @@ def _run_ahead(st, tb, x, key, p):
     st.xf[XF_TEND, x] = t_new
     st.iv[IV_STEPS] += 1
     st.xi[XI_PEND, x] = 0
-    if t_new < t_block and t_new <= horizon:  # it has exits: _end_step accounts them
+    if t_new < t_block:  # it has exits: _end_step accounts them
         st.fv[FV_NOW] = t_new
         return True
     st.xi[XI_BUSY, x] = 1  # it ends after another event: in flight
@@ -384,13 +443,14 @@ def _apply(lay, st, tb, x, act, m, k, w):
     """Carry out a policy action for executor x at the current time."""
     M = tb.lt.shape[1]
     now = st.fv[FV_NOW]
+    x = _idx(x)
     st.xf[XF_WAKE, x] = INF
     if act == ACT_WAIT:
         st.xf[XF_WAKE, x] = w
         return
     if act == ACT_CATCHUP:
-        c = st.xi[XI_CTX, x]
-        m = st.ci[CI_MODEL, c]
+        c = _idx(st.xi[XI_CTX, x])
+        m = _idx(st.ci[CI_MODEL, c])
         mem, cnt = st.mem[CATCHUP], st.cnt[CATCHUP]
         st.ci[CI_KN, c] = k
         st.ci[CI_KLAYER, c] = 0
@@ -398,13 +458,14 @@ def _apply(lay, st, tb, x, act, m, k, w):
         st.cf[CF_KCE, c] = 0.0
         st.cf[CF_KCU, c] = 0.0
         st.cf[CF_KCB, c] = 0.0
-        st.xi[XI_PHASE, x] = CATCHUP
+        ph = P_CATCHUP
         st.iv[IV_CATCHUPS] += 1
     elif act == ACT_START or act == ACT_RESUME:
         if st.xi[XI_CTX, x] >= 0:  # pause the running batch
-            st.cf[CF_TP, st.xi[XI_CTX, x]] = now
+            st.cf[CF_TP, _idx(st.xi[XI_CTX, x])] = now
             st.iv[IV_PREEMPTIONS] += 1
-        c = x * M + m
+        m = _idx(m)
+        c = _idx(x * M + m)
         mem, cnt = st.mem[MAIN], st.cnt[MAIN]
         if act == ACT_START:
             st.ci[CI_OPEN, c] = 1
@@ -417,50 +478,58 @@ def _apply(lay, st, tb, x, act, m, k, w):
         else:
             k = 0  # a paused batch takes no new samples
         st.xi[XI_CTX, x] = c
-        st.xi[XI_PHASE, x] = MAIN
+        ph = P_MAIN
     elif act == ACT_CONTINUE:
         k = 0
-        c = st.xi[XI_CTX, x]
-        m = st.ci[CI_MODEL, c]
+        c = _idx(st.xi[XI_CTX, x])
+        m = _idx(st.ci[CI_MODEL, c])
         mem, cnt = st.mem[MAIN], st.cnt[MAIN]
+        ph = _idx(st.xi[XI_PHASE, x])
     else:
         return
+    st.xi[XI_PHASE, x] = ph
     # move the k oldest queued requests of model m into the (sub-)batch member list;
     # their accumulators start at the (sub-)batch's 0
-    head = st.qoff[m] + st.q[Q_HEAD, m]
+    head = _idx(st.qoff[m] + st.q[Q_HEAD, m])
     for j in range(k):
-        i = st.ri[RI_QBUF, head + j]
+        i = _idx(st.ri[RI_QBUF, head + j])
         mem[c, j] = i
-        cnt[c, st.ri[RI_EXITL, i]] += 1
+        cnt[c, _idx(st.ri[RI_EXITL, i])] += 1
         st.rf[RF_START, i] = now
         st.rf[RF_ENERGY, i] = 0.0
         st.rf[RF_UTIL_MS, i] = 0.0
         st.rf[RF_BATCH_SUM, i] = 0.0
     st.q[Q_HEAD, m] += k
-    _start_step(lay, st, tb, x)
+    _start_step(lay, st, tb, x, ph)
 
 
 @njit(**COMPILED_ONCE)
-def _advance(st, tb, key, p):
+def _advance(st, tb, key, p, xa):
     """Process events until an executor needs a decision; return it (-1: the run is over).
+    ``xa >= 0``: executor xa has just carried out an action; its steps run ahead first.
 
     When a step empties executor xe's batch, xe is returned at once: it is the only
     executor waiting for a decision (``_next_event`` returns a step's end only when none
     is, and ``_end_step`` and ``on_batch_done`` touch no other executor's flags), so
     ``_next_event`` would return it next."""
-    while True:
-        y = _next_event(LAYOUT, st)
-        if y >= -1:
-            return y
-        xe = -2 - y
-        while True:  # the step that ended, then the steps run ahead of the loop
+    xe = xa
+    event = xa < 0          # wait for the next event
+    end = xa < MINUS_ONE    # account the step of xe that ended (False: typed bool)
+    while True:  # one call site each: every call is inlined, the run-ahead's loop too
+        if event:
+            y = _next_event(LAYOUT, st)
+            if y >= -1:
+                return y
+            xe = -2 - y
+            end = y < MINUS_ONE
+        if end:
             c = _end_step(LAYOUT, st, tb, xe)
             if c >= 0:  # xe is idle and the only executor to decide now (docstring)
                 on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
                 st.xi[XI_PEND, xe] = 0
                 return xe
-            if not _run_ahead(st, tb, xe, key, p):
-                break
+        end = _run_ahead(st, tb, xe, key, p)
+        event = not end
 
 
 MODE_RUN = 0      # simulate to the end
@@ -478,9 +547,10 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
     mm = m
     kk = k
     ww = w
+    xa = MINUS_ONE  # the executor that has just carried out an action (MODE_RUN)
     while True:
         if mode == MODE_RUN or mode == MODE_ADVANCE:
-            y = _advance(st, tb, key, p)
+            y = _advance(st, tb, key, p, xa)
             if y < 0 or mode == MODE_ADVANCE:
                 return y
         if mode == MODE_RUN or mode == MODE_DECIDE:
@@ -494,6 +564,7 @@ def drive(st, tb, key, p, mode, x, act, m, k, w, out):
         _apply(LAYOUT, st, tb, y, a, mm, kk, ww)
         if mode == MODE_APPLY:
             return y
+        xa = y if a != ACT_WAIT else MINUS_ONE
 
 
 _NO_OUT = np.zeros(4)

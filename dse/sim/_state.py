@@ -32,7 +32,8 @@ N_IV = 9
 # --- float scalars State.fv ---------------------------------------------------------
 FV_NOW = 0            # current simulated time (ms)
 FV_HORIZON = 1        # end of simulated time (ms)
-N_FV = 2
+FV_PAST = 2           # the first time after the horizon, nextafter(FV_HORIZON) (ms)
+N_FV = 3
 
 # --- actions returned by a policy ---------------------------------------------------
 ACT_CONTINUE = 0      # run the next layer of the running batch
@@ -113,10 +114,12 @@ State = namedtuple("State", [
 
 # --- rows of the packed tables --------------------------------------------------------
 # Tables.lt[LT_*, m, l, b]: layer pass l of model m at batch b
+# (the three rows a layer pass reads are 0, 1, 2: the kernel's pass loop addresses rows
+# 1 and 2 as one row stride scaled by 1 and 2, which saves it a register)
 LT_MS = 0             # latency of the pass (ms)
-LT_CUM = 1            # ms summed over layers 0..l at batch b (ms)
-LT_EPS = 2            # energy of the pass / b: each sample's share (uJ)
-LT_UPS = 3            # ms x MAC utilisation of the pass / b: each sample's share (ms)
+LT_EPS = 1            # energy of the pass / b: each sample's share (uJ)
+LT_UPS = 2            # ms x MAC utilisation of the pass / b: each sample's share (ms)
+LT_CUM = 3            # ms summed over layers 0..l at batch b (ms)
 N_LT = 4
 # Tables.pt[PT_*, m, l, b]: exit-profile predictions (dse.sim._predict), l = layers done
 PT_EREM = 0           # expected ms of layers l.. for b samples active at l
@@ -151,7 +154,11 @@ def make_tables(ms, energy, util, n_layers, model_slo, alive, pred) -> Tables:
     util = np.asarray(util, dtype=np.float64)
     b = np.arange(ms.shape[2], dtype=np.float64)
     b[0] = 1.0  # column 0 is never used
-    lt = np.stack([ms, cum, energy / b, ms * util / b])
+    lt = np.empty((N_LT,) + ms.shape)
+    lt[LT_MS] = ms
+    lt[LT_EPS] = energy / b
+    lt[LT_UPS] = ms * util / b
+    lt[LT_CUM] = cum
     pt = np.ascontiguousarray(np.moveaxis(np.asarray(pred, dtype=np.float64), 1, 0))
     mf = np.stack([iso, np.asarray(model_slo, dtype=np.float64)])
     return Tables(lt, pt, np.ascontiguousarray(alive, dtype=np.float64), n_layers, mf)
@@ -173,6 +180,7 @@ def make_state(arrival, deadline, rmodel, rexitl, n_models, n_executors, max_bat
     iv[IV_QCAP] = int(queue_cap)
     fv = np.zeros(N_FV, dtype=np.float64)
     fv[FV_HORIZON] = float(horizon_ms)
+    fv[FV_PAST] = np.nextafter(fv[FV_HORIZON], np.inf)  # t <= horizon iff t < FV_PAST
     rf = np.zeros((N_RF, n), dtype=np.float64)
     rf[RF_ARRIVAL] = arrival
     rf[RF_DEADLINE] = deadline
