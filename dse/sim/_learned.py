@@ -189,7 +189,7 @@ def _step(st, tbs, key, p, parts, aux, fa, order, exit_mean, r_ref, cfg, batch, 
         _apply(LAYOUT, st, tb, x, ACT_START, m, k, 0.0)
     over = 0
     while True:
-        y = _advance(st, tb, key, p)
+        y = _advance(st, tb, key, p, _jit.MINUS_ONE)  # no action to run ahead of
         if y < 0:
             over = 1
             break
