@@ -122,13 +122,8 @@ def _idx(typingctx, v):
 P_MAIN = Int64(MAIN)
 P_CATCHUP = Int64(CATCHUP)
 
-#: Options of every kernel function but ``drive``: compiled and cached on its own, and
-#: callable only from compiled code (no Python or C wrapper to generate).
-INNER = {"cache": True, "_nrt": False, "no_cpython_wrapper": True,
-         "no_cfunc_wrapper": True}
 
-
-@njit(**INNER)
+@njit(**COMPILED_ONCE)
 def _start_step(lay, st, tb, x, ph):
     """Start the next layer pass of executor x's batch (phase ``ph`` MAIN) or catch-up
     sub-batch (CATCHUP) now."""
@@ -286,7 +281,7 @@ AHEAD_MAIN = 2  # the running batch is at a layer boundary: ask the policy
 AHEAD_FLIGHT = 3  # a pass of the running batch is in flight (just started by _apply)
 
 
-@njit(**INNER)
+@njit(**COMPILED_ONCE)
 def _catchup_ahead(lay, st, tb, x):
     """The policy-independent part of running ahead of the event loop (see
     :func:`_run_ahead`): a catch-up pass in flight runs on to its merge, as far as no
