@@ -105,6 +105,27 @@ def _sigint_runs(tiny_study, n: int, seed: int, n_trials: int):
     assert _check_stored(spec) == n_trials
 
 
+def test_stop_handler_survives_a_signal_storm():
+    """Signals arriving while the stop handler runs nest it inside itself (CPython does):
+    a handler that took a lock (``threading.Event.set``) or wrote through ``print`` then
+    waited on itself forever.  Thousands of SIGINTs sent back to back by another process."""
+    code = (
+        "import os, signal, subprocess, sys\n"
+        "from dse.cli._runner import Stop\n"
+        "stop = Stop().install(signal.SIGINT)\n"
+        "storm = subprocess.Popen([sys.executable, '-c', 'import os, signal\\n'\n"
+        "    f'for _ in range(20000): os.kill({os.getpid()}, signal.SIGINT)'])\n"
+        "while storm.poll() is None:\n"
+        "    pass\n"
+        "print(stop.hits, stop.event.is_set())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr
+    hits, is_set = proc.stdout.split()
+    assert int(hits) >= 2 and is_set == "True"
+    assert proc.stderr.count("stopping after") == 1 and proc.stderr.count("aborting") == 1
+
+
 def test_sigint_at_random_moments(tiny_study):
     _sigint_runs(tiny_study, 3, seed=1, n_trials=30)
 

@@ -34,30 +34,56 @@ from dse.spec import parse_spec
 SQLITE = "sqlite"
 
 
+class StopFlag:
+    """``threading.Event``'s ``set``/``is_set`` without its lock, for signal handlers.
+
+    CPython runs a signal handler inside another one when a second signal arrives while
+    the first handler runs (two Ctrl-C in a row); ``Event.set`` holds a non-reentrant
+    lock, so the inner handler's ``set`` waited on the outer one forever."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self):
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+def _say(text: str) -> None:
+    """One line to stderr from a signal handler: a raw write, which (unlike ``print``
+    or ``flush``, whose buffered writer refuses a reentrant call) is safe inside a nested
+    handler; stderr is line-buffered, so nothing written before is held back."""
+    os.write(sys.stderr.fileno(), text.encode() + b"\n")
+
+
 class Stop:
     """First signal: stop after the current trial.  Second: abort it (trial -> FAIL).
 
     The abort raises KeyboardInterrupt only while this process is inside a trial's
     objective (:meth:`guard`); anywhere else (Optuna recording a trial, the storage
     committing, the loop between trials) an exception could leave half-written
-    bookkeeping or escape as a traceback, and the stop already ends the loop there."""
+    bookkeeping or escape as a traceback, and the stop already ends the loop there.
+    The handler takes no lock (:class:`StopFlag`, :func:`_say`): it may run nested."""
 
     def __init__(self):
-        self.event = threading.Event()
+        self.event = StopFlag()
         self.hits = 0
         self.in_trial = False
         self._old = {}
 
     def __call__(self, signum, frame):
         self.hits += 1
+        hits = self.hits  # a nested handler may change self.hits meanwhile
         self.event.set()
-        if self.hits == 1:
-            print("\ndse: stopping after the current trial (Ctrl-C again to abort it)",
-                  file=sys.stderr)
+        if hits == 1:
+            _say("\ndse: stopping after the current trial (Ctrl-C again to abort it)")
             return
-        if self.hits == 2:
-            print("dse: aborting the running trial(s); complete trials are kept",
-                  file=sys.stderr)
+        if hits == 2:
+            _say("dse: aborting the running trial(s); complete trials are kept")
             if self.in_trial:
                 raise KeyboardInterrupt
         # a third signal while the abort unwinds: nothing more to do
