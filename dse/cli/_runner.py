@@ -57,7 +57,8 @@ def _say(text: str) -> None:
     """One line to stderr from a signal handler: a raw write, which (unlike ``print``
     or ``flush``, whose buffered writer refuses a reentrant call) is safe inside a nested
     handler; stderr is line-buffered, so nothing written before is held back."""
-    os.write(sys.stderr.fileno(), text.encode() + b"\n")
+    with contextlib.suppress(OSError, ValueError):  # stderr closed: the stop still counts
+        os.write(sys.stderr.fileno(), text.encode() + b"\n")
 
 
 class Stop:
