@@ -121,10 +121,18 @@ def measure(tree: Path, args) -> dict:
     return row
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def main() -> int:
+    from dse.sim import POLICIES
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", default="fcfs")
-    ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--policy", default="fcfs", choices=sorted(POLICIES))
+    ap.add_argument("--requests", type=_positive, default=20_000)
     ap.add_argument("--compile", action="store_true", help="also a cold compile (~8 min)")
     ap.add_argument("--against", help="git revision measured too (before/after)")
     ap.add_argument("--ref-dir", help="where to export --against (kept; default: temporary)")
@@ -156,4 +164,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("bench_instructions.py: interrupted")

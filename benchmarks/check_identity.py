@@ -184,6 +184,11 @@ def export_revision(rev: str, where: Path) -> None:
     """``git archive`` of ``rev`` into ``where`` (kept when it exists: its Numba cache too)."""
     if (where / "dse").is_dir():
         return
+    known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
+                            f"{rev}^{{commit}}"], capture_output=True)
+    if known.returncode:
+        raise SystemExit(f"{Path(sys.argv[0]).name}: --against: {rev!r} is not a commit of "
+                         "this repository (give a hash, tag or branch)")
     where.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
                              capture_output=True).stdout
