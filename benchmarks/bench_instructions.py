@@ -41,8 +41,14 @@ from check_identity import export_revision  # noqa: E402  (this folder: run as a
 TARGET = {"NUMBA_CPU_NAME": "haswell",
           "NUMBA_CPU_FEATURES": "+avx,+avx2,+fma,+sse4.2,+popcnt,+bmi,+bmi2"}
 
+#: NumPy's BLAS threads spin while they wait for work, a varying number of instructions
+#: that made two runs of the same code differ by up to ~1,000 per request.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 KERNEL = """
+import gc
 import sys
+gc.disable()  # a collection inside the kernel runs of one count and not the other's
 from cost_models import latency_table, load_npu
 from dse.sim import ModelTables, _kernel
 from dse.sim.core import prepare, warm
@@ -78,7 +84,7 @@ if len(sys.argv) > 1:
 def _run(tree: Path, cache: Path, script: str, args: list[str], valgrind: bool) -> str:
     """Output (stdout and stderr) of ``script`` run on the code of ``tree``."""
     env = dict(os.environ, PYTHONPATH=str(tree), NUMBA_CACHE_DIR=str(cache), PYTHONHASHSEED="0",
-               **TARGET)
+               **TARGET, **ONE_THREAD)
     cmd = [sys.executable, "-c", script, *args]
     if valgrind:
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no",
