@@ -107,8 +107,9 @@ def _sigint_runs(tiny_study, n: int, seed: int, n_trials: int):
 
 def test_stop_handler_survives_a_signal_storm():
     """Signals arriving while the stop handler runs nest it inside itself (CPython does):
-    a handler that took a lock (``threading.Event.set``) or wrote through ``print`` then
-    waited on itself forever.  Thousands of SIGINTs sent back to back by another process."""
+    a handler that took a lock (``threading.Event.set``) then waited on itself forever
+    (and ``print`` refuses a reentrant call).  Thousands of SIGINTs sent back to back by
+    another process."""
     code = (
         "import os, signal, subprocess, sys\n"
         "from dse.cli._runner import Stop\n"
