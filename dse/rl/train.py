@@ -3,7 +3,9 @@
 :func:`train` runs SAC on :class:`dse.rl.SchedulingEnv` and writes a policy zip (the SB3
 model plus the environment settings, ``dse.sim.policies.bcedge_rl.SETTINGS_ENTRY``).
 Training is single-threaded and deterministic for a seed: the same seed, design,
-scenario and settings give the same network, bit for bit.  Training episodes draw their
+scenario and settings give the same network, bit for bit, on the same machine (PyTorch's
+math libraries pick their code paths per CPU model, so another processor may differ in
+the last digits).  Training episodes draw their
 trace seeds at or above :data:`TRAIN_SEED_BASE`; :func:`evaluate_agent` uses seeds
 below it (held out).
 
