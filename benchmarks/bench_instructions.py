@@ -127,18 +127,13 @@ def measure(tree: Path, args) -> dict:
     return row
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
-
-
 def main() -> int:
+    from dse.cli._common import int_at_least
     from dse.sim import POLICIES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", default="fcfs", choices=sorted(POLICIES))
-    ap.add_argument("--requests", type=_positive, default=20_000)
+    ap.add_argument("--requests", type=int_at_least(1, high=10_000_000), default=20_000)
     ap.add_argument("--compile", action="store_true", help="also a cold compile (~8 min)")
     ap.add_argument("--against", help="git revision measured too (before/after)")
     ap.add_argument("--ref-dir", help="where to export --against (kept; default: temporary)")
@@ -146,12 +141,13 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("bench_instructions.py: valgrind is not installed "
                          "(Debian: apt install valgrind)")
-    rows = {"this tree": measure(ROOT, args)}
-    if args.against:
-        with tempfile.TemporaryDirectory() as tmp:
-            tree = Path(args.ref_dir or Path(tmp) / "ref")
-            export_revision(args.against, tree)
-            rows[args.against] = measure(tree, args)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = Path(args.ref_dir or Path(tmp) / "ref") if args.against else None
+        if ref is not None:  # first: a wrong revision or folder fails before the minutes
+            export_revision(args.against, ref)
+        rows = {"this tree": measure(ROOT, args)}
+        if ref is not None:
+            rows[args.against] = measure(ref, args)
     print(f"{args.policy}, ResNet-50, {args.requests} requests (instructions, cachegrind)")
     for name, row in rows.items():
         line = (f"  {name:>12}: {row['per_request']:8.1f} per request, "

@@ -184,6 +184,8 @@ def export_revision(rev: str, where: Path) -> None:
     """``git archive`` of ``rev`` into ``where`` (kept when it exists: its Numba cache too)."""
     if (where / "dse").is_dir():
         return
+    if where.exists() and not where.is_dir():
+        raise SystemExit(f"{Path(sys.argv[0]).name}: --ref-dir: {where} is not a folder")
     known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
                             f"{rev}^{{commit}}"], capture_output=True)
     if known.returncode:
