@@ -137,6 +137,13 @@ def on_batch_done(key, st, tb, p, c, now):
     raise NotImplementedError("called from compiled code only")
 
 
+def continues_always(key):
+    """True when the policy's ``continues_at`` is :func:`dse.sim.always_continues`,
+    which reads nothing (a compile-time constant): the run-ahead then need not keep
+    ``st.fv[FV_NOW]`` at each boundary's time nor stop at arrivals."""
+    raise NotImplementedError("called from compiled code only")
+
+
 @overload(decide, jit_options=_IMPL)
 def _decide(key, st, tb, p, x):
     hooks = _hooks(key)
@@ -158,6 +165,20 @@ def _continues_at(key, st, tb, p, x, c, m, layer, n):
 
     def impl(key, st, tb, p, x, c, m, layer, n):
         return fn(st, tb, p, x, c, m, layer, n)
+    return impl
+
+
+@overload(continues_always, jit_options=_IMPL)
+def _continues_always(key):
+    hooks = _hooks(key)
+    if hooks is None:
+        return None
+    from dse.sim.registry import always_continues
+
+    always = hooks[1].py_func is always_continues.py_func
+
+    def impl(key):
+        return always
     return impl
 
 
