@@ -36,20 +36,23 @@ from dse.sim._state import FV_NOW
 _IMPL = {"_nrt": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
          "forceinline": True}
 
-#: (name, digest) -> the policy's (decide, continues_at, on_batch_done), for compiling.
+#: (name, digest) -> the policy's (decide, continues_at, on_batch_done, continues always),
+#: for compiling.
 _HOOKS: dict[tuple[str, str], tuple] = {}
 
 
 class PolicyKey:
     """A policy as the kernel sees it (``Policy.key``): its name, a digest of its
-    sources, and (in this process) its three kernel functions."""
+    sources, and (in this process) its three kernel functions; ``always``: its
+    ``continues_at`` is ``dse.sim.always_continues`` (part of the digest)."""
 
     __slots__ = ("digest", "name")
 
-    def __init__(self, name: str, digest: str, decide, continues_at, on_batch_done):
+    def __init__(self, name: str, digest: str, decide, continues_at, on_batch_done,
+                 always: bool):
         self.name = name
         self.digest = digest
-        _HOOKS[(name, digest)] = (decide, continues_at, on_batch_done)
+        _HOOKS[(name, digest)] = (decide, continues_at, on_batch_done, always)
 
     def __repr__(self) -> str:
         return f"PolicyKey({self.name!r}, {self.digest!r})"
@@ -115,7 +118,8 @@ LAYOUT = Layout(hashlib.sha256(Path(_state.__file__).read_bytes()).hexdigest()[:
 
 
 def _hooks(key):
-    """``(decide, continues_at, on_batch_done)`` of a key type (``None`` for others)."""
+    """``(decide, continues_at, on_batch_done, always)`` of a key type (``None`` for
+    others)."""
     if not isinstance(key, PolicyKeyType):
         return None
     return _HOOKS[(key.policy, key.digest)]
@@ -173,9 +177,7 @@ def _continues_always(key):
     hooks = _hooks(key)
     if hooks is None:
         return None
-    from dse.sim.registry import always_continues
-
-    always = hooks[1].py_func is always_continues.py_func
+    always = hooks[3]
 
     def impl(key):
         return always

@@ -197,7 +197,8 @@ class Policy:
             h.update(path.read_bytes())
         for f in hooks:
             h.update(f"{f.py_func.__module__}.{f.py_func.__qualname__}".encode())
-        return PolicyKey(self.name, h.hexdigest()[:16], *hooks)
+        always = hooks[1].py_func is always_continues.py_func
+        return PolicyKey(self.name, h.hexdigest()[:16], *hooks, always)
 
     def defaults(self) -> dict:
         return {k: p.default for k, p in self.params.items()}
