@@ -16,13 +16,13 @@ from dse.cli import main
 from dse.common import InputError
 from dse.metrics import METRICS, Metric
 from dse.metrics import register as register_metric
-from dse.sim import POLICIES, Param, Policy, param_slots, simulate
+from dse.sim import POLICIES, Param, Policy, always_continues, param_slots, simulate
 from dse.sim import register as register_policy
 from dse.sim._state import (
     ACT_CONTINUE,
     XI_CTX,
 )
-from dse.sim.policies._shared import always_continues, start_oldest
+from dse.sim.policies._shared import start_oldest
 from dse.spec import parse_spec
 from workloads import ARRIVALS, ArrivalParam, ArrivalProcess
 from workloads.arrivals import register as register_arrival

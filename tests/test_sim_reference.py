@@ -39,7 +39,30 @@ def _compare(case, policy, params, queue_cap):
     done = ~got.dropped
     for key in ("energy_uj", "util_ms", "batch_sum"):
         np.testing.assert_allclose(getattr(got, key)[done], ref[key][done], rtol=1e-9)
+    longest, last, enqueued = _queue_record(case, got, queue_cap)
+    assert got.counters["max_queue"] == longest
+    assert got.counters["queue_at_last_arrival"] == last
+    np.testing.assert_array_equal(got.dropped, ~enqueued | np.isnan(got.completion_ms))
     return got
+
+
+def _queue_record(case, res, queue_cap):
+    """``(max_queue, queue_at_last_arrival, enqueued)`` derived from the arrivals and
+    start times alone: a request waits in its model's queue from its arrival until it
+    starts (arrivals at one time enqueue in index order, before any decision at that
+    time), and is dropped when its queue holds ``queue_cap`` requests."""
+    arrival, model = case["arrival"], case["model"]
+    start = np.where(np.isnan(res.start_ms), np.inf, res.start_ms)
+    enqueued = np.zeros(len(arrival), dtype=bool)
+    longest = last = 0
+    for i in range(len(arrival)):
+        waiting = enqueued[:i] & (start[:i] >= arrival[i])
+        q = int(np.count_nonzero(waiting & (model[:i] == model[i])))
+        if q < queue_cap:
+            enqueued[i] = True
+            longest = max(longest, q + 1)
+        last = int(np.count_nonzero(waiting)) + int(enqueued[i])
+    return longest, last, enqueued
 
 
 def _scenario_strategy():

@@ -36,20 +36,23 @@ from dse.sim._state import FV_NOW
 _IMPL = {"_nrt": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
          "forceinline": True}
 
-#: (name, digest) -> the policy's (decide, continues_at, on_batch_done), for compiling.
+#: (name, digest) -> the policy's (decide, continues_at, on_batch_done, continues always),
+#: for compiling.
 _HOOKS: dict[tuple[str, str], tuple] = {}
 
 
 class PolicyKey:
     """A policy as the kernel sees it (``Policy.key``): its name, a digest of its
-    sources, and (in this process) its three kernel functions."""
+    sources, and (in this process) its three kernel functions; ``always``: its
+    ``continues_at`` is ``dse.sim.always_continues`` (part of the digest)."""
 
     __slots__ = ("digest", "name")
 
-    def __init__(self, name: str, digest: str, decide, continues_at, on_batch_done):
+    def __init__(self, name: str, digest: str, decide, continues_at, on_batch_done,
+                 always: bool):
         self.name = name
         self.digest = digest
-        _HOOKS[(name, digest)] = (decide, continues_at, on_batch_done)
+        _HOOKS[(name, digest)] = (decide, continues_at, on_batch_done, always)
 
     def __repr__(self) -> str:
         return f"PolicyKey({self.name!r}, {self.digest!r})"
@@ -115,7 +118,8 @@ LAYOUT = Layout(hashlib.sha256(Path(_state.__file__).read_bytes()).hexdigest()[:
 
 
 def _hooks(key):
-    """``(decide, continues_at, on_batch_done)`` of a key type (``None`` for others)."""
+    """``(decide, continues_at, on_batch_done, always)`` of a key type (``None`` for
+    others)."""
     if not isinstance(key, PolicyKeyType):
         return None
     return _HOOKS[(key.policy, key.digest)]
@@ -134,6 +138,13 @@ def continues_at(key, st, tb, p, x, c, m, layer, n):
 
 def on_batch_done(key, st, tb, p, c, now):
     """The policy's ``on_batch_done`` (resolved at compile time)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+def continues_always(key):
+    """True when the policy's ``continues_at`` is :func:`dse.sim.always_continues`,
+    which reads nothing (a compile-time constant): the run-ahead then need not keep
+    ``st.fv[FV_NOW]`` at each boundary's time nor stop at arrivals."""
     raise NotImplementedError("called from compiled code only")
 
 
@@ -158,6 +169,18 @@ def _continues_at(key, st, tb, p, x, c, m, layer, n):
 
     def impl(key, st, tb, p, x, c, m, layer, n):
         return fn(st, tb, p, x, c, m, layer, n)
+    return impl
+
+
+@overload(continues_always, jit_options=_IMPL)
+def _continues_always(key):
+    hooks = _hooks(key)
+    if hooks is None:
+        return None
+    always = hooks[3]
+
+    def impl(key):
+        return always
     return impl
 
 

@@ -39,7 +39,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from dse.sim._dispatch import LAYOUT, continues_at, decide, on_batch_done
+from dse.sim._dispatch import LAYOUT, continues_always, continues_at, decide, on_batch_done
 from dse.sim._jit import COMPILED_ONCE, MINUS_ONE, ONE, ZERO, Int64
 from dse.sim._state import (
     ACT_CATCHUP,
@@ -212,6 +212,33 @@ def _end_step(lay, st, tb, x):
 
 
 @njit(**COMPILED_ONCE)
+def _enqueue_until(lay, st, t):
+    """Enqueue (or drop, at the queue cap) the arrivals not yet enqueued whose time is
+    <= t, in arrival order; right after the last arrival, record the queue length."""
+    N = st.rf.shape[1]
+    a0 = _idx(st.iv[IV_NEXT_ARRIVAL])
+    ai = a0
+    while ai < N and st.rf[RF_ARRIVAL, ai] <= t:
+        m = _idx(st.ri[RI_MODEL, ai])
+        q = st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
+        if q >= st.iv[IV_QCAP]:
+            st.ri[RI_DROPPED, ai] = 1
+            st.iv[IV_DROPPED] += 1
+        else:
+            st.ri[RI_QBUF, _idx(st.qoff[m] + st.q[Q_TAIL, m])] = ai
+            st.q[Q_TAIL, m] += 1
+            if q + 1 > st.iv[IV_MAX_QLEN]:
+                st.iv[IV_MAX_QLEN] = q + 1
+        ai += 1
+    st.iv[IV_NEXT_ARRIVAL] = ai
+    if ai == N and ai > a0:
+        tot = ZERO
+        for m in range(st.q.shape[1]):
+            tot += st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
+        st.iv[IV_QLEN_LAST] = tot
+
+
+@njit(**COMPILED_ONCE)
 def _next_event(lay, st):
     """Process arrivals and wake-ups until an executor needs a decision (returns it),
     a layer step ends (returns ``-2 - x`` for executor x, with FV_NOW at its end) or the
@@ -247,24 +274,7 @@ def _next_event(lay, st):
             return -1
         st.fv[FV_NOW] = t_next
         if t_arr <= t_ex:
-            while ai < N and st.rf[RF_ARRIVAL, ai] == t_arr:  # enqueue (or drop at the cap)
-                m = _idx(st.ri[RI_MODEL, ai])
-                q = st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
-                if q >= st.iv[IV_QCAP]:
-                    st.ri[RI_DROPPED, ai] = 1
-                    st.iv[IV_DROPPED] += 1
-                else:
-                    st.ri[RI_QBUF, _idx(st.qoff[m] + st.q[Q_TAIL, m])] = ai
-                    st.q[Q_TAIL, m] += 1
-                    if q + 1 > st.iv[IV_MAX_QLEN]:
-                        st.iv[IV_MAX_QLEN] = q + 1
-                ai += 1
-            st.iv[IV_NEXT_ARRIVAL] = ai
-            if ai == N:
-                tot = ZERO
-                for m in range(st.q.shape[1]):
-                    tot += st.q[Q_TAIL, m] - st.q[Q_HEAD, m]
-                st.iv[IV_QLEN_LAST] = tot
+            _enqueue_until(lay, st, t_arr)
             for x in range(X):
                 if st.xi[XI_CTX, x] < 0 and st.xi[XI_BUSY, x] == 0:
                     st.xi[XI_PEND, x] = 1
@@ -282,17 +292,17 @@ AHEAD_FLIGHT = 3  # a pass of the running batch is in flight (just started by _a
 
 
 @njit(**COMPILED_ONCE)
-def _catchup_ahead(lay, st, tb, x):
+def _catchup_ahead(lay, st, tb, x, defer):
     """The policy-independent part of running ahead of the event loop (see
     :func:`_run_ahead`): a catch-up pass in flight runs on to its merge, as far as no
-    other event (arrival, other executor, horizon) comes first.  Nothing runs ahead
-    while another executor waits for a decision.  Returns
+    other event (arrival unless ``defer``, other executor, horizon) comes first.
+    Nothing runs ahead while another executor waits for a decision.  Returns
     ``(AHEAD_*, t_block)``: only a step that ends before ``t_block`` runs ahead (the
     first other event, or the first time past the horizon)."""
     x = _idx(x)
     ai = _idx(st.iv[IV_NEXT_ARRIVAL])
     t_block = st.fv[FV_PAST]
-    if ai < st.rf.shape[1] and st.rf[RF_ARRIVAL, ai] < t_block:
+    if not defer and ai < st.rf.shape[1] and st.rf[RF_ARRIVAL, ai] < t_block:
         t_block = st.rf[RF_ARRIVAL, ai]
     for y in range(st.xi.shape[1]):
         if y != x:
@@ -349,15 +359,16 @@ def _catchup_ahead(lay, st, tb, x):
 
 
 @njit(**COMPILED_ONCE)
-def _run_ahead(st, tb, x, key, p):
+def _run_ahead(st, tb, x, key, p, defer):
     """Run the following layer steps of executor x inline while the policy would
-    certainly continue and no other event (arrival, other executor, horizon) comes
-    first: exactly what the event loop would do, minus its bookkeeping.  Called after
-    :func:`_end_step` (x at a boundary or in a catch-up pass) and after :func:`_apply`
-    (x in the pass it just started, or idle).  Returns True when it stopped at the end
-    of a step that the generic :func:`_end_step` must account (exits, a merge), False
-    when the event loop takes over."""
-    ahead, t_block = _catchup_ahead(LAYOUT, st, tb, x)
+    certainly continue and no other event (arrival unless ``defer``, other executor,
+    horizon) comes first: exactly what the event loop would do, minus its bookkeeping.
+    Called after :func:`_end_step` (x at a boundary or in a catch-up pass) and after
+    :func:`_apply` (x in the pass it just started, or idle).  Returns True when it
+    stopped at the end of a step that the generic :func:`_end_step` must account
+    (exits, a merge), False when the event loop takes over.  With ``defer`` the caller
+    enqueues the arrivals up to FV_NOW afterwards (see :func:`_advance`)."""
+    ahead, t_block = _catchup_ahead(LAYOUT, st, tb, x, defer)
     if ahead != AHEAD_MAIN and ahead != AHEAD_FLIGHT:
         return ahead == AHEAD_STEP
     x = _idx(x)
@@ -394,6 +405,7 @@ def _run_ahead(st, tb, x, key, p):
         i0 = ONE
     steps = i0
     decides = False
+    keep_now = not continues_always(key)  # a constant: else the store is compiled out
     for i in range(i0, exits.shape[0]):  # ends at a pass with exits (the batch's last has)
         if not continues_at(key, st, tb, p, x, c, m, first + i, n):
             if i == 0:
@@ -410,7 +422,8 @@ def _run_ahead(st, tb, x, key, p):
         cu += lt[LT_UPS, i]
         cb += n
         steps += 1
-        st.fv[FV_NOW] = now  # the boundary's time, as decide would see it
+        if keep_now:
+            st.fv[FV_NOW] = now  # the boundary's time, as continues_at reads it
     st.cf[CF_CE, c] = ce
     st.cf[CF_CU, c] = cu
     st.cf[CF_CB, c] = cb
@@ -503,10 +516,17 @@ def _advance(st, tb, key, p, xa):
     """Process events until an executor needs a decision; return it (-1: the run is over).
     ``xa >= 0``: executor xa has just carried out an action; its steps run ahead first.
 
+    Arrivals wait (``defer``) while the only executor runs ahead for a policy that
+    always continues (:func:`dse.sim.always_continues`): until its next decision
+    nothing reads the queue, and the queue's head does not move, so enqueueing them
+    after the run-ahead, up to the time it reached, gives the same drops, queue
+    lengths and queue order as enqueueing each at its time.
+
     When a step empties executor xe's batch, xe is returned at once: it is the only
     executor waiting for a decision (``_next_event`` returns a step's end only when none
     is, and ``_end_step`` and ``on_batch_done`` touch no other executor's flags), so
     ``_next_event`` would return it next."""
+    defer = continues_always(key) and st.xi.shape[1] == 1
     xe = xa
     event = xa < 0          # wait for the next event
     end = xa < MINUS_ONE    # account the step of xe that ended (False: typed bool)
@@ -523,7 +543,9 @@ def _advance(st, tb, key, p, xa):
                 on_batch_done(key, st, tb, p, c, st.fv[FV_NOW])
                 st.xi[XI_PEND, xe] = 0
                 return xe
-        end = _run_ahead(st, tb, xe, key, p)
+        end = _run_ahead(st, tb, xe, key, p, defer)
+        if defer:
+            _enqueue_until(LAYOUT, st, st.fv[FV_NOW])
         event = not end
 
 

@@ -20,7 +20,8 @@ several places ``@njit(**COMPILED_ONCE)``, which compiles it once; times in ms):
   would continue batch ``c`` (model ``m``, ``n`` active) at the boundary before
   ``layer``; lets the kernel run layers ahead without a trip through the event loop.
   ``st.fv[FV_NOW]`` holds the boundary's time; the batch's own layer and accumulators
-  in ``st`` may lag (hence ``layer`` and ``n``).  Default: never (always ask).
+  in ``st`` may lag (hence ``layer`` and ``n``).  Default: never (always ask);
+  :func:`always_continues` for a policy that never interrupts a batch.
 * ``on_batch_done(st, tb, p, c, now)``: called when batch ``c`` empties (after it is
   closed and its executor is marked to decide).  Default: none.
 
@@ -124,6 +125,14 @@ def never_continues(st, tb, p, x, c, m, layer, n):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def always_continues(st, tb, p, x, c, m, layer, n):
+    """``continues_at`` of policies that never interrupt a running batch.  The kernel
+    recognises it at compile time: on one executor it runs such a batch ahead past
+    arrivals, enqueueing them afterwards (``dse.sim._kernel._advance``)."""
+    return True
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def no_batch_hook(st, tb, p, c, now):
     """Default ``on_batch_done``: nothing."""
     return None
@@ -188,7 +197,8 @@ class Policy:
             h.update(path.read_bytes())
         for f in hooks:
             h.update(f"{f.py_func.__module__}.{f.py_func.__qualname__}".encode())
-        return PolicyKey(self.name, h.hexdigest()[:16], *hooks)
+        always = hooks[1].py_func is always_continues.py_func
+        return PolicyKey(self.name, h.hexdigest()[:16], *hooks, always)
 
     def defaults(self) -> dict:
         return {k: p.default for k, p in self.params.items()}

@@ -23,12 +23,6 @@ MAX_BATCH = Param("max_batch", "int", 8, 1, 64, False,
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def always_continues(st, tb, p, x, c, m, layer, n):
-    """``continues_at`` of policies that never interrupt a running batch."""
-    return True
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def wait_forever():
     """Stay idle until the next arrival."""
     return ACT_WAIT, -1, 0, INF

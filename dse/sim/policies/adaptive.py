@@ -13,8 +13,8 @@ from dse.sim._state import (
     oldest_model,
     qlen,
 )
-from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
-from dse.sim.registry import Param, Policy, param_slots
+from dse.sim.policies._shared import MAX_BATCH, wait_forever
+from dse.sim.registry import Param, Policy, always_continues, param_slots
 
 PARAMS = (MAX_BATCH,
           Param("additive_step", "int", 1, 1, 8, False,

@@ -16,8 +16,8 @@ from dse.sim._state import (
     qlen,
     qpeek,
 )
-from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
-from dse.sim.registry import Param, Policy, param_slots
+from dse.sim.policies._shared import MAX_BATCH, wait_forever
+from dse.sim.registry import Param, Policy, always_continues, param_slots
 
 PARAMS = (Param("instances", "int", 2, 1, 8, False,
                 "concurrent model instances, each a 1/n slice of the PE array"),

@@ -7,8 +7,8 @@ from dse.sim._state import (
     ACT_CONTINUE,
     XI_CTX,
 )
-from dse.sim.policies._shared import always_continues, start_oldest
-from dse.sim.registry import Policy
+from dse.sim.policies._shared import start_oldest
+from dse.sim.registry import Policy, always_continues
 
 
 @njit(cache=True, inline="always", _nrt=False)

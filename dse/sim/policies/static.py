@@ -14,8 +14,8 @@ from dse.sim._state import (
     qlen,
     qpeek,
 )
-from dse.sim.policies._shared import MAX_BATCH, always_continues, wait_forever
-from dse.sim.registry import Param, Policy, param_slots
+from dse.sim.policies._shared import MAX_BATCH, wait_forever
+from dse.sim.registry import Param, Policy, always_continues, param_slots
 
 PARAMS = (MAX_BATCH,
           Param("max_queue_delay_ms", "float", 2.0, 0.0, 200.0, False,
