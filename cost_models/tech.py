@@ -20,6 +20,7 @@ The three ``cal_*`` constants are fitted to published silicon by
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -128,12 +129,14 @@ def _log_log(table, tech_nm: float) -> float:
     return math.exp(y0 + t * (y1 - y0))
 
 
+@functools.lru_cache(maxsize=256)
 def area_factor(tech_nm: float) -> float:
     """Area of a layout at ``tech_nm`` relative to 45 nm (Stillmaker & Baas 2017 table,
     log-log interpolation, end segments extended beyond 7 and 180 nm)."""
     return _log_log(NODE_AREA_FACTOR.__getitem__, tech_nm)
 
 
+@functools.lru_cache(maxsize=256)
 def energy_factor(tech_nm: float, vdd: float | None = None) -> float:
     """Energy per operation at ``tech_nm`` and supply ``vdd`` (V; default ``ref_vdd_v``)
     relative to 45 nm at ``ref_vdd_v`` (Stillmaker & Baas 2017 energy fits, log-log

@@ -42,10 +42,19 @@ def alive_shares(n_layers: int, exit_layers, profile) -> np.ndarray:
     return alive / alive[0]
 
 
+@functools.lru_cache(maxsize=8)
+def _comb(n_max: int) -> np.ndarray:
+    """``comb[a, b] = C(a, b)`` for ``a, b = 0..n_max`` (zero above the diagonal)."""
+    n = range(n_max + 1)
+    comb = np.array([[math.comb(a, b) if b <= a else 0 for b in n] for a in n], float)
+    comb.flags.writeable = False
+    return comb
+
+
 def _binomial(n_max: int, r: float) -> np.ndarray:
     """``pmf[n, N] = P(Bin(n, r) = N)`` for ``n, N = 0..n_max`` (zero above the diagonal)."""
     n = np.arange(n_max + 1)
-    comb = np.array([[math.comb(a, b) if b <= a else 0 for b in n] for a in n], float)
+    comb = _comb(n_max)
     with np.errstate(invalid="ignore"):
         up = np.power(r, n)[None, :]
         down = np.power(1.0 - r, np.clip(n[:, None] - n[None, :], 0, None))
