@@ -16,9 +16,10 @@ ratios within one run are what the table compares):
   loads them from that cache (warm);
 * CPU per quickstart trial (``studies/quickstart.toml`` as written: nsga2, 4,000
   requests, pruning on 800) on SQLite (the default storage), a journal file, in memory
-  and, with ``--postgres URL``, PostgreSQL (client CPU of this process; the server's
-  is not counted), ``--trials`` trials after 5 warm-up trials with compiled kernels,
-  with the storage calls per trial (``tests/storage_calls.py``);
+  and, with ``--postgres URL``, PostgreSQL (client CPU; the server's is not counted),
+  ``--trials`` trials after 5 warm-up trials with compiled kernels, each storage in a
+  new process (so that none reuses the tables an earlier one cached for the same
+  designs), with the storage calls per trial (``tests/storage_calls.py``);
 * the floor under those: CPU per trial of a bare Optuna study of the same shape (two
   objectives, Optuna's NSGA-II, the same eight parameters and one user attr, no
   simulation) on each storage as ``optuna.create_study`` makes it;
@@ -128,7 +129,9 @@ def compile_times() -> dict:
 
 
 # --------------------------------------------------------------------------- trials
-def cpu_per_trial(trials: int, postgres: str | None) -> dict:
+def storage_trials(label: str, url: str | None, trials: int) -> dict:
+    """CPU per quickstart trial on one storage (``url``; ``None``: in memory), in this
+    process: 5 warm-up trials (kernels compiled, traces built), then ``trials`` timed."""
     import optuna
     from storage_calls import count_calls
 
@@ -136,31 +139,42 @@ def cpu_per_trial(trials: int, postgres: str | None) -> dict:
     from dse.search._samplers import make_sampler
     from dse.spec import parse_spec
 
-    text = (ROOT / "studies/quickstart.toml").read_text()
     work = Path(tempfile.mkdtemp(prefix="bench-trials-"))
-    storages = {"sqlite (default)": f"sqlite:///{work}/study.db",
-                "journal": f"{work}/study.journal", "in-memory": None}
+    text = (ROOT / "studies/quickstart.toml").read_text()
+    name = f"bench-{int(time.time() * 1e3)}"
+    spec = parse_spec(text.replace('name = "quickstart"', f'name = "{name}"'),
+                      source=str(work / "quickstart.toml"), base=work)
+    if url is None:
+        study = optuna.create_study(directions=spec.directions, sampler=make_sampler(spec))
+    else:
+        study = open_study(spec, url.replace("{work}", str(work)))
+    run_worker(spec, study, n_trials=5)  # kernels compiled, traces built
+    counter = count_calls(study._storage)
+    before = len(study.get_trials(deepcopy=False))
+    c0, t0 = time.process_time(), time.perf_counter()
+    run_worker(spec, study, n_trials=5 + trials)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    n = len(study.get_trials(deepcopy=False)) - before
+    return {"trials": n, "cpu_ms": 1e3 * cpu / n, "wall_ms": 1e3 * wall / n,
+            "storage_calls": counter.total / n}
+
+
+def cpu_per_trial(trials: int, postgres: str | None) -> dict:
+    """:func:`storage_trials` for each storage, each in a new process: in one process,
+    a storage measured after another would find the latency tables, prediction tables
+    and traces of the same designs (the same seed) in the process's caches."""
+    storages = {"sqlite (default)": "sqlite:///{work}/study.db",
+                "journal": "{work}/study.journal", "in-memory": None}
     if postgres:
         storages["postgresql"] = postgres
     out = {}
     for label, url in storages.items():
-        name = f"bench-{int(time.time() * 1e3)}"
-        spec = parse_spec(text.replace('name = "quickstart"', f'name = "{name}"'),
-                          source=str(work / "quickstart.toml"), base=work)
-        if url is None:
-            study = optuna.create_study(directions=spec.directions,
-                                        sampler=make_sampler(spec))
-        else:
-            study = open_study(spec, url)
-        run_worker(spec, study, n_trials=5)  # kernels compiled, traces built
-        counter = count_calls(study._storage)
-        before = len(study.get_trials(deepcopy=False))
-        c0, t0 = time.process_time(), time.perf_counter()
-        run_worker(spec, study, n_trials=5 + trials)
-        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-        n = len(study.get_trials(deepcopy=False)) - before
-        out[label] = {"trials": n, "cpu_ms": 1e3 * cpu / n, "wall_ms": 1e3 * wall / n,
-                      "storage_calls": counter.total / n}
+        code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
+                "from bench_trials import storage_trials; "
+                f"print(json.dumps(storage_trials({label!r}, {url!r}, {trials})))")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=_env(), cwd=ROOT, check=True)
+        out[label] = json.loads(proc.stdout.strip().splitlines()[-1])
     return out
 
 
