@@ -186,6 +186,8 @@ def bare_optuna(trials: int, postgres: str | None) -> dict:
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # as dse runs it
+
     def objective(trial):
         p = {"pe_count": trial.suggest_categorical("pe_count", [32, 64, 128, 256]),
              "pe_width": trial.suggest_categorical("pe_width", [8, 16, 32]),
