@@ -19,7 +19,8 @@ ratios within one run are what the table compares):
   and, with ``--postgres URL``, PostgreSQL (client CPU; the server's is not counted),
   ``--trials`` trials after 5 warm-up trials with compiled kernels, each storage in a
   new process (so that none reuses the tables an earlier one cached for the same
-  designs), with the storage calls per trial (``tests/storage_calls.py``);
+  designs), with the storage calls per trial (``tests/storage_calls.py``), and where
+  the in-memory trial's CPU goes (the evaluation, its simulations, their kernel);
 * the floor under those: CPU per trial of a bare Optuna study of the same shape (two
   objectives, Optuna's NSGA-II, the same eight parameters and one user attr, no
   simulation) on each storage as ``optuna.create_study`` makes it;
@@ -131,7 +132,8 @@ def compile_times() -> dict:
 # --------------------------------------------------------------------------- trials
 def storage_trials(label: str, url: str | None, trials: int) -> dict:
     """CPU per quickstart trial on one storage (``url``; ``None``: in memory), in this
-    process: 5 warm-up trials (kernels compiled, traces built), then ``trials`` timed."""
+    process: 5 warm-up trials (kernels compiled, traces built), then the trials until
+    ``trials`` more are complete (pruned ones are timed and counted too)."""
     import optuna
     from storage_calls import count_calls
 
@@ -150,13 +152,39 @@ def storage_trials(label: str, url: str | None, trials: int) -> dict:
         study = open_study(spec, url.replace("{work}", str(work)))
     run_worker(spec, study, n_trials=5)  # kernels compiled, traces built
     counter = count_calls(study._storage)
+    split = _time_calls() if url is None else None
     before = len(study.get_trials(deepcopy=False))
     c0, t0 = time.process_time(), time.perf_counter()
     run_worker(spec, study, n_trials=5 + trials)
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     n = len(study.get_trials(deepcopy=False)) - before
-    return {"trials": n, "cpu_ms": 1e3 * cpu / n, "wall_ms": 1e3 * wall / n,
-            "storage_calls": counter.total / n}
+    out = {"trials": n, "cpu_ms": 1e3 * cpu / n, "wall_ms": 1e3 * wall / n,
+           "storage_calls": counter.total / n}
+    if split is not None:
+        out["split_ms"] = {k: 1e3 * v / n for k, v in split.items()}
+    return out
+
+
+def _time_calls() -> dict:
+    """Wrap ``dse.evaluation``'s ``evaluate`` and ``simulate`` to add up their CPU seconds
+    (and the kernel's, from each result's counters) into the returned dict."""
+    import dse.evaluation as ev
+
+    acc = {"evaluate": 0.0, "simulate": 0.0, "kernel": 0.0}
+
+    def timed(fn, name):
+        def call(*args, **kwargs):
+            c0 = time.process_time()
+            res = fn(*args, **kwargs)
+            acc[name] += time.process_time() - c0
+            if name == "simulate":
+                acc["kernel"] += res.counters["cpu_seconds"]
+            return res
+        return call
+
+    ev.evaluate = timed(ev.evaluate, "evaluate")
+    ev.simulate = timed(ev.simulate, "simulate")
+    return acc
 
 
 def cpu_per_trial(trials: int, postgres: str | None) -> dict:
@@ -325,12 +353,18 @@ def main() -> int:
               flush=True)
 
     out["trials"] = t = cpu_per_trial(args.trials, args.postgres)
-    print(f"\nCPU per quickstart trial ({args.trials} trials after 5 warm-up)")
+    print(f"\nCPU per quickstart trial (5 complete trials to warm up, then until "
+          f"{args.trials} more complete: {t['in-memory']['trials']} trials, the pruned "
+          "ones included)")
     mem = t["in-memory"]["cpu_ms"]
     for name, r in t.items():
         print(f"  {name:<18} {r['cpu_ms']:7.1f} ms CPU ({r['cpu_ms'] / mem:4.1f}x in-memory), "
               f"wall {r['wall_ms']:7.1f} ms, {r['storage_calls']:5.1f} storage calls",
               flush=True)
+    sp = t["in-memory"]["split_ms"]
+    print(f"  in-memory trial: evaluation {sp['evaluate']:.1f} ms (simulations "
+          f"{sp['simulate']:.1f} ms, their kernel {sp['kernel']:.1f} ms), the rest (Optuna, "
+          f"the study's own bookkeeping) {mem - sp['evaluate']:.1f} ms")
 
     out["bare_optuna"] = b = bare_optuna(args.trials, args.postgres)
     print(f"\nCPU per trial of a bare Optuna study of the same shape (8 parameters, one "
