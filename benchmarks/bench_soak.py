@@ -4,7 +4,9 @@ Usage: python3 benchmarks/bench_soak.py [--trials 20000] [--workers 2] [--interv
                                         [--dir DIR] [--json OUT.json]
 
 Writes a cheap but realistic spec (random sampler; one bursty MobileNetV2 stream; 300
-requests per trial; PE-array, width, batching and fluid-scheduler dimensions) into DIR,
+requests per trial; PE-array, width, batching and fluid-scheduler dimensions, one of them
+continuous, so that the space has more designs than trials: a study stops when its space
+is exhausted) into DIR,
 runs ``dse run SPEC --workers K`` on a journal file, and every ``--interval`` seconds
 samples the resident memory (RSS, MiB) of the parent and of every worker process and the
 number of COMPLETE trials (read incrementally from the journal).  Prints one line per
@@ -14,7 +16,9 @@ sensitive to other load on the machine than trials/s) and start vs end worker me
 Targets: worker RSS flat (end within 10% of start) and end throughput within 20% of start.
 Also prints the KiB per trial that a fresh process needs to hold the finished journal
 (Optuna's replica of the study), the growth every journal client shows, to tell it from a
-leak.
+leak, and the floor under the CPU per trial: a bare Optuna study of the same shape (random
+sampler, the same parameters, one user attr, no simulation) on a journal file in one
+process, CPU per trial over the same start and end windows.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ batching = ["r", "fluid"]
 name = "fluid"
 [space.policy.fluid]
 max_batch = [2, 4, 8]
-refill_level = {{ low = 0.0, high = 1.0, step = 0.5 }}
+refill_level = {{ low = 0.0, high = 1.0 }}
 """
 
 
@@ -153,6 +157,37 @@ class JournalCounter:
         return self.complete
 
 
+def bare_optuna_cpu_ms(work: Path, trials: int, skip: int, tenth: int) -> tuple:
+    """CPU ms per trial of a bare Optuna study of the spec's shape on a journal file, over
+    trials ``skip .. skip + tenth`` and the last ``tenth`` of ``trials``."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        storage=JournalStorage(JournalFileBackend(str(work / "bare.journal"))),
+        directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=3))
+
+    def objective(trial):
+        pe = trial.suggest_categorical("pe_count", [16, 32, 64, 128])
+        width = trial.suggest_categorical("pe_width", [8, 16])
+        trial.suggest_categorical("batching", ["r", "fluid"])
+        trial.suggest_categorical("fluid.max_batch", [2, 4, 8])
+        refill = trial.suggest_float("fluid.refill_level", 0.0, 1.0)
+        trial.set_user_attr("design", {"pe_count": pe, "pe_width": width})
+        return refill, pe * width
+
+    def timed(n):
+        c0 = time.process_time()
+        study.optimize(objective, n_trials=n)
+        return (time.process_time() - c0) / n * 1e3
+
+    study.optimize(objective, n_trials=skip)
+    start = timed(tenth)
+    study.optimize(objective, n_trials=trials - skip - 2 * tenth)
+    return start, timed(tenth)
+
+
 def window_rate(times: list[float], lo: int, hi: int) -> float:
     """Trials/s from the completion of trial ``lo`` to that of trial ``hi`` (in the order
     they completed; ``times`` from the journal's ``datetime_complete``)."""
@@ -232,6 +267,9 @@ def main() -> int:
                     w[-1]["complete"] - w[0]["complete"], 1) * 1e3 if len(w) > 1 else None
             summary["start_cpu_ms_per_trial"] = cpu_ms(skip, skip + tenth)
             summary["end_cpu_ms_per_trial"] = cpu_ms(total - tenth, total)
+        (summary["bare_optuna_start_cpu_ms_per_trial"],
+         summary["bare_optuna_end_cpu_ms_per_trial"]) = bare_optuna_cpu_ms(
+            work, total, skip, tenth)
         mem = [s for s in samples if len(s["worker_mib"]) == args.workers]
         if mem:
             first = next(s for s in mem if s["complete"] >= skip + tenth)
@@ -249,6 +287,11 @@ def main() -> int:
               f"fresh process holding the journal's {total} trials needs "
               f"{summary['replica_kib_per_trial']:.1f} KiB per trial (Optuna's replica of "
               f"the study); flat (end within 10% of start): {'met' if flat else 'NOT met'}")
+    if "bare_optuna_end_cpu_ms_per_trial" in summary and summary.get("end_cpu_ms_per_trial"):
+        print(f"CPU per trial: workers {summary['start_cpu_ms_per_trial']:.1f} -> "
+              f"{summary['end_cpu_ms_per_trial']:.1f} ms; a bare Optuna study of the same "
+              f"shape on a journal file {summary['bare_optuna_start_cpu_ms_per_trial']:.1f}"
+              f" -> {summary['bare_optuna_end_cpu_ms_per_trial']:.1f} ms (the floor)")
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "samples": samples},
                                               indent=1))
