@@ -1,7 +1,7 @@
-"""The incremental trial views (TrialIndex, the journal's unfinished-trial queries) agree
-with a full scan of the storage after every step of a study in which two clients (two
-storage objects on one journal file, as two worker processes have) create, finish and
-re-queue trials in random order."""
+"""The incremental trial views (TrialIndex, the journal's reads of all and of unfinished
+trials) agree with a full scan of the storage after every step of a study in which two
+clients (two storage objects on one journal file, as two worker processes have) create,
+finish and re-queue trials in random order."""
 
 import random
 
@@ -29,8 +29,16 @@ def _scan_twin(study, params, number):
     return None
 
 
+def _records(study, **kwargs):
+    return [(t.number, t.state, t.params, t.user_attrs, t.system_attrs, t.values)
+            for t in study.get_trials(**kwargs)]
+
+
 def _check(study, base, idx):
     idx.refresh()
+    # the journal's full read (the fast view of every trial) is Optuna's, record for record
+    assert _records(study, deepcopy=False) == _records(base, deepcopy=False)
+    assert _records(study, deepcopy=True) == _records(base, deepcopy=False)
     assert idx.counts() == _scan_counts(study)
     running = [t.number for t in base.get_trials(deepcopy=False,
                                                  states=(TrialState.RUNNING,))]

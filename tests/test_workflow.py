@@ -299,11 +299,12 @@ def test_second_ctrl_c_exits_cleanly(tmp_path):
     import time
 
     spec = tmp_path / "s.toml"
-    # trials long enough (3 x 300,000 requests: ~1.7 s each on 2 cores, ~0.8 s with one
-    # replication) that the second signal, 0.3 s after the first, still finds one running;
-    # with one, a trial sometimes ended in between and the second Ctrl-C hit the report
+    # trials long enough (8 x 300,000 requests: ~2.4 s each on 2 cores) that the second
+    # signal, 0.8 s after the first trial started, still finds it running; with shorter
+    # ones (3 replications: ~0.9 s since the run-ahead passes arrivals) the trial
+    # sometimes ended in between and the second Ctrl-C hit the report
     spec.write_text(SPEC.replace("n_trials = 12", "n_trials = 400")
-                    .replace("requests = 500", "requests = 300000\nreplications = 3"))
+                    .replace("requests = 500", "requests = 300000\nreplications = 8"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "dse", "run", str(spec)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
