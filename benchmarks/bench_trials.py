@@ -17,10 +17,11 @@ ratios within one run are what the table compares):
 * CPU per quickstart trial (``studies/quickstart.toml`` as written: nsga2, 4,000
   requests, pruning on 800) on SQLite (the default storage), a journal file, in memory
   and, with ``--postgres URL``, PostgreSQL (client CPU; the server's is not counted),
-  ``--trials`` trials after 5 warm-up trials with compiled kernels, each storage in a
-  new process (so that none reuses the tables an earlier one cached for the same
-  designs), with the storage calls per trial (``tests/storage_calls.py``), and where
-  the in-memory trial's CPU goes (the evaluation, its simulations, their kernel);
+  5 warm-up trials with compiled kernels, then the trials until ``--trials`` more are
+  complete (pruned ones timed and counted too), each storage in a new process (so that
+  none reuses the tables an earlier one cached for the same designs), with the storage
+  calls per trial (``tests/storage_calls.py``), and where the in-memory trial's CPU
+  goes (the evaluation, its simulations, their kernel);
 * the floor under those: CPU per trial of a bare Optuna study of the same shape (two
   objectives, Optuna's NSGA-II, the same eight parameters and one user attr, no
   simulation) on each storage as ``optuna.create_study`` makes it;
@@ -130,7 +131,7 @@ def compile_times() -> dict:
 
 
 # --------------------------------------------------------------------------- trials
-def storage_trials(label: str, url: str | None, trials: int) -> dict:
+def storage_trials(url: str | None, trials: int) -> dict:
     """CPU per quickstart trial on one storage (``url``; ``None``: in memory), in this
     process: 5 warm-up trials (kernels compiled, traces built), then the trials until
     ``trials`` more are complete (pruned ones are timed and counted too)."""
@@ -199,7 +200,7 @@ def cpu_per_trial(trials: int, postgres: str | None) -> dict:
     for label, url in storages.items():
         code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
                 "from bench_trials import storage_trials; "
-                f"print(json.dumps(storage_trials({label!r}, {url!r}, {trials})))")
+                f"print(json.dumps(storage_trials({url!r}, {trials})))")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env=_env(), cwd=ROOT, check=True)
         out[label] = json.loads(proc.stdout.strip().splitlines()[-1])

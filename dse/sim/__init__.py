@@ -1,9 +1,9 @@
 """Scheduler simulator: a Numba discrete-event loop over layer-granular batches.
 
 Public API: :data:`POLICIES` (name -> :class:`Policy`; :data:`LEARNED` for policies that
-decide in Python, e.g. ``bcedge-rl``), :class:`Param`,
-:func:`param_slots`, :func:`always_continues` (the ``continues_at`` of a policy that
-never interrupts a batch), :func:`register`, :func:`get_policy`, :func:`simulate` (arrays in,
+decide in Python, e.g. ``bcedge-rl``), :class:`Param`, :func:`param_slots`,
+:func:`always_continues` (the ``continues_at`` of a policy that never interrupts a
+batch), :func:`register`, :func:`get_policy`, :func:`simulate` (arrays in,
 :class:`SimResult` out), :class:`ModelTables` and :class:`Stepper` (one decision at a
 time, the same compiled kernel); :func:`kernel_ready` / :func:`warm` (is a policy's
 kernel compiled or cached; compile it now); :func:`expected_batch_ms` (a batch's expected
@@ -33,5 +33,5 @@ __getattr__ = lazy_exports(__name__, {
 
 
 __all__ = ["DEFAULT_QUEUE_CAP", "LEARNED", "POLICIES", "ModelTables", "Param", "Policy",
-           "SimResult", "Stepper", "always_continues", "expected_batch_ms", "get_policy", "kernel_ready",
-           "param_slots", "register", "simulate", "warm"]
+           "SimResult", "Stepper", "always_continues", "expected_batch_ms", "get_policy",
+           "kernel_ready", "param_slots", "register", "simulate", "warm"]
